@@ -1,0 +1,159 @@
+// Contracts between the simulator's parts: the server shell (server.ts), the market model
+// (market.ts, data-routes.ts, data-stream.ts) and the paper broker (broker.ts,
+// trading-routes.ts, trading-stream.ts). Each part depends on these types, not on the others.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
+
+/** Simulated time. `now()` runs `speed` times faster than the wall clock. */
+export interface SimClock {
+  /** Simulated epoch milliseconds. */
+  now(): number;
+  /** How many simulated ms pass per real ms (1 = real time). */
+  readonly speed: number;
+  /** Whether US equities trade now, by the configured market-hours policy. */
+  isMarketOpen(at?: number): boolean;
+  /** Next open and close (epoch ms) from `at`, by the same policy. */
+  nextOpenClose(at?: number): { nextOpen: number; nextClose: number };
+}
+
+export type AssetClass = 'us_equity' | 'crypto';
+
+export interface SimAsset {
+  id: string;
+  symbol: string; // AAPL or BTC/USD
+  name: string;
+  assetClass: AssetClass;
+  exchange: string; // NASDAQ, NYSE, ARCA, CRYPTO
+  fractionable: boolean;
+  /** Starting price of the random walk. */
+  basePrice: number;
+  minOrderSize?: number; // crypto
+  minTradeIncrement?: number; // crypto
+  priceIncrement?: number; // crypto
+}
+
+export interface SimQuote {
+  symbol: string;
+  bid: number;
+  ask: number;
+  bidSize: number;
+  askSize: number;
+  t: number; // epoch ms (simulated)
+}
+
+export interface SimTrade {
+  symbol: string;
+  price: number;
+  size: number;
+  id: number;
+  t: number;
+}
+
+export interface SimBar {
+  symbol: string;
+  t: number; // bar start, epoch ms
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  v: number;
+  n: number;
+  vw: number;
+}
+
+/**
+ * What the paper broker needs from the market. Events (EventEmitter):
+ *  'tick'  (symbol: string, quote: SimQuote, trade: SimTrade)  after every price move
+ *  'trade' (trade: SimTrade), 'quote' (quote: SimQuote)
+ *  'bar' (bar: SimBar)          a completed one-minute bar
+ *  'updatedBar' (bar: SimBar)   a late correction of a completed bar (rare)
+ *  'dailyBar' (bar: SimBar)     the running daily bar, after each completed minute
+ */
+export interface MarketView extends EventEmitter {
+  asset(symbolOrId: string): SimAsset | undefined;
+  assets(): SimAsset[];
+  /** Current quote; undefined for an unknown symbol. */
+  quote(symbol: string): SimQuote | undefined;
+  lastTrade(symbol: string): SimTrade | undefined;
+  /** Move a market: the next ticks walk from this price. */
+  setPrice(symbol: string, price: number): void;
+}
+
+/** A REST handler: return a value to send as JSON with `status` (default 200). */
+export interface SimRequest {
+  method: string;
+  path: string; // without query
+  params: Record<string, string>; // from the route pattern
+  query: URLSearchParams;
+  body: unknown; // parsed JSON or undefined
+  keyId: string;
+  raw: IncomingMessage;
+}
+
+export interface SimResponse {
+  status?: number;
+  body?: unknown; // JSON-serialised; undefined -> empty body
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT';
+  /** Path pattern with `{name}` segments, e.g. `/v2/orders/{order_id}`. */
+  pattern: string;
+  handler: RouteHandler;
+}
+
+/** Thrown by handlers to produce Alpaca's error body `{code, message}` with an HTTP status. */
+export class SimHttpError extends Error {
+  constructor(
+    public readonly status: number,
+    public readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A WebSocket endpoint the shell hands accepted connections to. */
+export interface StreamEndpoint {
+  /** Paths served, e.g. ['/v2/iex', '/v2/sip']. */
+  paths: string[];
+  /** Called for each accepted socket; `counted` is released by the shell on close. */
+  accept(socket: import('ws').WebSocket, req: IncomingMessage, path: string, ctx: StreamContext): void;
+}
+
+export interface StreamContext {
+  /** True when key and secret are accepted by the simulator. */
+  checkCredentials(keyId: unknown, secret: unknown): boolean;
+  /**
+   * Claim the single connection Alpaca allows per key and endpoint. Returns false when
+   * another socket holds it (the caller then sends error 406 and closes).
+   */
+  claimConnection(keyId: string, path: string, socket: import('ws').WebSocket): boolean;
+  stats: SimStats;
+}
+
+export interface SimStats {
+  requests: number;
+  rateLimited: number;
+  errorsInjected: number;
+  orders: number; // order submissions accepted by POST /v2/orders (incl. legs' parent only)
+  streamConnections: number; // open stream sockets right now
+  streamConnectionsTotal: number; // accepted since start
+  streamsDropped: number;
+}
+
+export interface SimFaults {
+  /** Fraction 0..1 of REST requests answered with 500. */
+  errorRate: number;
+  /** Added delay for every REST request. */
+  latencyMs: number;
+  /** Requests per minute per key before 429. */
+  rateLimitPerMinute: number;
+  /** After a 429, every request of that key gets 429 for this long. 0 = no lockout. */
+  lockoutMs: number;
+}
+
+export type { ServerResponse };
