@@ -1,0 +1,52 @@
+'use strict';
+// Starts the built-in simulator on a free loopback port and builds official-SDK clients for it.
+const { Simulator } = require('../../dist/lib/sim/simulator');
+const { createClient, streamUrls } = require('../../dist/lib/alpaca/client');
+
+const KEY = 'PKTESTKEY';
+const SECRET = 'test-secret-value';
+
+/** Starts a simulator; returns { sim, url, alpaca, urls, key, secret, stats(), faults(f), stop() }. */
+async function startSim(options = {}) {
+  const sim = new Simulator({ seed: 42, tickMs: 100, ...options });
+  const url = await sim.start();
+  const key = options.key || KEY;
+  const secret = options.secret || SECRET;
+  const alpaca = createClient({ keyId: key, secret, paper: true, endpoint: url, rateLimit: false });
+  return {
+    sim,
+    url,
+    key,
+    secret,
+    alpaca,
+    urls: streamUrls(true, url, 'iex'),
+    /** GET /sim/stats over HTTP, as a user would read it. */
+    stats: () => fetch(`${url}/sim/stats`).then((r) => r.json()),
+    /** POST /sim/faults over HTTP. */
+    faults: (f) => fetch(`${url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) }).then((r) => r.json()),
+    /** A raw REST call with the test key (for contract tests that need the exact body and status). */
+    rest: async (method, path, body) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: { 'APCA-API-KEY-ID': key, 'APCA-API-SECRET-KEY': secret, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+    },
+    stop: () => sim.stop(),
+  };
+}
+
+/** Resolves when `predicate()` is truthy, polling every 20 ms; rejects after `ms`. */
+async function waitFor(predicate, ms = 5000, what = 'condition') {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+module.exports = { startSim, waitFor, KEY, SECRET };
