@@ -1,0 +1,94 @@
+// Config node: credentials, mode (sim / paper / live) and data feed. It owns the ONE connection
+// that every node using this account shares.
+import type { NodeAPI, Node, NodeDef } from 'node-red';
+import type { Request, Response } from 'express';
+import { AlpacaConnection, configProblem, testConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
+import type { StockFeed, TradingMode } from './lib/alpaca/client';
+import type { SimulatorOptions } from './lib/sim/simulator';
+
+export interface AccountDef extends NodeDef {
+  mode: TradingMode;
+  feed: StockFeed;
+  endpoint: string;
+  liveAck: boolean;
+}
+
+export interface AccountCredentials {
+  keyId?: string;
+  secret?: string;
+}
+
+export interface AccountConfigNode extends Node<AccountCredentials> {
+  connection: AlpacaConnection;
+  mode: TradingMode;
+}
+
+const FEEDS: StockFeed[] = ['iex', 'sip', 'delayed_sip'];
+
+export function connectionOptions(
+  def: Partial<AccountDef>,
+  credentials: AccountCredentials,
+  sim?: SimulatorOptions,
+): AlpacaConnectionOptions {
+  return {
+    mode: def.mode ?? 'sim',
+    feed: FEEDS.includes(def.feed as StockFeed) ? (def.feed as StockFeed) : 'iex',
+    endpoint: def.endpoint ?? '',
+    liveAcknowledged: def.liveAck === true,
+    keyId: credentials.keyId?.trim() || undefined,
+    secret: credentials.secret || undefined,
+    sim,
+  };
+}
+
+export default function (RED: NodeAPI): void {
+  // settings.js may tune the built-in simulator: alpacaSimulator: { seed, speed, tickMs, startingCash }
+  const simSettings = (): SimulatorOptions | undefined =>
+    (RED.settings as unknown as { alpacaSimulator?: SimulatorOptions }).alpacaSimulator;
+
+  function AlpacaAccountNode(this: AccountConfigNode, def: AccountDef): void {
+    RED.nodes.createNode(this, def);
+    this.mode = def.mode ?? 'sim';
+    this.connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings()));
+    const problem = this.connection.status.state === 'refused' ? this.connection.status.reason : undefined;
+    if (problem) this.error(`Alpaca account "${def.name || this.id}": ${problem}`);
+    else if (this.mode === 'live') this.warn(`Alpaca account "${def.name || this.id}" trades LIVE: real money`);
+
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.connection.close().then(done, done);
+    });
+  }
+
+  RED.nodes.registerType<AccountConfigNode, AccountDef, {}, AccountCredentials>('alpaca-account', AlpacaAccountNode, {
+    credentials: {
+      keyId: { type: 'text' },
+      secret: { type: 'password' },
+    },
+  });
+
+  // The dialog's "Test connection" button. Unsaved keys come in the body; otherwise the stored
+  // ones of that node are used. The secret never travels back.
+  RED.httpAdmin.post(
+    '/alpaca-account/test',
+    RED.auth.needsPermission('alpaca-account.write'),
+    (req: Request, res: Response) => {
+      const body = (req.body ?? {}) as Partial<AccountDef> & AccountCredentials & { id?: string };
+      const stored: AccountCredentials = (body.id && (RED.nodes.getCredentials(body.id) as AccountCredentials)) || {};
+      const credentials: AccountCredentials = {
+        keyId: body.keyId || stored.keyId,
+        // The editor sends "__PWRD__" for a password it has but does not show.
+        secret: body.secret && body.secret !== '__PWRD__' ? body.secret : stored.secret,
+      };
+      const options = connectionOptions(body, credentials, simSettings());
+      const problem = configProblem({ ...options, liveAcknowledged: true });
+      if (problem) {
+        res.json({ ok: false, mode: options.mode, error: problem, kind: 'refused' });
+        return;
+      }
+      testConnection(options).then(
+        (result) => res.json(result),
+        (err: Error) => res.json({ ok: false, mode: options.mode, error: err.message }),
+      );
+    },
+  );
+}

@@ -1,0 +1,134 @@
+// The broker-neutral boundary: what the nodes need from a brokerage connection. The Alpaca
+// implementation lives in ./alpaca; another broker would implement the same interfaces.
+
+export type ConnectionState =
+  | 'idle' // nobody uses it yet
+  | 'connecting'
+  | 'connected'
+  | 'reconnecting' // lost, retrying with backoff
+  | 'auth_failed' // keys rejected: terminal until the config changes
+  | 'refused' // misconfigured (live without acknowledgement, missing keys): terminal
+  | 'closed';
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** Short human text for a status dot, never containing a secret. */
+  text: string;
+  /** Epoch ms when this state began. */
+  since: number;
+  /** Why, for auth_failed / refused / reconnecting. */
+  reason?: string;
+  attempt?: number;
+}
+
+/** A node using a connection. The connection pushes its status to every user. */
+export interface ConnectionUser {
+  id: string;
+  onConnectionStatus(status: ConnectionStatus): void;
+}
+
+export interface AccountSnapshot {
+  id: string;
+  accountNumber: string;
+  status: string;
+  currency: string;
+  equity: number;
+  lastEquity: number;
+  cash: number;
+  buyingPower: number;
+  portfolioValue: number;
+  longMarketValue: number;
+  shortMarketValue: number;
+  daytradeCount: number;
+  patternDayTrader: boolean;
+  tradingBlocked: boolean;
+  accountBlocked: boolean;
+  transfersBlocked: boolean;
+  shortingEnabled: boolean;
+  /** Equity change since the previous close, in account currency. */
+  dayChange: number;
+}
+
+export interface PositionSnapshot {
+  symbol: string;
+  assetClass: string;
+  side: 'long' | 'short';
+  qty: number;
+  qtyAvailable: number;
+  avgEntryPrice: number;
+  currentPrice: number;
+  marketValue: number;
+  costBasis: number;
+  unrealizedPl: number;
+  unrealizedPlpc: number;
+  unrealizedIntradayPl: number;
+  changeToday: number;
+}
+
+export interface OrderSnapshot {
+  id: string;
+  clientOrderId: string;
+  symbol: string;
+  side: string;
+  type: string;
+  orderClass: string;
+  timeInForce: string;
+  status: string;
+  qty: number | null;
+  notional: number | null;
+  filledQty: number;
+  filledAvgPrice: number | null;
+  limitPrice: number | null;
+  stopPrice: number | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  submittedAt: string | null;
+  filledAt: string | null;
+}
+
+export interface ClockSnapshot {
+  timestamp: string;
+  isOpen: boolean;
+  nextOpen: string;
+  nextClose: string;
+}
+
+/** One failed order-cancel or position-close of a bulk action. */
+export interface BulkResult {
+  symbol?: string;
+  id?: string;
+  status: number;
+  ok: boolean;
+  order?: OrderSnapshot;
+  error?: string;
+}
+
+export type ErrorKind = 'auth' | 'forbidden' | 'not_found' | 'validation' | 'rate_limit' | 'network' | 'broker' | 'refused';
+
+/** An error from the broker (or refused before reaching it), safe to show: it never carries a secret. */
+export class BrokerError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ErrorKind,
+    readonly status?: number,
+    readonly code?: number | string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'BrokerError';
+  }
+}
+
+export interface BrokerConnection {
+  readonly status: ConnectionStatus;
+  register(user: ConnectionUser): void;
+  /** Resolves once closing what the last user needed has finished. */
+  deregister(user: ConnectionUser): Promise<void>;
+  account(): Promise<AccountSnapshot>;
+  positions(): Promise<PositionSnapshot[]>;
+  position(symbol: string): Promise<PositionSnapshot>;
+  openOrders(): Promise<OrderSnapshot[]>;
+  clock(): Promise<ClockSnapshot>;
+  closePosition(symbol: string, amount?: { qty?: number; percentage?: number }): Promise<OrderSnapshot>;
+  closeAllPositions(cancelOrders: boolean): Promise<BulkResult[]>;
+}
