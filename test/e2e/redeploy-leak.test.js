@@ -1,0 +1,74 @@
+'use strict';
+// Redeploys a flow 100 times and checks that sockets, timers and listeners come back to where
+// they started: a bot redeployed all day must not grow.
+const assert = require('assert');
+const { helper, packNodes } = require('../support/nodered');
+const { waitFor } = require('../support/sim');
+
+function resources() {
+  const counts = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] || 0) + 1;
+  return counts;
+}
+
+function processListeners() {
+  return process.eventNames().reduce((n, e) => n + process.listenerCount(e), 0);
+}
+
+const FLOW = [
+  { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
+  { id: 'tick', type: 'inject', props: [], repeat: '', once: true, onceDelay: '0', topic: '', wires: [['pos']] },
+  { id: 'pos', type: 'alpaca-positions', account: 'acct', action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
+  { id: 'pos2', type: 'alpaca-positions', account: 'acct', action: 'positions', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
+  { id: 'out', type: 'helper' },
+];
+
+describe('redeploying 100 times', function () {
+  this.timeout(120000);
+  before((done) => helper.startServer(done));
+  after((done) => helper.stopServer(done));
+  afterEach(() => helper.unload());
+
+  /** Waits until each deploy's account snapshot has arrived and its trading stream is up. */
+  async function exercise() {
+    const account = helper.getNode('acct');
+    const out = helper.getNode('out');
+    await new Promise((resolve) => out.once('input', resolve));
+    const share = await account.connection.acquireStream('trading');
+    await waitFor(() => share.stream.getState() === 'authenticated', 5000, 'trading stream');
+    // Deliberately not released: the redeploy must close what the connection opened.
+    return account;
+  }
+
+  it('returns sockets, timers and listeners to their starting counts', async function () {
+    await helper.load([...packNodes], FLOW);
+    await exercise();
+    await helper.setFlows(FLOW, 'full');
+    await exercise();
+    await new Promise((r) => setTimeout(r, 500));
+    const baseline = resources();
+    const baseListeners = processListeners();
+
+    const simulators = new Set();
+    for (let i = 0; i < 100; i++) {
+      await helper.setFlows(FLOW, 'full');
+      const account = await exercise();
+      simulators.add(account.connection.endpoint);
+    }
+    assert.strictEqual(simulators.size, 100, 'each deploy ran its own simulator');
+
+    await helper.setFlows(FLOW, 'full');
+    await exercise();
+    let now;
+    await waitFor(() => {
+      now = resources();
+      return ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'].every((k) => (now[k] || 0) <= (baseline[k] || 0));
+    }, 10000, 'resources to settle').catch(() => undefined);
+    for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'Timeout']) {
+      assert.ok((now[kind] || 0) <= (baseline[kind] || 0), `${kind}: ${now[kind]} now vs ${baseline[kind]} before 100 redeploys`);
+    }
+    assert.ok(processListeners() <= baseListeners, `process listeners ${processListeners()} vs ${baseListeners}`);
+    const account = helper.getNode('acct');
+    assert.strictEqual(account.connection.userCount, 2, 'exactly the two nodes of the flow use the connection');
+  });
+});

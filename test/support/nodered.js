@@ -1,0 +1,25 @@
+'use strict';
+// A real Node-RED runtime (node-red-node-test-helper) loading the pack's compiled nodes.
+const helper = require('node-red-node-test-helper');
+
+helper.init(require.resolve('node-red'));
+
+const accountNode = require('../../dist/alpaca-account.js').default;
+const positionsNode = require('../../dist/alpaca-positions.js').default;
+
+/** Every node type of the pack, for helper.load. */
+const packNodes = [accountNode, positionsNode];
+
+/** Collects messages arriving at a helper node. */
+function collect(node) {
+  const msgs = [];
+  node.on('input', (msg) => msgs.push(msg));
+  return msgs;
+}
+
+/** Status calls a node made, newest last. */
+function statuses(node) {
+  return node.status.getCalls ? node.status.getCalls().map((c) => c.args[0]) : [];
+}
+
+module.exports = { helper, packNodes, accountNode, positionsNode, collect, statuses };
