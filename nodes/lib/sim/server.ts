@@ -376,13 +376,14 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
 /** Validates and applies a partial fault update; returns what was wrong, if anything. */
 export function applyFaults(faults: SimFaults, update: Record<string, unknown>): string[] {
   const problems: string[] = [];
+  const next: SimFaults = { ...faults };
   const num = (name: keyof SimFaults, min: number, max: number) => {
     const v = update[name];
     if (v === undefined) return;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
       problems.push(`${name} must be a number from ${min} to ${max}`);
     } else {
-      faults[name] = v;
+      next[name] = v;
     }
   };
   num('errorRate', 0, 1);
@@ -392,5 +393,7 @@ export function applyFaults(faults: SimFaults, update: Record<string, unknown>):
   if (update.dropStreams !== undefined && typeof update.dropStreams !== 'boolean') {
     problems.push('dropStreams must be true or false');
   }
+  // All or nothing: a bad field leaves every fault as it was.
+  if (problems.length === 0) Object.assign(faults, next);
   return problems;
 }
