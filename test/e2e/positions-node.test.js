@@ -55,8 +55,8 @@ function ask(id, msg) {
 
 describe('alpaca-positions node on the simulator', function () {
   this.timeout(30000);
-  before((done) => helper.startServer(done));
-  after((done) => helper.stopServer(done));
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
   it('returns the account snapshot with plain numbers', async function () {

@@ -25,8 +25,8 @@ const FLOW = [
 
 describe('redeploying 100 times', function () {
   this.timeout(120000);
-  before((done) => helper.startServer(done));
-  after((done) => helper.stopServer(done));
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
   /** Waits until each deploy's account snapshot has arrived and its trading stream is up. */
