@@ -10,9 +10,11 @@ const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', 
 function flow(positions) {
   return [
     ACCOUNT,
+    { id: 'f1', type: 'tab', label: 'test' },
     ...positions.map((p, i) => ({
       id: p.id || `pos${i}`,
       type: 'alpaca-positions',
+      z: 'f1',
       account: 'acct',
       action: 'account',
       symbol: '',
@@ -22,9 +24,9 @@ function flow(positions) {
       wires: [[`out${i}`]],
       ...p,
     })),
-    ...positions.map((p, i) => ({ id: `out${i}`, type: 'helper' })),
-    { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
+    ...positions.map((p, i) => ({ id: `out${i}`, type: 'helper', z: 'f1' })),
+    { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
   ];
 }
 

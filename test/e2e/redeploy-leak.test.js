@@ -16,11 +16,11 @@ function processListeners() {
 }
 
 const FLOW = [
+  { id: 'f1', type: 'tab', label: 'leak' },
   { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
-  { id: 'tick', type: 'inject', props: [], repeat: '', once: true, onceDelay: '0', topic: '', wires: [['pos']] },
-  { id: 'pos', type: 'alpaca-positions', account: 'acct', action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
-  { id: 'pos2', type: 'alpaca-positions', account: 'acct', action: 'positions', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
-  { id: 'out', type: 'helper' },
+  { id: 'pos', type: 'alpaca-positions', z: 'f1', account: 'acct', action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
+  { id: 'pos2', type: 'alpaca-positions', z: 'f1', account: 'acct', action: 'positions', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
+  { id: 'out', type: 'helper', z: 'f1' },
 ];
 
 describe('redeploying 100 times', function () {
@@ -33,7 +33,9 @@ describe('redeploying 100 times', function () {
   async function exercise() {
     const account = helper.getNode('acct');
     const out = helper.getNode('out');
-    await new Promise((resolve) => out.once('input', resolve));
+    const answered = new Promise((resolve) => out.once('input', resolve));
+    helper.getNode('pos').receive({ payload: 'go' });
+    await answered;
     const share = await account.connection.acquireStream('trading');
     await waitFor(() => share.stream.getState() === 'authenticated', 5000, 'trading stream');
     // Deliberately not released: the redeploy must close what the connection opened.
