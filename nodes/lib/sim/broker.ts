@@ -5,6 +5,11 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { SimHttpError, type MarketView, type SimAsset, type SimClock, type SimQuote } from './types';
 
+/** Alpaca names crypto positions without the slash (BTCUSD) although orders say BTC/USD. */
+function positionSymbol(asset: SimAsset): string {
+  return asset.assetClass === 'crypto' ? asset.symbol.replace('/', '') : asset.symbol;
+}
+
 export interface BrokerOptions {
   market: MarketView;
   clock: SimClock;
@@ -481,7 +486,7 @@ export class Broker extends EventEmitter {
     const intradayBasis = Math.abs(p.qty * intradayBase);
     return {
       asset_id: p.asset.id,
-      symbol: p.asset.symbol,
+      symbol: positionSymbol(p.asset),
       exchange: p.asset.exchange,
       asset_class: p.asset.assetClass,
       asset_marginable: p.asset.assetClass !== 'crypto',
@@ -551,9 +556,9 @@ export class Broker extends EventEmitter {
     if (cancelOrders) this.cancelAllOrders();
     return [...this.positions.values()].map((p) => {
       try {
-        return { symbol: p.asset.symbol, status: 200, body: this.closePosition(p.asset.symbol) };
+        return { symbol: positionSymbol(p.asset), status: 200, body: this.closePosition(p.asset.symbol) };
       } catch (err) {
-        return { symbol: p.asset.symbol, status: err instanceof SimHttpError ? err.status : 500 };
+        return { symbol: positionSymbol(p.asset), status: err instanceof SimHttpError ? err.status : 500 };
       }
     });
   }

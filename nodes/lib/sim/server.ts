@@ -175,10 +175,12 @@ export class SimServer {
     this.stats.requests++;
     const keyId = req.headers['apca-api-key-id'];
     const secret = req.headers['apca-api-secret-key'];
-    if (!this.checkCredentials(keyId, secret)) {
+    // Alpaca serves crypto market data without keys, and the official SDK sends none for it.
+    const keyless = path.startsWith('/v1beta3/crypto/') && keyId === undefined && secret === undefined;
+    if (!keyless && !this.checkCredentials(keyId, secret)) {
       return this.send(res, 401, errorBody(40110000, 'request is not authorized'));
     }
-    const key = keyId as string;
+    const key = keyless ? `anonymous:${req.socket.remoteAddress ?? ''}` : (keyId as string);
     const limit = this.takeToken(key);
     const rateHeaders = {
       'X-RateLimit-Limit': String(this.faults.rateLimitPerMinute),
