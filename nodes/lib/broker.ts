@@ -132,3 +132,38 @@ export interface BrokerConnection {
   closePosition(symbol: string, amount?: { qty?: number; percentage?: number }): Promise<OrderSnapshot>;
   closeAllPositions(cancelOrders: boolean): Promise<BulkResult[]>;
 }
+
+// --- Extension points used by the stream, order, rate-gate and breaker nodes ------------------
+
+/** One trade update (order event), normalised, in the broker-neutral shape. */
+export interface TradeUpdate {
+  /** new, partial_fill, fill, canceled, expired, replaced, rejected, done_for_day, ... */
+  event: string;
+  /** ISO time of the event. */
+  timestamp: string;
+  order: OrderSnapshot;
+  /** The fill's price and quantity (fill / partial_fill). */
+  price?: number;
+  qty?: number;
+  /** The position after this fill. */
+  positionQty?: number;
+  executionId?: string;
+  /** True when recovered over REST after a stream outage rather than received live. */
+  recovered?: boolean;
+}
+
+/** The account's trade-updates feed, shared by every node of one connection. */
+export interface TradeUpdatesFeed {
+  /** Starts the shared stream on the first subscriber; returns the unsubscribe function. */
+  subscribe(listener: (update: TradeUpdate) => void): () => void;
+}
+
+/** The one REST request budget of a connection (Alpaca: about 200 requests a minute per key). */
+export interface RequestBudget {
+  /** Runs `call` when the budget grants it; higher priority goes first. */
+  schedule<T>(call: () => Promise<T>, options?: { priority?: number }): Promise<T>;
+  /** Feedback from each response: status and the X-RateLimit-* / Retry-After headers. */
+  observe(feedback: { status: number; limit?: number; remaining?: number; resetAt?: number; retryAfterMs?: number }): void;
+  /** Releases timers (and any Redis connection). */
+  stop(): Promise<void>;
+}

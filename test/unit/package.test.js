@@ -6,7 +6,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..', '..');
-const scorecard = path.resolve(root, '..', 'shared', 'tools', 'scorecard.js');
+const scorecard = path.join(process.env.ALPACA_SHARED_DIR || path.resolve(root, '..', 'shared'), 'tools', 'scorecard.js');
 
 describe('package', function () {
   it('passes the Flow Library scorecard', function () {

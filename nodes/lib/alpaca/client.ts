@@ -24,6 +24,33 @@ export interface ClientOptions {
   /** Per-request timeout (ms). */
   timeoutMs?: number;
   rateLimit?: false | { maxRequests: number; intervalMs: number };
+  /** Called with every REST response's status and rate-limit headers (feeds the request budget). */
+  onResponse?: (feedback: { status: number; limit?: number; remaining?: number; resetAt?: number; retryAfterMs?: number }) => void;
+}
+
+function headerNumber(headers: Headers, name: string): number | undefined {
+  const v = headers.get(name);
+  const n = v === null ? NaN : Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** A middleware `post` hook reporting each response's status and X-RateLimit-* headers. */
+export function reportResponses(onResponse: NonNullable<ClientOptions['onResponse']>) {
+  return {
+    async post(context: { response: Response }) {
+      const h = context.response.headers;
+      const reset = headerNumber(h, 'X-RateLimit-Reset');
+      const retryAfter = headerNumber(h, 'Retry-After');
+      onResponse({
+        status: context.response.status,
+        limit: headerNumber(h, 'X-RateLimit-Limit'),
+        remaining: headerNumber(h, 'X-RateLimit-Remaining'),
+        resetAt: reset === undefined ? undefined : reset * 1000,
+        retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
+      });
+      return undefined;
+    },
+  };
 }
 
 /** Normalises an endpoint setting: trims, drops a trailing slash, requires http(s). */
@@ -79,6 +106,9 @@ export function createClient(options: ClientOptions): Alpaca {
     rateLimit: options.rateLimit,
     // Alpaca never redirects; refusing redirects keeps the key headers on the intended host.
     redirect: 'error',
-    middleware: endpoint ? [rewriteOrigin(endpoint)] : undefined,
+    middleware: [
+      ...(endpoint ? [rewriteOrigin(endpoint)] : []),
+      ...(options.onResponse ? [reportResponses(options.onResponse)] : []),
+    ],
   });
 }

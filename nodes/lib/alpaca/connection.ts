@@ -14,7 +14,13 @@ import {
   type ConnectionUser,
   type OrderSnapshot,
   type PositionSnapshot,
+  type RequestBudget,
+  type TradeUpdatesFeed,
 } from '../broker';
+import { UnlimitedBudget } from '../budget';
+import { AlpacaTradeUpdates } from './trade-updates';
+import { AlpacaOrders } from './orders';
+import { AlpacaMarketFeed, type MarketKind } from './market-feed';
 import { Simulator, type SimulatorOptions } from '../sim/simulator';
 import { createClient, normaliseEndpoint, streamUrls, type StockFeed, type TradingMode } from './client';
 import { toBrokerError } from './errors';
@@ -34,6 +40,8 @@ export interface AlpacaConnectionOptions {
   /** First retry delay after a failed connection check; doubles up to `maxRetryMs`. */
   initialRetryMs?: number;
   maxRetryMs?: number;
+  /** The request budget every REST call goes through (default: the connection's own). */
+  budget?: RequestBudget;
 }
 
 export type StreamKind = 'trading' | 'stocks' | 'crypto';
@@ -79,9 +87,15 @@ export class AlpacaConnection implements BrokerConnection {
   private generation = 0;
   private readonly streams = new Map<StreamKind, SharedStream>();
   private readonly problem?: string;
+  /** Every REST call of this connection, from any node, goes through this one budget. */
+  readonly budget: RequestBudget;
+  private tradeFeed?: AlpacaTradeUpdates;
+  private orderApi?: AlpacaOrders;
+  private readonly marketFeeds = new Map<MarketKind, AlpacaMarketFeed>();
 
   constructor(private readonly options: AlpacaConnectionOptions) {
     this.problem = configProblem(options);
+    this.budget = options.budget ?? new UnlimitedBudget();
     this.current = this.problem
       ? { state: 'refused', text: this.problem, since: Date.now(), reason: this.problem }
       : { state: 'idle', text: 'not connected', since: Date.now() };
@@ -109,6 +123,26 @@ export class AlpacaConnection implements BrokerConnection {
     return this.simulator;
   }
 
+  /** The account's trade updates, one shared trading stream for every subscriber. */
+  get tradeUpdates(): TradeUpdatesFeed {
+    return (this.tradeFeed ??= new AlpacaTradeUpdates(this));
+  }
+
+  /** Order submission, cancel and replace through the shared client and budget. */
+  get orders(): AlpacaOrders {
+    return (this.orderApi ??= new AlpacaOrders(this));
+  }
+
+  /** The market-data feed of one kind (one socket per kind), shared by every stream node. */
+  marketFeed(kind: MarketKind): AlpacaMarketFeed {
+    let feed = this.marketFeeds.get(kind);
+    if (!feed) {
+      feed = new AlpacaMarketFeed(this, kind);
+      this.marketFeeds.set(kind, feed);
+    }
+    return feed;
+  }
+
   register(user: ConnectionUser): void {
     this.users.set(user.id, user);
     user.onConnectionStatus(this.current);
@@ -125,6 +159,10 @@ export class AlpacaConnection implements BrokerConnection {
     this.generation++;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    for (const feed of this.marketFeeds.values()) feed.close();
+    this.marketFeeds.clear();
+    this.tradeFeed?.close();
+    this.tradeFeed = undefined;
     for (const shared of this.streams.values()) shared.stream.disconnect();
     this.streams.clear();
     this.client = undefined;
@@ -132,7 +170,7 @@ export class AlpacaConnection implements BrokerConnection {
     const sim = this.simulator;
     this.simulator = undefined;
     if (this.current.state !== 'refused') this.setStatus('closed', 'closed');
-    return sim ? sim.stop() : Promise.resolve();
+    return Promise.all([sim?.stop(), this.budget.stop()]).then(() => undefined);
   }
 
   // --- REST ---------------------------------------------------------------
@@ -186,11 +224,11 @@ export class AlpacaConnection implements BrokerConnection {
    * Runs one REST call on the shared client, mapping errors to BrokerErrors and keeping the
    * connection state in step with what the broker answered.
    */
-  async rest<T>(call: (alpaca: Alpaca) => Promise<T>): Promise<T> {
+  async rest<T>(call: (alpaca: Alpaca) => Promise<T>, options: { priority?: number } = {}): Promise<T> {
     if (this.problem) throw new BrokerError(this.problem, 'refused');
     const client = await this.open();
     try {
-      const result = await call(client);
+      const result = await this.budget.schedule(() => call(client), options);
       if (this.current.state !== 'connected') this.markConnected();
       return result;
     } catch (err) {
@@ -278,6 +316,7 @@ export class AlpacaConnection implements BrokerConnection {
         paper: this.options.mode !== 'live',
         endpoint,
         timeoutMs: 15_000,
+        onResponse: (feedback) => this.budget.observe(feedback),
       });
       void this.check(generation);
       return this.client;
