@@ -131,6 +131,7 @@ export interface BrokerConnection {
   clock(): Promise<ClockSnapshot>;
   closePosition(symbol: string, amount?: { qty?: number; percentage?: number }): Promise<OrderSnapshot>;
   closeAllPositions(cancelOrders: boolean): Promise<BulkResult[]>;
+  cancelAllOrders(): Promise<BulkResult[]>;
 }
 
 // --- Extension points used by the stream, order, rate-gate and breaker nodes ------------------

@@ -2,6 +2,7 @@
 // the in-process simulator in sim mode, and lazily opened streams (one per kind, as Alpaca allows
 // only one stream connection per key and endpoint). Users register and deregister; the last one
 // leaving closes everything this connection opened.
+import { EventEmitter } from 'node:events';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import {
   BrokerError,
@@ -89,6 +90,11 @@ export class AlpacaConnection implements BrokerConnection {
   private readonly problem?: string;
   /** Every REST call of this connection, from any node, goes through this one budget. */
   readonly budget: RequestBudget;
+  /**
+   * 'request' ({ ok, status?, kind?, at }) after every REST call, whoever made it: the
+   * circuit breaker's error-rate input.
+   */
+  readonly events = new EventEmitter();
   private tradeFeed?: AlpacaTradeUpdates;
   private orderApi?: AlpacaOrders;
   private readonly marketFeeds = new Map<MarketKind, AlpacaMarketFeed>();
@@ -205,6 +211,14 @@ export class AlpacaConnection implements BrokerConnection {
     return toOrder(order);
   }
 
+  async cancelAllOrders(): Promise<BulkResult[]> {
+    const results = await this.rest((a) => a.trading.orders.deleteAllOrders());
+    return results.map((r) => {
+      const status = Number((r as unknown as Record<string, unknown>).status ?? 200);
+      return { id: String((r as unknown as Record<string, unknown>).id ?? ''), status, ok: status >= 200 && status < 300 };
+    });
+  }
+
   async closeAllPositions(cancelOrders: boolean): Promise<BulkResult[]> {
     const results = await this.rest((a) => a.trading.positions.deleteAllOpenPositions({ cancelOrders }));
     return results.map((r) => {
@@ -229,10 +243,12 @@ export class AlpacaConnection implements BrokerConnection {
     const client = await this.open();
     try {
       const result = await this.budget.schedule(() => call(client), options);
+      this.events.emit('request', { ok: true, at: Date.now() });
       if (this.current.state !== 'connected') this.markConnected();
       return result;
     } catch (err) {
       const brokerError = toBrokerError(err, this.secrets());
+      this.events.emit('request', { ok: false, status: brokerError.status, kind: brokerError.kind, at: Date.now() });
       this.noteFailure(brokerError);
       throw brokerError;
     }

@@ -51,6 +51,9 @@ export const DEFAULT_FAULTS: SimFaults = {
   latencyMs: 0,
   rateLimitPerMinute: 200,
   lockoutMs: 0,
+  errorAfterRate: 0,
+  resetAfterRate: 0,
+  silentStreams: false,
 };
 
 function compile(route: Route): CompiledRoute {
@@ -233,6 +236,16 @@ export class SimServer {
       }
       throw err;
     }
+    // Faults after the work is done: the client cannot tell whether its request took effect.
+    if (this.faults.resetAfterRate > 0 && Math.random() < this.faults.resetAfterRate) {
+      this.stats.errorsInjected++;
+      req.socket.destroy();
+      return;
+    }
+    if (this.faults.errorAfterRate > 0 && Math.random() < this.faults.errorAfterRate) {
+      this.stats.errorsInjected++;
+      return this.send(res, 500, errorBody(50010000, 'internal server error (injected by simulator after processing)'), rateHeaders);
+    }
     this.send(res, out.status ?? 200, out.body, { ...rateHeaders, ...out.headers });
   }
 
@@ -353,6 +366,7 @@ export class SimServer {
           return true;
         },
         stats: this.stats,
+        faults: this.faults,
       });
     });
   }
@@ -379,7 +393,7 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
 export function applyFaults(faults: SimFaults, update: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const next: SimFaults = { ...faults };
-  const num = (name: keyof SimFaults, min: number, max: number) => {
+  const num = (name: 'errorRate' | 'latencyMs' | 'rateLimitPerMinute' | 'lockoutMs' | 'errorAfterRate' | 'resetAfterRate', min: number, max: number) => {
     const v = update[name];
     if (v === undefined) return;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
@@ -392,9 +406,12 @@ export function applyFaults(faults: SimFaults, update: Record<string, unknown>):
   num('latencyMs', 0, 120_000);
   num('rateLimitPerMinute', 1, 1_000_000);
   num('lockoutMs', 0, 3_600_000);
-  if (update.dropStreams !== undefined && typeof update.dropStreams !== 'boolean') {
-    problems.push('dropStreams must be true or false');
+  num('errorAfterRate', 0, 1);
+  num('resetAfterRate', 0, 1);
+  for (const flag of ['dropStreams', 'silentStreams'] as const) {
+    if (update[flag] !== undefined && typeof update[flag] !== 'boolean') problems.push(`${flag} must be true or false`);
   }
+  if (typeof update.silentStreams === 'boolean') next.silentStreams = update.silentStreams;
   // All or nothing: a bad field leaves every fault as it was.
   if (problems.length === 0) Object.assign(faults, next);
   return problems;

@@ -133,6 +133,8 @@ export interface StreamContext {
    */
   claimConnection(keyId: string, path: string, socket: import('ws').WebSocket): boolean;
   stats: SimStats;
+  /** The faults in force (live object: read it when sending, it changes at run time). */
+  faults: SimFaults;
 }
 
 export interface SimStats {
@@ -154,6 +156,12 @@ export interface SimFaults {
   rateLimitPerMinute: number;
   /** After a 429, every request of that key gets 429 for this long. 0 = no lockout. */
   lockoutMs: number;
+  /** Fraction 0..1 of REST requests that are carried out and THEN answered with 500 (ambiguous). */
+  errorAfterRate: number;
+  /** Fraction 0..1 of REST requests that are carried out and then have their connection reset. */
+  resetAfterRate: number;
+  /** Streams stay connected but send no data frames (a silent socket). */
+  silentStreams: boolean;
 }
 
 export type { ServerResponse };
