@@ -1,7 +1,339 @@
-// Order submission, cancel and replace on the shared connection. PLACEHOLDER: the order work
-// implements it (exactly-once submission through client_order_id, reconciliation).
+// Order submission, cancel and replace on Alpaca through the shared connection (one client, one
+// request budget). Exactly once: every order carries a client_order_id; a POST is never
+// repeated; after an ambiguous failure (timeout, reset, 5xx) the order is looked up by its
+// client_order_id before anything is reported; Alpaca's 422 "client_order_id must be unique"
+// means this order already exists, and the existing order is reported instead.
+import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
+import type { Alpaca } from '@alpacahq/alpaca-trade-api';
+import { BrokerError } from '../broker';
+import {
+  OrderFailure,
+  type Attempt,
+  type CancelResult,
+  type OrderDetails,
+  type OrderGateway,
+  type OrderRef,
+  type OrderRequest,
+  type PlacedOrder,
+  type PlacementResult,
+  type ReplaceChanges,
+} from '../order-types';
 import type { AlpacaConnection } from './connection';
+import { toBrokerError } from './errors';
+import { toOrder } from './map';
 
-export class AlpacaOrders {
-  constructor(readonly connection: AlpacaConnection) {}
+type Raw = Record<string, unknown>;
+type PostOrderRequest = Parameters<Alpaca['trading']['orders']['postOrderRaw']>[0]['postOrderRequest'];
+type PatchOrderRequest = Parameters<Alpaca['trading']['orders']['patchOrderByOrderIdRaw']>[0]['patchOrderRequest'];
+
+/** Orders and cancels go ahead of routine reads in the shared request budget. */
+const ORDER_PRIORITY = 8;
+const CANCEL_PRIORITY = 9;
+const DUPLICATE = /client_order_id must be unique/i;
+
+const numOrNull = (v: unknown): number | null => {
+  if (v === null || v === undefined || v === '') return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+};
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined || v === '' ? null : String(v));
+
+/** Alpaca's order JSON (snake_case strings) -> the plain OrderDetails the node emits. */
+export function toOrderDetails(raw: Raw): OrderDetails {
+  const legs = Array.isArray(raw.legs) ? (raw.legs as Raw[]).map(toOrderDetails) : null;
+  return {
+    ...toOrder(raw),
+    assetClass: String(raw.asset_class ?? raw.assetClass ?? ''),
+    extendedHours: raw.extended_hours === true || raw.extendedHours === true,
+    trailPrice: numOrNull(raw.trail_price ?? raw.trailPrice),
+    trailPercent: numOrNull(raw.trail_percent ?? raw.trailPercent),
+    hwm: numOrNull(raw.hwm),
+    positionIntent: strOrNull(raw.position_intent ?? raw.positionIntent),
+    replaces: strOrNull(raw.replaces),
+    replacedBy: strOrNull(raw.replaced_by ?? raw.replacedBy),
+    canceledAt: strOrNull(raw.canceled_at ?? raw.canceledAt),
+    expiredAt: strOrNull(raw.expired_at ?? raw.expiredAt),
+    failedAt: strOrNull(raw.failed_at ?? raw.failedAt),
+    legs,
+  };
 }
+
+/** OrderRequest -> the SDK's order request (camelCase, amounts as strings). */
+export function toPostOrder(o: OrderRequest, clientOrderId: string): PostOrderRequest {
+  return sdkOrders.buildOrder({
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    timeInForce: o.timeInForce,
+    orderClass: o.orderClass === 'simple' ? undefined : o.orderClass,
+    qty: o.qty,
+    notional: o.notional,
+    limitPrice: o.limitPrice,
+    stopPrice: o.stopPrice,
+    trailPrice: o.trailPrice,
+    trailPercent: o.trailPercent,
+    takeProfit: o.takeProfit,
+    stopLoss: o.stopLoss,
+    extendedHours: o.extendedHours ? true : undefined,
+    positionIntent: o.positionIntent,
+    clientOrderId,
+  }) as PostOrderRequest;
+}
+
+function toPatch(changes: ReplaceChanges, clientOrderId: string): PatchOrderRequest {
+  const out: PatchOrderRequest = { clientOrderId };
+  if (changes.qty !== undefined) out.qty = String(changes.qty);
+  if (changes.limitPrice !== undefined) out.limitPrice = String(changes.limitPrice);
+  if (changes.stopPrice !== undefined) out.stopPrice = String(changes.stopPrice);
+  if (changes.trail !== undefined) out.trail = String(changes.trail);
+  if (changes.timeInForce !== undefined) out.timeInForce = changes.timeInForce;
+  return out;
+}
+
+/** The server may have acted: a timeout, a dropped connection or a 5xx. */
+export function isAmbiguous(e: BrokerError): boolean {
+  return e.kind === 'network' || (e.status !== undefined && (e.status >= 500 || e.status === 408));
+}
+
+/**
+ * A 429 on an order write, without the status the shared budget would retry it on: an order
+ * placed minutes after its signal is another trade, so the node reports it at once instead.
+ */
+function notRetried(err: RateLimitError): BrokerError {
+  const mapped = toBrokerError(err);
+  return new BrokerError(mapped.message, 'rate_limit', undefined, mapped.code, mapped.retryAfterMs);
+}
+
+const now = () => new Date().toISOString();
+const okAttempt = (step: Attempt['step'], status = 200): Attempt => ({ step, at: now(), ok: true, status });
+const failedAttempt = (step: Attempt['step'], e: BrokerError): Attempt => ({
+  step,
+  at: now(),
+  ok: false,
+  status: e.status ?? (e.kind === 'rate_limit' ? 429 : undefined),
+  error: e.message,
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Lookup = { found: true; raw: Raw } | { found: false; definite: boolean; error?: BrokerError };
+
+export class AlpacaOrders implements OrderGateway {
+  /**
+   * Delays before each lookup after an ambiguous failure. Each lookup is a GET, which the SDK
+   * itself retries twice on 5xx and network errors.
+   */
+  lookupDelaysMs: number[] = [0, 1000, 3000];
+
+  constructor(readonly connection: AlpacaConnection) {}
+
+  placed(raw: Raw): PlacedOrder {
+    return { order: toOrderDetails(raw), raw };
+  }
+
+  /** Places an order. Never sends it twice; see the file comment. */
+  async submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult> {
+    const attempts: Attempt[] = [];
+    let resetAt: number | undefined;
+    try {
+      const raw = await this.connection.rest(async (a) => {
+        try {
+          const res = await a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) });
+          return (await res.raw.json()) as Raw;
+        } catch (err) {
+          if (err instanceof RateLimitError) {
+            resetAt = err.rateLimit?.reset?.getTime();
+            throw notRetried(err);
+          }
+          throw err;
+        }
+      }, { priority: ORDER_PRIORITY });
+      attempts.push(okAttempt('submit'));
+      return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
+    } catch (err) {
+      const e = toBrokerError(err);
+      attempts.push(failedAttempt('submit', e));
+      return this.afterFailure(e, clientOrderId, attempts, 'order', resetAt);
+    }
+  }
+
+  /** Replaces an open order; the new order gets `clientOrderId`, reconciled like a submit. */
+  async replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult> {
+    const attempts: Attempt[] = [];
+    const orderId = await this.idOf(ref, attempts);
+    let resetAt: number | undefined;
+    try {
+      const raw = await this.connection.rest(async (a) => {
+        try {
+          const res = await a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) });
+          return (await res.raw.json()) as Raw;
+        } catch (err) {
+          if (err instanceof RateLimitError) {
+            resetAt = err.rateLimit?.reset?.getTime();
+            throw notRetried(err);
+          }
+          throw err;
+        }
+      }, { priority: ORDER_PRIORITY });
+      attempts.push(okAttempt('replace'));
+      return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
+    } catch (err) {
+      const e = toBrokerError(err);
+      attempts.push(failedAttempt('replace', e));
+      // A second delivery of the same replace finds the old order already replaced (422): the
+      // replacement it made carries our client order id.
+      if (e.status === 422) {
+        const found = await this.lookup(clientOrderId, attempts);
+        if (found.found) return { outcome: 'duplicate', reconciled: true, clientOrderId, attempts, ...this.placed(found.raw) };
+      }
+      return this.afterFailure(e, clientOrderId, attempts, 'replacement', resetAt);
+    }
+  }
+
+  /** Cancels one order; an order already canceled counts as done (canceledNow false). */
+  async cancel(ref: OrderRef): Promise<CancelResult> {
+    const attempts: Attempt[] = [];
+    const orderId = await this.idOf(ref, attempts);
+    try {
+      await this.connection.rest((a) => a.trading.orders.deleteOrderByOrderID({ orderId }), { priority: CANCEL_PRIORITY });
+      attempts.push(okAttempt('cancel', 204));
+    } catch (err) {
+      const e = toBrokerError(err);
+      attempts.push(failedAttempt('cancel', e));
+      if (e.status !== 422 && !isAmbiguous(e)) {
+        throw new OrderFailure(`cancel failed: ${e.message}`, e.kind, 'failed', attempts, undefined, e.status, e.code);
+      }
+      // Not cancelable, or no answer: what state is the order in?
+      const state = await this.tryFetch(orderId, attempts);
+      const status = state?.order.status;
+      if (status === 'canceled') return { orderId, canceledNow: e.status !== 422, attempts, ...state };
+      if (status === 'pending_cancel') return { orderId, canceledNow: true, attempts, ...state };
+      const what = status ? `the order is ${status}` : 'its state could not be read';
+      throw new OrderFailure(`cancel failed: ${e.message}; ${what}`, e.kind, status ? 'failed' : 'unknown', attempts, undefined, e.status, e.code);
+    }
+    const state = await this.tryFetch(orderId, attempts);
+    return { orderId, canceledNow: true, attempts, ...(state ?? {}) };
+  }
+
+  async fetch(orderId: string): Promise<PlacedOrder> {
+    const raw = await this.connection.rest(async (a) => {
+      const res = await a.trading.orders.getOrderByOrderIDRaw({ orderId, nested: true } as Parameters<Alpaca['trading']['orders']['getOrderByOrderIDRaw']>[0]);
+      return (await res.raw.json()) as Raw;
+    });
+    return this.placed(raw);
+  }
+
+  // --- internals ------------------------------------------------------------
+
+  private async tryFetch(orderId: string, attempts: Attempt[]): Promise<PlacedOrder | undefined> {
+    try {
+      const state = await this.fetch(orderId);
+      attempts.push(okAttempt('fetch'));
+      return state;
+    } catch (err) {
+      attempts.push(failedAttempt('fetch', toBrokerError(err)));
+      return undefined;
+    }
+  }
+
+  /** The broker's id of a referenced order (a lookup when given a client order id). */
+  private async idOf(ref: OrderRef, attempts: Attempt[]): Promise<string> {
+    if ('orderId' in ref) return ref.orderId;
+    try {
+      const raw = await this.getByClientOrderId(ref.clientOrderId);
+      attempts.push(okAttempt('lookup'));
+      return String(raw.id);
+    } catch (err) {
+      const e = toBrokerError(err);
+      attempts.push(failedAttempt('lookup', e));
+      const message = e.status === 404 ? `no order with client order id "${ref.clientOrderId}"` : `could not look up client order id "${ref.clientOrderId}": ${e.message}`;
+      throw new OrderFailure(message, e.kind, 'failed', attempts, ref.clientOrderId, e.status, e.code);
+    }
+  }
+
+  private async getByClientOrderId(clientOrderId: string): Promise<Raw> {
+    return this.connection.rest(async (a) => {
+      const res = await a.trading.orders.getOrderByClientOrderIdRaw({ clientOrderId });
+      return (await res.raw.json()) as Raw;
+    }, { priority: ORDER_PRIORITY });
+  }
+
+  /**
+   * Looks an order up by client order id, following `lookupDelaysMs`. A 404 is definite once the
+   * server has answered the write (a 5xx), or after two 404s a second apart (the write may still
+   * have been on its way after a timeout or reset).
+   */
+  private async lookup(clientOrderId: string, attempts: Attempt[], writeAnswered = true): Promise<Lookup> {
+    let notFound = 0;
+    let lastError: BrokerError | undefined;
+    for (const delay of this.lookupDelaysMs) {
+      if (delay > 0) await sleep(delay);
+      try {
+        const raw = await this.getByClientOrderId(clientOrderId);
+        attempts.push(okAttempt('lookup'));
+        return { found: true, raw };
+      } catch (err) {
+        const e = toBrokerError(err);
+        attempts.push(failedAttempt('lookup', e));
+        lastError = e;
+        if (e.status === 404) {
+          notFound++;
+          if (writeAnswered || notFound >= 2) return { found: false, definite: true };
+        } else if (!isAmbiguous(e) && e.kind !== 'rate_limit') {
+          return { found: false, definite: false, error: e };
+        }
+      }
+    }
+    return notFound > 0 ? { found: false, definite: true } : { found: false, definite: false, error: lastError };
+  }
+
+  private async afterFailure(e: BrokerError, clientOrderId: string, attempts: Attempt[], what: string, resetAt?: number): Promise<PlacementResult> {
+    if (e.kind === 'rate_limit') {
+      const reset = resetAt ?? (e.retryAfterMs !== undefined ? Date.now() + e.retryAfterMs : undefined);
+      const when = reset !== undefined ? `; the limit resets at ${new Date(reset).toISOString()}` : '';
+      throw new OrderFailure(
+        `${what} not placed: rate limited by the broker (429)${when}. It was not re-sent: queue orders through a rate-limit gate`,
+        'rate_limit',
+        'not_placed',
+        attempts,
+        clientOrderId,
+        429,
+        e.code,
+        e.retryAfterMs,
+        reset,
+      );
+    }
+    if (e.status === 422 && DUPLICATE.test(e.message)) {
+      const found = await this.lookup(clientOrderId, attempts);
+      if (found.found) return { outcome: 'duplicate', reconciled: true, clientOrderId, attempts, ...this.placed(found.raw) };
+      throw new OrderFailure(
+        `an order with client order id ${clientOrderId} already exists, but it could not be read: ${found.error?.message ?? 'not found'}`,
+        'validation',
+        'unknown',
+        attempts,
+        clientOrderId,
+        e.status,
+        e.code,
+      );
+    }
+    if (isAmbiguous(e)) {
+      const found = await this.lookup(clientOrderId, attempts, e.kind !== 'network');
+      if (found.found) return { outcome: 'placed', reconciled: true, clientOrderId, attempts, ...this.placed(found.raw) };
+      const tried = `${attempts.length} requests: ${attempts.map((a) => `${a.step} ${a.ok ? 'ok' : a.status ?? 'no answer'}`).join(', ')}`;
+      if (found.definite) {
+        throw new OrderFailure(`${what} not placed: ${e.message}; no order with client order id ${clientOrderId} exists (${tried})`, e.kind, 'not_placed', attempts, clientOrderId, e.status, e.code);
+      }
+      throw new OrderFailure(
+        `${what} state UNKNOWN: ${e.message}, and the lookup by client order id ${clientOrderId} failed too (${tried}). Check the broker before sending it again; the same msg would not duplicate it`,
+        e.kind,
+        'unknown',
+        attempts,
+        clientOrderId,
+        e.status,
+        e.code,
+      );
+    }
+    throw new OrderFailure(`${what} rejected: ${e.message}`, e.kind, 'not_placed', attempts, clientOrderId, e.status, e.code, e.retryAfterMs);
+  }
+}
+
+export { BrokerError };

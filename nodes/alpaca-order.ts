@@ -1,0 +1,210 @@
+// Places, cancels and replaces orders through the account's shared connection, exactly once per
+// msg, and optionally follows each order to its final state. The work is in lib/order-*.ts and
+// lib/alpaca/orders.ts; this file adapts it to Node-RED.
+import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { AccountConfigNode } from './alpaca-account';
+import type { ConnectionUser } from './lib/broker';
+import { deriveClientOrderId } from './lib/order-id';
+import { describeOrder, resolveOrder, type OrderSettings } from './lib/order-resolve';
+import { OrderFailure, type OrderDetails, type OrderGateway, type PlacementResult } from './lib/order-types';
+import { OrderWatcher, type FinalState, type OrderWatch } from './lib/order-wait';
+import { connectionStatus, status } from './lib/status';
+
+interface OrderDef extends NodeDef, OrderSettings {
+  account: string;
+  waitForFinal: boolean;
+  /** Seconds to wait for the final state. */
+  timeout: string | number;
+}
+
+type Msg = NodeMessageInFlow & Record<string, unknown>;
+type Send = (msg: Array<NodeMessageInFlow | null>) => void;
+type Done = (err?: Error) => void;
+
+const DEFAULT_TIMEOUT_S = 60;
+
+function timeoutMs(v: unknown): number {
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 86_400) * 1000 : DEFAULT_TIMEOUT_S * 1000;
+}
+
+function finalText(o: OrderDetails): string {
+  if (o.status === 'filled') return `filled ${o.filledQty} ${o.symbol}${o.filledAvgPrice !== null ? ` @ ${o.filledAvgPrice}` : ''}`;
+  return `${o.status} ${o.symbol}${o.filledQty > 0 ? ` (${o.filledQty} filled)` : ''}`;
+}
+
+export default function (RED: NodeAPI): void {
+  function AlpacaOrderNode(this: Node, def: OrderDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
+    const settings: OrderSettings = { ...def, action: def.action || 'submit' };
+    const wait = def.waitForFinal === true;
+    const waitMs = timeoutMs(def.timeout);
+
+    if (!account?.connection) {
+      node.status(status.failed('no account configured'));
+      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
+        node.error(new Error('no Alpaca account is configured for this node: choose one in its dialog'), msg);
+        done();
+      });
+      return;
+    }
+
+    const connection = account.connection;
+    const orders: OrderGateway = connection.orders;
+    const user: ConnectionUser = { id: node.id, onConnectionStatus: (s) => node.status(connectionStatus(s)) };
+    connection.register(user);
+    // Subscribing now opens the shared trade-updates stream before the first order goes out.
+    const watcher = wait ? new OrderWatcher(connection.tradeUpdates) : undefined;
+    watcher?.start();
+    let closed = false;
+
+    const fail = (err: Error, msg: Msg, done: Done) => {
+      if (closed) return done();
+      if (err instanceof OrderFailure) {
+        msg.outcome = err.outcome;
+        msg.attempts = err.attempts;
+        if (err.clientOrderId) msg.clientOrderId = err.clientOrderId;
+        if (err.kind === 'rate_limit') {
+          msg.rateLimit = { retryAfterMs: err.retryAfterMs ?? null, resetAt: err.resetAt !== undefined ? new Date(err.resetAt).toISOString() : null };
+        }
+      }
+      node.status(status.failed(err.message));
+      node.error(err, msg);
+      done();
+    };
+
+    /** Output 1 now; with "wait for final state", output 2 (filled) or 3 (anything else) later. */
+    const accepted = (result: PlacementResult, msg: Msg, send: Send, done: Done, watch: OrderWatch | undefined) => {
+      if (closed) {
+        watch?.end();
+        return done();
+      }
+      msg.payload = result.order;
+      msg.alpaca = result.raw;
+      msg.outcome = result.outcome;
+      msg.reconciled = result.reconciled;
+      msg.clientOrderId = result.clientOrderId;
+      msg.attempts = result.attempts;
+      if (result.outcome === 'duplicate') {
+        node.warn(`order ${result.clientOrderId} was already placed by an earlier delivery of this msg (status ${result.order.status}): not placed again`);
+      } else if (result.reconciled) {
+        node.warn(`order ${result.clientOrderId}: the broker's answer was lost, but the order was found by its client order id: placed once`);
+      }
+      const later = watch ? RED.util.cloneMessage(msg) : undefined;
+      send([msg, null, null]);
+      const label = `${result.outcome === 'duplicate' ? 'already placed' : 'placed'} ${describeOrder(result.order)}`;
+      if (!watch || !later) {
+        node.status(status.success(label));
+        return done();
+      }
+      node.status(status.working(`${label} · waiting`));
+      watch.wait(result, waitMs, (id) => orders.fetch(id)).then(
+        (final: FinalState) => {
+          if (closed) return done();
+          later.payload = final.order;
+          later.alpaca = final.raw;
+          later.final = final.final;
+          later.timedOut = final.timedOut;
+          later.event = final.lastUpdate ?? null;
+          const filled = final.order.status === 'filled';
+          if (filled) node.status(status.success(finalText(final.order)));
+          else if (final.order.status === 'rejected') node.status(status.failed(finalText(final.order)));
+          else node.status(status.idle(final.timedOut ? `timed out: ${finalText(final.order)}` : finalText(final.order)));
+          send(filled ? [null, later, null] : [null, null, later]);
+          done();
+        },
+        (err: Error) => fail(err, later, done),
+      );
+    };
+
+    node.on('input', (input: NodeMessageInFlow, send: Send, done: Done) => {
+      const msg = input as Msg;
+      let resolution;
+      try {
+        resolution = resolveOrder(settings, msg);
+      } catch (err) {
+        return fail(err as Error, msg, done);
+      }
+      for (const warning of resolution.warnings) node.warn(warning);
+      const r = resolution.resolved;
+      msg.action = r.action;
+
+      switch (r.action) {
+        case 'submit': {
+          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, r.order).clientOrderId;
+          node.status(status.working(`sending ${describeOrder(r.order)}…`));
+          const watch = watcher?.watch(clientOrderId);
+          orders.submit(r.order, clientOrderId).then(
+            (result) => accepted(result, msg, send, done, watch),
+            (err: Error) => {
+              watch?.end();
+              fail(err, msg, done);
+            },
+          );
+          return;
+        }
+        case 'replace': {
+          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, { replace: r.ref, changes: r.changes }).clientOrderId;
+          node.status(status.working('replacing…'));
+          const watch = watcher?.watch(clientOrderId);
+          orders.replace(r.ref, r.changes, clientOrderId).then(
+            (result) => {
+              msg.replaces = result.order.replaces;
+              accepted(result, msg, send, done, watch);
+            },
+            (err: Error) => {
+              watch?.end();
+              fail(err, msg, done);
+            },
+          );
+          return;
+        }
+        case 'cancel': {
+          node.status(status.working('canceling…'));
+          orders.cancel(r.ref).then(
+            (result) => {
+              if (closed) return done();
+              msg.payload = result.order ?? { id: result.orderId, status: 'pending_cancel' };
+              msg.alpaca = result.raw ?? null;
+              msg.outcome = result.canceledNow ? 'canceled' : 'already_canceled';
+              msg.attempts = result.attempts;
+              if (!result.canceledNow) node.warn(`order ${result.orderId} was already canceled`);
+              node.status(status.success(`canceled ${result.order?.symbol ?? result.orderId}`));
+              send([msg, null, null]);
+              done();
+            },
+            (err: Error) => fail(err, msg, done),
+          );
+          return;
+        }
+        case 'cancelAll': {
+          node.status(status.working('canceling all orders…'));
+          connection.cancelAllOrders().then(
+            (results) => {
+              if (closed) return done();
+              msg.payload = results;
+              msg.outcome = 'canceled';
+              const failed = results.filter((x) => !x.ok).length;
+              node.status(status.success(`canceled ${results.length - failed} orders${failed ? `, ${failed} failed` : ''}`));
+              send([msg, null, null]);
+              done();
+            },
+            (err: Error) => fail(err, msg, done),
+          );
+          return;
+        }
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      watcher?.close();
+      node.status({});
+      connection.deregister(user).then(done, done);
+    });
+  }
+
+  RED.nodes.registerType('alpaca-order', AlpacaOrderNode);
+}

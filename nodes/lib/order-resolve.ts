@@ -1,0 +1,206 @@
+// Works out what an order node should do from its dialog settings and the msg, following the
+// http request node's rule: a msg value applies only where the dialog leaves the field empty;
+// where both set it, the dialog wins and a warning says so. Then validates the result.
+import { InputError } from './positions';
+import { ORDER_ACTIONS, type OrderAction, type ResolvedAction } from './order-types';
+import { blank, validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './order-validate';
+
+/** Dialog settings, as the editor saves them (text; empty = left to the msg). */
+export interface OrderSettings {
+  /** submit, cancel, cancelAll, replace, or msg (= msg.topic decides). */
+  action: string;
+  symbol?: string;
+  side?: string;
+  /** The order type (Node-RED reserves `type` for the node's own type). */
+  orderType?: string;
+  timeInForce?: string;
+  orderClass?: string;
+  qty?: string | number;
+  notional?: string | number;
+  limitPrice?: string | number;
+  stopPrice?: string | number;
+  trailPrice?: string | number;
+  trailPercent?: string | number;
+  /** '' (msg decides, default off), 'true', 'false'. */
+  extendedHours?: string | boolean;
+  takeProfitLimitPrice?: string | number;
+  stopLossStopPrice?: string | number;
+  stopLossLimitPrice?: string | number;
+  positionIntent?: string;
+}
+
+export interface Resolution {
+  resolved: ResolvedAction;
+  /** msg values ignored because the dialog sets that field. */
+  warnings: string[];
+}
+
+type Msg = { topic?: unknown; payload?: unknown; [key: string]: unknown };
+type Payload = Record<string, unknown>;
+
+/** Where each field may come from in msg.payload: its name, then Alpaca's snake_case spelling. */
+const ALIASES: Record<string, string[]> = {
+  symbol: ['symbol'],
+  side: ['side'],
+  type: ['type', 'order_type'],
+  timeInForce: ['timeInForce', 'time_in_force'],
+  orderClass: ['orderClass', 'order_class'],
+  qty: ['qty'],
+  notional: ['notional'],
+  limitPrice: ['limitPrice', 'limit_price'],
+  stopPrice: ['stopPrice', 'stop_price'],
+  trailPrice: ['trailPrice', 'trail_price'],
+  trailPercent: ['trailPercent', 'trail_percent'],
+  extendedHours: ['extendedHours', 'extended_hours'],
+  positionIntent: ['positionIntent', 'position_intent'],
+  clientOrderId: ['clientOrderId', 'client_order_id'],
+  takeProfit: ['takeProfit', 'take_profit'],
+  stopLoss: ['stopLoss', 'stop_loss'],
+};
+const SUBMIT_KEYS = new Set(Object.values(ALIASES).flat());
+
+function read(payload: Payload, field: string, names = ALIASES[field] ?? [field]): unknown {
+  let found: unknown;
+  let foundName = '';
+  for (const name of names) {
+    const v = payload[name];
+    if (blank(v)) continue;
+    if (foundName && String(v) !== String(found)) {
+      throw new InputError(field, `msg.payload.${foundName} and msg.payload.${name} disagree (${String(found)} vs ${String(v)})`);
+    }
+    if (!foundName) {
+      found = v;
+      foundName = name;
+    }
+  }
+  return found;
+}
+
+function nested(payload: Payload, field: 'takeProfit' | 'stopLoss'): Payload {
+  const v = read(payload, field);
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new InputError(field, `msg.payload.${field} must be an object like ${field === 'takeProfit' ? '{ limitPrice: 110 }' : '{ stopPrice: 95 }'}`);
+  }
+  return v as Payload;
+}
+
+/** Every error names its field, so the user knows what to fix. */
+export function resolveOrder(settings: OrderSettings, msg: Msg): Resolution {
+  try {
+    return resolve(settings, msg);
+  } catch (err) {
+    if (err instanceof InputError && !err.message.includes(err.field)) throw new InputError(err.field, `${err.field}: ${err.message}`);
+    throw err;
+  }
+}
+
+function resolve(settings: OrderSettings, msg: Msg): Resolution {
+  if (typeof msg !== 'object' || msg === null) throw new InputError('msg', 'msg must be an object');
+  const warnings: string[] = [];
+  const raw = msg.payload;
+  const payload: Payload = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Payload) : {};
+
+  let action: OrderAction;
+  const isAction = (v: unknown): v is OrderAction => typeof v === 'string' && (ORDER_ACTIONS as readonly string[]).includes(v);
+  if (blank(settings.action) || settings.action === 'msg') {
+    if (!isAction(msg.topic)) {
+      throw new InputError('msg.topic', `msg.topic must name the action: one of ${ORDER_ACTIONS.join(', ')} (got ${JSON.stringify(msg.topic)})`);
+    }
+    action = msg.topic;
+  } else if (isAction(settings.action)) {
+    action = settings.action;
+  } else {
+    throw new InputError('action', `unknown action "${String(settings.action)}"`);
+  }
+
+  const pick = (field: string, fromDialog: unknown, fromMsg: unknown, label = `msg.payload.${field}`): unknown => {
+    if (!blank(fromDialog)) {
+      if (!blank(fromMsg) && String(fromMsg).trim().toLowerCase() !== String(fromDialog).trim().toLowerCase()) {
+        warnings.push(`${label} (${String(fromMsg)}) ignored: the node's ${field} is set to ${String(fromDialog)}`);
+      }
+      return fromDialog;
+    }
+    return fromMsg;
+  };
+  const s = settings as unknown as Record<string, unknown>;
+  const field = (name: string) => pick(name, s[name], read(payload, name));
+
+  switch (action) {
+    case 'cancelAll':
+      return { resolved: { action }, warnings };
+
+    case 'cancel': {
+      // A string payload is taken as the order id; an order from another node carries `id`.
+      const orderId = read(payload, 'orderId', ['orderId', 'order_id', 'id']) ?? (typeof raw === 'string' && !blank(raw) ? raw : undefined);
+      return { resolved: { action, ref: validateRef(orderId, read(payload, 'clientOrderId')) }, warnings };
+    }
+
+    case 'replace': {
+      const orderId = read(payload, 'orderId', ['orderId', 'order_id', 'id']);
+      const ref = validateRef(orderId, read(payload, 'clientOrderId'));
+      // The dialog's trail price or percent is the new trail; msg.payload.trail too.
+      const dialogTrail = blank(settings.trailPrice) ? settings.trailPercent : settings.trailPrice;
+      const msgTrail = read(payload, 'trail', ['trail', 'trailPrice', 'trail_price', 'trailPercent', 'trail_percent']);
+      const changes = validateReplace({
+        qty: field('qty'),
+        limitPrice: field('limitPrice'),
+        stopPrice: field('stopPrice'),
+        trail: pick('trail', dialogTrail, msgTrail),
+        timeInForce: field('timeInForce'),
+      });
+      const clientOrderId = validateClientOrderId(read(payload, 'newClientOrderId', ['newClientOrderId', 'new_client_order_id']));
+      return { resolved: { action, ref, changes, clientOrderId }, warnings };
+    }
+
+    case 'submit': {
+      for (const key of Object.keys(payload)) {
+        if (!SUBMIT_KEYS.has(key)) {
+          throw new InputError(
+            `msg.payload.${key}`,
+            `msg.payload.${key} is not an order field (a typo would silently change the order); order fields: symbol, side, type, qty, notional, limitPrice, stopPrice, trailPrice, trailPercent, timeInForce, orderClass, extendedHours, takeProfit, stopLoss, positionIntent, clientOrderId`,
+          );
+        }
+      }
+      const takeProfit = nested(payload, 'takeProfit');
+      const stopLoss = nested(payload, 'stopLoss');
+      const fields: OrderFields = {
+        symbol: field('symbol'),
+        side: field('side'),
+        type: pick('type', settings.orderType, read(payload, 'type')),
+        timeInForce: field('timeInForce'),
+        orderClass: field('orderClass'),
+        qty: field('qty'),
+        notional: field('notional'),
+        limitPrice: field('limitPrice'),
+        stopPrice: field('stopPrice'),
+        trailPrice: field('trailPrice'),
+        trailPercent: field('trailPercent'),
+        extendedHours: pick('extendedHours', settings.extendedHours === true ? 'true' : settings.extendedHours === false ? '' : settings.extendedHours, read(payload, 'extendedHours')),
+        takeProfitLimitPrice: pick('takeProfitLimitPrice', settings.takeProfitLimitPrice, read(takeProfit, 'limitPrice', ['limitPrice', 'limit_price']), 'msg.payload.takeProfit.limitPrice'),
+        stopLossStopPrice: pick('stopLossStopPrice', settings.stopLossStopPrice, read(stopLoss, 'stopPrice', ['stopPrice', 'stop_price']), 'msg.payload.stopLoss.stopPrice'),
+        stopLossLimitPrice: pick('stopLossLimitPrice', settings.stopLossLimitPrice, read(stopLoss, 'limitPrice', ['limitPrice', 'limit_price']), 'msg.payload.stopLoss.limitPrice'),
+        positionIntent: field('positionIntent'),
+      };
+      // The dialog's qty and notional are one choice: a msg may not add the other one.
+      if (!blank(settings.qty) && blank(settings.notional) && !blank(fields.notional)) {
+        warnings.push(`msg.payload.notional (${String(fields.notional)}) ignored: the node's qty is set to ${String(settings.qty)}`);
+        fields.notional = undefined;
+      }
+      if (!blank(settings.notional) && blank(settings.qty) && !blank(fields.qty)) {
+        warnings.push(`msg.payload.qty (${String(fields.qty)}) ignored: the node's notional is set to ${String(settings.notional)}`);
+        fields.qty = undefined;
+      }
+      const order = validateOrder(fields);
+      const clientOrderId = validateClientOrderId(read(payload, 'clientOrderId'));
+      return { resolved: { action, order, clientOrderId }, warnings };
+    }
+  }
+}
+
+/** A few words saying what an order is: "buy 10 AAPL limit 150". */
+export function describeOrder(o: { side: string; qty?: number | null; notional?: number | null; symbol: string; type: string; limitPrice?: number | null; stopPrice?: number | null }): string {
+  const amount = o.qty !== undefined && o.qty !== null ? String(o.qty) : o.notional !== undefined && o.notional !== null ? `$${o.notional}` : '';
+  const price = o.type === 'limit' && o.limitPrice ? ` @ ${o.limitPrice}` : o.type === 'stop' && o.stopPrice ? ` stop ${o.stopPrice}` : o.type === 'market' ? ' @ market' : ` ${o.type.replace('_', ' ')}`;
+  return `${o.side} ${amount} ${o.symbol}${price}`.replace(/\s+/g, ' ').trim();
+}

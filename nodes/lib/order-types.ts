@@ -1,0 +1,152 @@
+// What the place-order node asks of a broker, in broker-neutral terms: the order request, the
+// richer order view it emits, and how a placement ended (placed, duplicate, not placed, unknown).
+import { BrokerError, type ErrorKind, type OrderSnapshot, type TradeUpdate } from './broker';
+
+export const ORDER_ACTIONS = ['submit', 'cancel', 'cancelAll', 'replace'] as const;
+export type OrderAction = (typeof ORDER_ACTIONS)[number];
+
+export const ORDER_SIDES = ['buy', 'sell'] as const;
+export type OrderSide = (typeof ORDER_SIDES)[number];
+
+export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit', 'trailing_stop'] as const;
+export type OrderType = (typeof ORDER_TYPES)[number];
+
+export const TIME_IN_FORCE = ['day', 'gtc', 'opg', 'cls', 'ioc', 'fok'] as const;
+export type TimeInForce = (typeof TIME_IN_FORCE)[number];
+
+/** `mleg` (multi-leg options) is recognised only to say it is not supported yet. */
+export const ORDER_CLASSES = ['simple', 'bracket', 'oco', 'oto'] as const;
+export type OrderClass = (typeof ORDER_CLASSES)[number];
+
+export const POSITION_INTENTS = ['buy_to_open', 'buy_to_close', 'sell_to_open', 'sell_to_close'] as const;
+export type PositionIntent = (typeof POSITION_INTENTS)[number];
+
+export type AssetKind = 'stock' | 'crypto' | 'option';
+
+/** A new order, validated: numbers are finite and positive, exactly one of qty / notional. */
+export interface OrderRequest {
+  symbol: string;
+  assetKind: AssetKind;
+  side: OrderSide;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  orderClass: OrderClass;
+  qty?: number;
+  notional?: number;
+  limitPrice?: number;
+  stopPrice?: number;
+  trailPrice?: number;
+  trailPercent?: number;
+  extendedHours: boolean;
+  takeProfit?: { limitPrice: number };
+  stopLoss?: { stopPrice: number; limitPrice?: number };
+  positionIntent?: PositionIntent;
+}
+
+/** Changes to an open order (Alpaca's replace): at least one field. */
+export interface ReplaceChanges {
+  qty?: number;
+  limitPrice?: number;
+  stopPrice?: number;
+  /** The new trail_price or trail_percent of a trailing stop (whichever the order uses). */
+  trail?: number;
+  timeInForce?: TimeInForce;
+}
+
+/** Identifies one existing order: by the broker's id or by its client order id. */
+export type OrderRef = { orderId: string } | { clientOrderId: string };
+
+export type ResolvedAction =
+  | { action: 'submit'; order: OrderRequest; clientOrderId?: string }
+  | { action: 'cancel'; ref: OrderRef }
+  | { action: 'cancelAll' }
+  | { action: 'replace'; ref: OrderRef; changes: ReplaceChanges; clientOrderId?: string };
+
+/** The order as the node emits it: plain JSON, numbers as numbers. */
+export interface OrderDetails extends OrderSnapshot {
+  assetClass: string;
+  extendedHours: boolean;
+  trailPrice: number | null;
+  trailPercent: number | null;
+  /** High-water mark of a trailing stop. */
+  hwm: number | null;
+  positionIntent: string | null;
+  replaces: string | null;
+  replacedBy: string | null;
+  canceledAt: string | null;
+  expiredAt: string | null;
+  failedAt: string | null;
+  /** Exit legs of bracket / OTO / OCO orders. */
+  legs: OrderDetails[] | null;
+}
+
+/** An order as the broker answered, plain and raw. */
+export interface PlacedOrder {
+  order: OrderDetails;
+  /** The broker's own JSON for the order, exactly as received. */
+  raw: Record<string, unknown>;
+}
+
+/** One request made while placing, canceling or reconciling an order. */
+export interface Attempt {
+  step: 'submit' | 'lookup' | 'cancel' | 'replace' | 'fetch' | 'cancelAll';
+  at: string;
+  ok: boolean;
+  status?: number;
+  error?: string;
+}
+
+/**
+ * placed: the broker accepted it now (or it was found after an ambiguous failure: `reconciled`);
+ * duplicate: this client order id had already placed it (the msg came twice): nothing new;
+ * not_placed: the broker refused it or it never arrived; unknown: could not find out.
+ */
+export type PlacementOutcome = 'placed' | 'duplicate' | 'not_placed' | 'unknown';
+
+export interface PlacementResult extends PlacedOrder {
+  outcome: 'placed' | 'duplicate';
+  /** True when the order was found by client order id after a failed or ambiguous request. */
+  reconciled: boolean;
+  clientOrderId: string;
+  attempts: Attempt[];
+}
+
+export interface CancelResult extends Partial<PlacedOrder> {
+  orderId: string;
+  /** False when the order had already been canceled before this request. */
+  canceledNow: boolean;
+  attempts: Attempt[];
+}
+
+/** An order action that failed; says whether the order exists and what was tried. */
+export class OrderFailure extends BrokerError {
+  constructor(
+    message: string,
+    kind: ErrorKind,
+    readonly outcome: 'not_placed' | 'unknown' | 'failed',
+    readonly attempts: Attempt[],
+    readonly clientOrderId?: string,
+    status?: number,
+    code?: number | string,
+    retryAfterMs?: number,
+    /** Epoch ms at which the broker's rate-limit window resets (429 only). */
+    readonly resetAt?: number,
+  ) {
+    super(message, kind, status, code, retryAfterMs);
+    this.name = 'OrderFailure';
+  }
+}
+
+/** What the place-order node needs from a broker connection. */
+export interface OrderGateway {
+  submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult>;
+  cancel(ref: OrderRef): Promise<CancelResult>;
+  replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult>;
+  /** Fresh state of one order, by id. */
+  fetch(orderId: string): Promise<PlacedOrder>;
+}
+
+/** Order statuses after which nothing more happens to the order. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day']);
+
+export type { TradeUpdate };
