@@ -1,0 +1,114 @@
+'use strict';
+// The Raspberry Pi promise: no native build step anywhere in the runtime dependencies. The packed
+// tarball is installed the way a Pi user installs it, but with every install script switched off
+// (`npm install --ignore-scripts`), and must still load in Node-RED and run its demo flow on the
+// simulator. A dependency that needs a compiler or a postinstall download fails this test.
+// Uses the npm registry (or npm's cache, --prefer-offline) for the pack's runtime dependencies.
+const assert = require('assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFile, spawn } = require('child_process');
+const { promisify } = require('util');
+const { root, MODULE, packTypes, freePort, until } = require('../support/flows');
+
+const run = promisify(execFile);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** Packages under node_modules that declare an install-time script or a native addon. */
+function installScripts(nodeModules) {
+  const found = [];
+  const visit = (dir) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir)) {
+      if (entry.startsWith('.')) continue;
+      const pkgDir = path.join(dir, entry);
+      if (entry.startsWith('@')) {
+        visit(pkgDir);
+        continue;
+      }
+      const file = path.join(pkgDir, 'package.json');
+      if (!fs.existsSync(file)) continue;
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const scripts = ['preinstall', 'install', 'postinstall'].filter((s) => pkg.scripts && pkg.scripts[s]);
+      if (fs.existsSync(path.join(pkgDir, 'binding.gyp')) || pkg.gypfile) scripts.push('binding.gyp');
+      if (scripts.length) found.push(`${pkg.name}: ${scripts.join(', ')}`);
+      visit(path.join(pkgDir, 'node_modules'));
+    }
+  };
+  visit(nodeModules);
+  return found;
+}
+
+describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', function () {
+  this.timeout(180000);
+  let work;
+  let child;
+
+  after(async function () {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('installs the packed tarball without install scripts and runs it in Node-RED', async function () {
+    assert.ok(fs.existsSync(path.join(root, 'dist', 'alpaca-account.js')), 'dist/ is missing: run "npm run build" first (npm test does)');
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-pi-'));
+    const app = path.join(work, 'app');
+    fs.mkdirSync(app);
+
+    // dist/ is already built (npm test's pretest); --ignore-scripts keeps prepack from rebuilding.
+    const packed = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 16 << 20 });
+    const tarball = path.join(work, JSON.parse(packed.stdout)[0].filename);
+    assert.ok(fs.existsSync(tarball), tarball);
+
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pi-node-red', private: true }));
+    await run(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: app, maxBuffer: 16 << 20 });
+    const installed = path.join(app, 'node_modules', ...MODULE.split('/'));
+    assert.ok(fs.existsSync(path.join(installed, 'package.json')), 'the pack was not installed');
+
+    // Nothing in the installed tree wanted to run a script or compile an addon.
+    assert.deepStrictEqual(installScripts(path.join(app, 'node_modules')), [], 'runtime dependencies with install scripts');
+
+    // Node-RED (the repository's copy) with that directory as its user dir: it finds the pack in
+    // node_modules, as on a Pi after `cd ~/.node-red && npm install`.
+    const port = await freePort();
+    fs.copyFileSync(path.join(installed, 'examples', 'account-snapshot.json'), path.join(app, 'flows.json'));
+    fs.writeFileSync(
+      path.join(app, 'settings.js'),
+      `module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: 'pi-test', alpacaSimulator: { seed: 1 }, editorTheme: { tours: false } };\n`,
+    );
+    const red = require.resolve('node-red/red.js', { paths: [root] });
+    let log = '';
+    child = spawn(process.execPath, [red, '--userDir', app, '--settings', path.join(app, 'settings.js'), '--port', String(port)], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    const base = `http://127.0.0.1:${port}`;
+
+    const account = await until(async () => {
+      try {
+        const res = await fetch(`${base}/demo/account`);
+        return res.status === 200 ? res.json() : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 45000, 'the demo flow of the installed pack to answer').catch((err) => {
+      throw new Error(`${err.message}\n--- Node-RED log ---\n${log}`);
+    });
+    assert.strictEqual(account.status, 'ACTIVE');
+    assert.ok(account.equity > 0);
+
+    const sets = (await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json()).filter((s) => s.module === MODULE);
+    assert.deepStrictEqual(sets.map((s) => s.name).sort(), [...packTypes].sort());
+    assert.ok(sets.every((s) => s.enabled && !s.err), JSON.stringify(sets));
+    // The only copy Node-RED can find is the installed one (no nodesDir, none in the repository's node_modules).
+    assert.ok(!fs.existsSync(path.join(root, 'node_modules', ...MODULE.split('/'))));
+    assert.doesNotMatch(log, /\[error\]|Waiting for missing types/);
+  });
+});
