@@ -239,6 +239,12 @@ export default function (RED: NodeAPI): void {
 
   // The dialog's state panel.
   RED.httpAdmin.get('/alpaca-breaker/:id/state', RED.auth.needsPermission('alpaca-breaker.read'), (req: Request, res: Response) => {
+    // A dialog opened before the first deploy asks too: that is an answer, not an error.
+    const node = RED.nodes.getNode(String(req.params.id)) as BreakerNode | null;
+    if (!node || !node.breakerGuard) {
+      res.json({ deployed: false });
+      return;
+    }
     const found = guardOf(req, res);
     if (!found) return;
     const r = found.guard.record;
