@@ -135,4 +135,22 @@ describe('alpaca-order-updates node on the simulator', function () {
     assert.strictEqual(new Set(keys).size, keys.length, 'no duplicated update');
     assert.ok(got['ou-conn'].filter((m) => m.event === 'reconnected').length >= 2, 'it did reconnect');
   });
+
+  it('watchdog: fills the silent socket did not deliver are recovered over REST and the socket is reopened', async function () {
+    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50 }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
+    await helper.load(NODES, flow([{ id: 'ou', watchdog: 0.5 }]));
+    const got = record(['ou-data', 'ou-conn']);
+    const { sim, sdk } = await setup();
+    const totalBefore = sim.stats.streamConnectionsTotal;
+    await fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silentStreams: true }) });
+    const order = await sdk.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
+    await waitFor(() => got['ou-data'].some((m) => m.payload.order.id === order.id && m.event === 'fill'), 10000, 'the fill, recovered');
+    const fills = got['ou-data'].filter((m) => m.payload.order.id === order.id);
+    assert.deepStrictEqual(fills.map((m) => [m.event, m.recovered]), [['fill', true]], 'the silent socket lost new and fill; REST recovered the fill once');
+    await waitFor(() => got['ou-conn'].some((m) => m.event === 'stale'), 5000, 'stale event');
+    await waitFor(() => sim.stats.streamConnectionsTotal > totalBefore, 5000, 'forced reconnect');
+    await fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silentStreams: false }) });
+    const next = await sdk.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'sell' });
+    await waitFor(() => got['ou-data'].some((m) => m.payload.order.id === next.id && m.event === 'fill' && !m.recovered), 8000, 'live again');
+  });
 });

@@ -3,6 +3,7 @@
 // only one stream connection per key and endpoint). Users register and deregister; the last one
 // leaving closes everything this connection opened.
 import { EventEmitter } from 'node:events';
+import { WebSocket } from 'ws';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import {
   BrokerError,
@@ -18,7 +19,7 @@ import {
   type RequestBudget,
   type TradeUpdatesFeed,
 } from '../broker';
-import { UnlimitedBudget } from '../budget';
+import { RequestBudgetImpl, type BudgetOptions } from '../budget';
 import { AlpacaTradeUpdates } from './trade-updates';
 import { AlpacaOrders } from './orders';
 import { AlpacaMarketFeed, type MarketKind } from './market-feed';
@@ -43,15 +44,36 @@ export interface AlpacaConnectionOptions {
   maxRetryMs?: number;
   /** The request budget every REST call goes through (default: the connection's own). */
   budget?: RequestBudget;
+  /** Settings of the connection's own budget (default 180 requests per 60 s, local). */
+  budgetOptions?: BudgetOptions;
+  /** Reconnect tuning of every stream (defaults: 1 s doubling to 60 s, ±20 % jitter, forever). */
+  streams?: StreamTuning;
 }
 
-export type StreamKind = 'trading' | 'stocks' | 'crypto';
+export type StreamKind = 'trading' | 'stocks' | 'crypto' | 'options' | 'news';
+
+export interface StreamTuning {
+  initialReconnectMs?: number;
+  maxReconnectMs?: number;
+  reconnectJitter?: number;
+  pingIntervalMs?: number;
+  pongWaitMs?: number;
+}
 
 type SdkStream = ReturnType<Alpaca['trading']['stream']> | ReturnType<Alpaca['marketData']['stockStream']>;
 
 interface SharedStream {
   stream: SdkStream;
   holders: number;
+  /** The socket the SDK uses now (from our wsFactory), to force a reconnect. */
+  socket?: WebSocket;
+}
+
+/** A share of one stream: `forceReconnect()` drops its socket so the SDK reconnects (the watchdog's tool). */
+export interface StreamLease {
+  stream: SdkStream;
+  release: () => void;
+  forceReconnect: () => void;
 }
 
 /** Key pair the built-in simulator is given when the user configured none (it accepts any). */
@@ -87,6 +109,7 @@ export class AlpacaConnection implements BrokerConnection {
   private attempt = 0;
   private generation = 0;
   private readonly streams = new Map<StreamKind, SharedStream>();
+  private streamTuning: StreamTuning;
   private readonly problem?: string;
   /** Every REST call of this connection, from any node, goes through this one budget. */
   readonly budget: RequestBudget;
@@ -101,7 +124,8 @@ export class AlpacaConnection implements BrokerConnection {
 
   constructor(private readonly options: AlpacaConnectionOptions) {
     this.problem = configProblem(options);
-    this.budget = options.budget ?? new UnlimitedBudget();
+    this.budget = options.budget ?? new RequestBudgetImpl({ name: 'Alpaca request budget', ...options.budgetOptions });
+    this.streamTuning = { ...options.streams };
     this.current = this.problem
       ? { state: 'refused', text: this.problem, since: Date.now(), reason: this.problem }
       : { state: 'idle', text: 'not connected', since: Date.now() };
@@ -256,25 +280,72 @@ export class AlpacaConnection implements BrokerConnection {
 
   // --- Streams ------------------------------------------------------------
 
+  /** The stock data feed of this account (iex, sip, delayed_sip), for market-data REST calls. */
+  get stockFeed(): StockFeed {
+    return this.options.feed ?? 'iex';
+  }
+
+  /** Changes the reconnect tuning of streams opened from now on (settings.js `alpacaStreams`, tests). */
+  tuneStreams(tuning: StreamTuning): void {
+    this.streamTuning = { ...this.streamTuning, ...tuning };
+  }
+
+  /** Kinds with an open shared stream and how many holders each has (for tests and diagnostics). */
+  streamHolders(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [kind, shared] of this.streams) out[kind] = shared.holders;
+    return out;
+  }
+
   /**
    * Takes a share of the one stream of that kind, opening it on first use. `release()` gives it
    * back; the last holder's release disconnects it.
    */
-  async acquireStream(kind: StreamKind): Promise<{ stream: SdkStream; release: () => void }> {
+  async acquireStream(kind: StreamKind): Promise<StreamLease> {
     if (this.problem) throw new BrokerError(this.problem, 'refused');
     const client = await this.open();
+    if (this.simulator && (kind === 'options' || kind === 'news')) {
+      throw new BrokerError(`${kind} data is not served by the built-in simulator (paper or live only)`, 'refused');
+    }
     let shared = this.streams.get(kind);
     if (!shared) {
       const urls = streamUrls(this.options.mode !== 'live', this.endpoint, this.options.feed ?? 'iex');
-      // Never give up reconnecting; back off 1 s doubling to 60 s (the SDK's default stops after 10).
-      const common = { maxReconnectAttempts: -1, initialReconnectMs: 1000, maxReconnectMs: 60_000 };
+      const t = this.streamTuning;
+      const entry: SharedStream = { stream: undefined as unknown as SdkStream, holders: 0 };
+      // Never give up reconnecting; back off 1 s doubling to 60 s with jitter (the SDK's default stops after 10).
+      const common = {
+        maxReconnectAttempts: -1,
+        initialReconnectMs: t.initialReconnectMs ?? 1000,
+        maxReconnectMs: t.maxReconnectMs ?? 60_000,
+        reconnectJitter: t.reconnectJitter ?? 0.2,
+        ...(t.pingIntervalMs !== undefined ? { pingIntervalMs: t.pingIntervalMs } : {}),
+        ...(t.pongWaitMs !== undefined ? { pongWaitMs: t.pongWaitMs } : {}),
+        // Our own socket factory (same settings as the SDK's) so a silent socket can be dropped.
+        wsFactory: (url: string, codec: string) => {
+          const ws = new WebSocket(url, {
+            perMessageDeflate: false,
+            headers: codec === 'msgpack' ? { 'Content-Type': 'application/msgpack' } : undefined,
+          });
+          entry.socket = ws;
+          ws.once('close', () => {
+            if (entry.socket === ws) entry.socket = undefined;
+          });
+          return ws as unknown as ReturnType<NonNullable<Parameters<Alpaca['marketData']['stockStream']>[0]>['wsFactory'] & {}>;
+        },
+      };
+      const md = client.marketData;
       const stream: SdkStream =
         kind === 'trading'
           ? client.trading.stream({ ...common, url: urls.trading })
           : kind === 'crypto'
-            ? client.marketData.cryptoStream({ ...common, url: urls.crypto })
-            : client.marketData.stockStream({ ...common, url: urls.stocks });
-      shared = { stream, holders: 0 };
+            ? md.cryptoStream({ ...common, url: urls.crypto })
+            : kind === 'options'
+              ? (md.optionStream({ ...common, url: urls.options }) as unknown as SdkStream)
+              : kind === 'news'
+                ? (md.newsStream({ ...common, url: urls.news }) as unknown as SdkStream)
+                : md.stockStream({ ...common, url: urls.stocks });
+      entry.stream = stream;
+      shared = entry;
       this.streams.set(kind, shared);
       stream.connect();
     }
@@ -283,6 +354,9 @@ export class AlpacaConnection implements BrokerConnection {
     let released = false;
     return {
       stream: held.stream,
+      forceReconnect: () => {
+        if (!released) held.socket?.terminate();
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -290,6 +364,7 @@ export class AlpacaConnection implements BrokerConnection {
         if (held.holders === 0 && this.streams.get(kind) === held) {
           this.streams.delete(kind);
           held.stream.disconnect();
+          held.socket = undefined;
         }
       },
     };
@@ -332,6 +407,8 @@ export class AlpacaConnection implements BrokerConnection {
         paper: this.options.mode !== 'live',
         endpoint,
         timeoutMs: 15_000,
+        // The connection's budget is the one source of truth; the SDK's own limiter stays off.
+        rateLimit: false,
         onResponse: (feedback) => this.budget.observe(feedback),
       });
       void this.check(generation);

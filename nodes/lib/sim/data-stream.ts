@@ -39,6 +39,8 @@ interface Client {
   closed: boolean;
   subs: Map<string, Set<string>>;
   pending: Frame[];
+  /** The shell's context: its live `faults` object decides whether data frames go out. */
+  ctx: StreamContext;
   authTimer?: NodeJS.Timeout;
 }
 
@@ -99,6 +101,8 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
     let built: Partial<Record<Kind, Frame>> | undefined;
     for (const c of clients) {
       if (!c.authed || c.closed || (c.kind === 'crypto') !== cryptoSymbol) continue;
+      // The silentStreams fault: the socket stays open and answers control messages, but no data flows.
+      if (c.ctx.faults.silentStreams) continue;
       const set = c.subs.get(channel);
       if (!set || (set.size === 0) || (!set.has(symbol) && !set.has('*'))) continue;
       built ??= {};
@@ -196,7 +200,7 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
   return {
     paths: Object.keys(PATH_KIND),
     accept(ws: WebSocket, _req: IncomingMessage, path: string, ctx: StreamContext) {
-      const c: Client = { ws, path, kind: PATH_KIND[path] ?? 'sip', authed: false, closed: false, subs: new Map(), pending: [] };
+      const c: Client = { ws, path, kind: PATH_KIND[path] ?? 'sip', authed: false, closed: false, subs: new Map(), pending: [], ctx };
       clients.add(c);
       listen(true);
       c.authTimer = setTimeout(() => fail(c, 404, 'auth timeout', true), authTimeoutMs);

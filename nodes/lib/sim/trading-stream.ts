@@ -74,7 +74,10 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
           if (!authorized) return error('not authenticated: send {"action":"authenticate"} first');
           const streams = Array.isArray(data.streams) ? data.streams.filter((s): s is string => s === 'trade_updates') : [];
           if (streams.length && !forward) {
-            forward = (update) => send({ stream: 'trade_updates', data: update });
+            // The silentStreams fault: the socket stays open but trade updates are not sent (lost, as on a stalled link).
+            forward = (update) => {
+              if (!ctx.faults.silentStreams) send({ stream: 'trade_updates', data: update });
+            };
             broker.on('trade_update', forward);
           } else if (!streams.length) {
             stopForwarding();

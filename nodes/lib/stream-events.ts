@@ -1,0 +1,104 @@
+// Broker-neutral shapes of what the stream nodes emit, and the small time helpers they share.
+
+export type MarketKind = 'stocks' | 'crypto' | 'options' | 'news';
+export const MARKET_KINDS: readonly MarketKind[] = ['stocks', 'crypto', 'options', 'news'];
+
+export type MarketChannel = 'trades' | 'quotes' | 'bars' | 'updatedBars' | 'dailyBars' | 'statuses' | 'news';
+
+/** Channels each kind offers. */
+export const KIND_CHANNELS: Record<MarketKind, readonly MarketChannel[]> = {
+  stocks: ['trades', 'quotes', 'bars', 'updatedBars', 'dailyBars', 'statuses'],
+  crypto: ['trades', 'quotes', 'bars', 'updatedBars', 'dailyBars'],
+  options: ['trades', 'quotes'],
+  news: ['news'],
+};
+
+export const BAR_CHANNELS: readonly MarketChannel[] = ['bars', 'updatedBars', 'dailyBars'];
+
+/** One market-data event, normalised: a plain object with numbers and both timestamp forms. */
+export interface MarketEvent {
+  channel: MarketChannel;
+  symbol: string;
+  payload: Record<string, unknown> & { timestamp: string; time: number };
+}
+
+/** The state of one shared stream, for status dots. */
+export type StreamState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stale' | 'auth_failed' | 'unavailable' | 'closed';
+
+export interface StreamStatus {
+  kind: string;
+  state: StreamState;
+  /** Short text for a status dot; never a secret. */
+  text: string;
+  /** Epoch ms when this state (or this outage) began. */
+  since: number;
+  attempt?: number;
+  reason?: string;
+}
+
+export type ConnectionEventName =
+  | 'connected'
+  | 'disconnected'
+  | 'reconnecting'
+  | 'reconnected'
+  | 'stale'
+  | 'polling'
+  | 'recovered'
+  | 'alert'
+  | 'restored'
+  | 'auth_failed'
+  | 'unavailable'
+  | 'error';
+
+/** What a stream node sends on its second output. */
+export interface ConnectionEvent {
+  event: ConnectionEventName;
+  /** stocks, crypto, options, news or trading. */
+  kind: string;
+  state: StreamState;
+  /** ISO time of the event. */
+  timestamp: string;
+  time: number;
+  /** Start of the outage (epoch ms), while or after being down. */
+  downSince?: number;
+  /** How long the outage lasted or has lasted (ms). */
+  downMs?: number;
+  attempt?: number;
+  reason?: string;
+  /** Events recovered over REST after an outage (recovered / reconnected). */
+  count?: number;
+}
+
+export function hhmmss(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+/** Epoch ms of a Date, ISO string or number; NaN when unusable. */
+export function epochMs(value: unknown): number {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value) return Date.parse(value);
+  if (value && typeof (value as { toDate?: unknown }).toDate === 'function') return (value as { toDate(): Date }).toDate().getTime();
+  return NaN;
+}
+
+/** ISO string of a timestamp value; keeps a precise RFC-3339 string as it came. */
+export function isoTime(value: unknown, fallbackMs: number): { timestamp: string; time: number } {
+  const time = epochMs(value);
+  if (!Number.isFinite(time)) return { timestamp: new Date(fallbackMs).toISOString(), time: fallbackMs };
+  if (typeof value === 'string') return { timestamp: value, time };
+  return { timestamp: new Date(time).toISOString(), time };
+}
+
+export function connectionEvent(event: ConnectionEventName, status: StreamStatus, now: number, extra: Partial<ConnectionEvent> = {}): ConnectionEvent {
+  return {
+    event,
+    kind: status.kind,
+    state: status.state,
+    timestamp: new Date(now).toISOString(),
+    time: now,
+    ...(status.attempt ? { attempt: status.attempt } : {}),
+    ...(status.reason ? { reason: status.reason } : {}),
+    ...extra,
+  };
+}

@@ -1,0 +1,326 @@
+'use strict';
+// The stream nodes' plain modules on their own: ref-counted subscriptions, msg commands, the
+// output gate (conflation, bounded queue), stream health (watchdog, polling, gap fill, alarm)
+// with a fake clock, and exactly-once order tracking.
+const assert = require('assert');
+const { SubscriptionBook } = require('../../dist/lib/stream-subscriptions');
+const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrderFilter, effectiveChannels } = require('../../dist/lib/stream-input');
+const { OutputGate, RecentKeys } = require('../../dist/lib/stream-output');
+const { StreamHealth, OutageAlarm } = require('../../dist/lib/stream-health');
+const { OrderTracker, updateKey } = require('../../dist/lib/stream-orders');
+
+/** A fake clock: timers run only when advance() passes their time. */
+function fakeTimers(start = 1_000_000) {
+  let now = start;
+  let seq = 0;
+  const pending = new Map();
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      const id = ++seq;
+      pending.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout: (id) => pending.delete(id),
+    async advance(ms) {
+      const until = now + ms;
+      for (;;) {
+        const due = [...pending.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+        if (!due) break;
+        pending.delete(due[0]);
+        now = due[1].at;
+        due[1].fn();
+        await new Promise((r) => setImmediate(r));
+      }
+      now = until;
+      await new Promise((r) => setImmediate(r));
+    },
+    get count() {
+      return pending.size;
+    },
+  };
+}
+
+function order(id, status, filledQty, updatedAt, submittedAt = updatedAt - 1000) {
+  return {
+    id,
+    clientOrderId: `c-${id}`,
+    symbol: 'AAPL',
+    side: 'buy',
+    type: 'market',
+    orderClass: 'simple',
+    timeInForce: 'day',
+    status,
+    qty: 10,
+    notional: null,
+    filledQty,
+    filledAvgPrice: filledQty ? 100 : null,
+    limitPrice: null,
+    stopPrice: null,
+    createdAt: new Date(submittedAt).toISOString(),
+    updatedAt: new Date(updatedAt).toISOString(),
+    submittedAt: new Date(submittedAt).toISOString(),
+    filledAt: null,
+  };
+}
+
+describe('stream modules', () => {
+  describe('SubscriptionBook', () => {
+    it('subscribes on the first owner and unsubscribes after the last', () => {
+      const b = new SubscriptionBook();
+      assert.deepStrictEqual(b.add('a', { trades: ['AAPL', 'MSFT'] }).subscribe, { trades: ['AAPL', 'MSFT'] });
+      assert.deepStrictEqual(b.add('b', { trades: ['AAPL'], quotes: ['AAPL'] }).subscribe, { quotes: ['AAPL'] });
+      assert.deepStrictEqual(b.remove('a', { trades: ['AAPL'] }).unsubscribe, {});
+      assert.deepStrictEqual([...b.holders('trades', 'AAPL')], ['b']);
+      assert.deepStrictEqual(b.removeOwner('b').unsubscribe, { trades: ['AAPL'], quotes: ['AAPL'] });
+      assert.deepStrictEqual(b.all(), { trades: ['MSFT'] });
+      assert.deepStrictEqual(b.removeOwner('a').unsubscribe, { trades: ['MSFT'] });
+      assert.strictEqual(b.size, 0);
+      assert.strictEqual(b.ownerCount, 0);
+    });
+
+    it('replace keeps shared pairs and reports only the net change; * matches every symbol', () => {
+      const b = new SubscriptionBook();
+      b.add('a', { trades: ['AAPL', 'MSFT'] });
+      const d = b.replace('a', { trades: ['MSFT', 'TSLA'] });
+      assert.deepStrictEqual(d, { subscribe: { trades: ['TSLA'] }, unsubscribe: { trades: ['AAPL'] } });
+      b.add('b', { trades: ['*'] });
+      assert.deepStrictEqual([...b.holders('trades', 'TSLA')].sort(), ['a', 'b']);
+      assert.deepStrictEqual([...b.holders('trades', 'NVDA')], ['b']);
+      assert.strictEqual(b.holders('quotes', 'TSLA'), undefined);
+      assert.deepStrictEqual(b.replace('a', {}).unsubscribe, { trades: ['MSFT', 'TSLA'] });
+    });
+  });
+
+  describe('stream msg commands', () => {
+    const s = resolveStreamSettings({ kind: 'stocks', symbols: 'aapl', channels: ['trades', 'quotes'] });
+    it('reads the forms documented in the help', () => {
+      assert.deepStrictEqual(s.symbols, ['AAPL']);
+      assert.deepStrictEqual(parseStreamCommand({ payload: 'msft, tsla' }, s), { action: 'subscribe', wanted: { trades: ['MSFT', 'TSLA'], quotes: ['MSFT', 'TSLA'] } });
+      assert.deepStrictEqual(parseStreamCommand({ action: 'unsubscribe', payload: ['MSFT'], channels: 'quotes' }, s).wanted, { quotes: ['MSFT'] });
+      assert.deepStrictEqual(parseStreamCommand({ action: 'replace', payload: { trades: ['SPY'] } }, s).wanted, { trades: ['SPY'] });
+      assert.deepStrictEqual(parseStreamCommand({ action: 'replace', payload: '' }, s).wanted, {});
+      assert.strictEqual(parseStreamCommand({ action: 'list' }, s).action, 'list');
+      const crypto = resolveStreamSettings({ kind: 'crypto', symbols: 'btc/usd', channels: 'bars' });
+      assert.deepStrictEqual(crypto.symbols, ['BTC/USD']);
+      assert.throws(() => parseStreamCommand({ payload: 'AAPL' }, crypto), /not a crypto symbol/);
+    });
+    it('refuses malformed commands and settings with a clear message', () => {
+      assert.throws(() => parseStreamCommand({ action: 'buy', payload: 'AAPL' }, s), /msg.action must be one of/);
+      assert.throws(() => parseStreamCommand({ payload: { bars: ['AAPL'] } }, s), /not enabled/);
+      assert.throws(() => parseStreamCommand({ payload: {} }, s), /no channels/);
+      assert.throws(() => parseStreamCommand({ kind: 'forex', payload: 'EURUSD' }, s), /unknown data kind "forex"/);
+      assert.throws(() => resolveStreamSettings({ kind: 'forex' }), /unknown data kind/);
+      assert.throws(() => resolveStreamSettings({ kind: 'news', channels: ['trades'] }), /not a news channel/);
+      assert.throws(() => resolveStreamSettings({ kind: 'stocks', watchdog: -1 }), /watchdog/);
+    });
+    it('bars-only mode subscribes bar channels only', () => {
+      const bars = resolveStreamSettings({ kind: 'stocks', channels: ['trades', 'quotes', 'dailyBars'], output: 'bars' });
+      assert.deepStrictEqual(effectiveChannels(bars), ['dailyBars']);
+      assert.deepStrictEqual(effectiveChannels(resolveStreamSettings({ kind: 'stocks', channels: ['trades'], output: 'bars' })), ['bars']);
+    });
+    it('order filters match symbols with or without the crypto slash', () => {
+      const f = parseOrderFilter('BTC/USD, aapl', ['fill']);
+      assert.ok(matchesOrderFilter(f, 'BTCUSD', 'fill'));
+      assert.ok(matchesOrderFilter(f, 'AAPL', 'fill'));
+      assert.ok(!matchesOrderFilter(f, 'AAPL', 'new'));
+      assert.ok(!matchesOrderFilter(f, 'MSFT', 'fill'));
+      assert.throws(() => parseOrderFilter('', ['filled']), /not a trade event/);
+    });
+  });
+
+  describe('OutputGate and RecentKeys', () => {
+    it('conflates to the latest per key per interval, passing other items straight through', async () => {
+      const t = fakeTimers();
+      const out = [];
+      const gate = new OutputGate({ deliver: (x) => out.push(x), conflateKey: (x) => (x.k === 'q' ? x.s : undefined), intervalMs: 100, timers: t });
+      gate.push({ k: 'q', s: 'A', v: 1 });
+      gate.push({ k: 't', s: 'A', v: 2 });
+      gate.push({ k: 'q', s: 'A', v: 3 });
+      gate.push({ k: 'q', s: 'B', v: 4 });
+      assert.deepStrictEqual(out.map((x) => x.v), [2]);
+      await t.advance(100);
+      assert.deepStrictEqual(out.map((x) => x.v), [2, 3, 4]);
+      assert.strictEqual(gate.conflated, 1);
+      gate.close();
+      assert.strictEqual(t.count, 0);
+    });
+    it('a rate limit drains a bounded queue and drops the oldest beyond capacity', async () => {
+      const t = fakeTimers();
+      const out = [];
+      const gate = new OutputGate({ deliver: (x) => out.push(x), maxPerSecond: 20, capacity: 5, timers: t });
+      for (let i = 0; i < 12; i++) gate.push(i);
+      assert.strictEqual(gate.dropped, 7);
+      assert.strictEqual(gate.pending, 5);
+      await t.advance(1000);
+      assert.deepStrictEqual(out, [7, 8, 9, 10, 11]);
+      assert.strictEqual(gate.pending, 0);
+    });
+    it('RecentKeys forgets the oldest beyond its capacity', () => {
+      const k = new RecentKeys(2);
+      assert.ok(k.add('a'));
+      assert.ok(!k.add('a'));
+      k.add('b');
+      k.add('c');
+      assert.ok(!k.has('a') && k.has('b') && k.has('c'));
+    });
+  });
+
+  describe('StreamHealth', () => {
+    function make(t, over = {}) {
+      const calls = { probe: 0, force: 0, poll: 0, recover: [] };
+      const h = new StreamHealth({
+        kind: 'stocks',
+        timers: t,
+        watchdogMs: () => 1000,
+        pollAfterMs: () => 3000,
+        pollEveryMs: 1000,
+        probe: async () => {
+          calls.probe++;
+          return over.stale ?? true;
+        },
+        forceReconnect: () => calls.force++,
+        poll: async () => {
+          calls.poll++;
+        },
+        recover: async (since) => {
+          calls.recover.push(since);
+          return 2;
+        },
+      });
+      const events = [];
+      const statuses = [];
+      h.on('event', (e) => events.push(e));
+      h.on('status', (s) => statuses.push(s));
+      return { h, calls, events, statuses };
+    }
+
+    it('the watchdog probes after silence and forces a reconnect when REST is ahead', async () => {
+      const t = fakeTimers();
+      const { h, calls, events } = make(t);
+      h.connecting();
+      h.authenticated();
+      await t.advance(600);
+      h.data();
+      await t.advance(600);
+      assert.strictEqual(calls.probe, 0, 'data within the period: no probe');
+      await t.advance(1500);
+      assert.strictEqual(calls.probe, 1);
+      assert.strictEqual(calls.force, 1);
+      assert.strictEqual(h.status.state, 'stale');
+      assert.deepStrictEqual(events.map((e) => e.event), ['connected', 'stale']);
+      h.close();
+      assert.strictEqual(t.count, 0, 'no timer left');
+    });
+
+    it('a quiet but current feed (market closed) is left alone', async () => {
+      const t = fakeTimers();
+      const { h, calls } = make(t, { stale: false });
+      h.authenticated();
+      await t.advance(5000);
+      assert.ok(calls.probe >= 2);
+      assert.strictEqual(calls.force, 0);
+      assert.strictEqual(h.status.state, 'connected');
+      h.close();
+    });
+
+    it('reconnecting shows attempt and since; polls after the threshold; gap-fills once back', async () => {
+      const t = fakeTimers();
+      const { h, calls, events } = make(t);
+      h.authenticated();
+      const downAt = t.now();
+      h.disconnected('socket closed');
+      h.reconnecting(1);
+      h.reconnecting(2);
+      assert.match(h.status.text, /^reconnecting \(attempt 2, since \d\d:\d\d:\d\d\)$/);
+      assert.strictEqual(h.status.since, downAt);
+      await t.advance(2900);
+      assert.strictEqual(calls.poll, 0);
+      await t.advance(2200);
+      assert.strictEqual(calls.poll, 3, 'polls at 3 s, 4 s and 5 s');
+      assert.strictEqual(calls.probe, 0, 'no watchdog while down');
+      h.authenticated();
+      await t.advance(0);
+      assert.deepStrictEqual(calls.recover, [downAt]);
+      const names = events.map((e) => e.event);
+      assert.deepStrictEqual(names, ['connected', 'disconnected', 'reconnecting', 'reconnecting', 'polling', 'reconnected', 'recovered']);
+      assert.strictEqual(events.find((e) => e.event === 'recovered').count, 2);
+      assert.strictEqual(events.find((e) => e.event === 'reconnected').downMs, 5100);
+      await t.advance(3000);
+      assert.strictEqual(calls.poll, 3, 'polling stopped');
+      h.close();
+    });
+
+    it('auth failure is terminal and stops every timer', async () => {
+      const t = fakeTimers();
+      const { h, calls } = make(t);
+      h.authenticated();
+      h.authFailed('auth failed');
+      assert.strictEqual(h.status.state, 'auth_failed');
+      assert.strictEqual(h.status.text, 'auth failed: auth failed');
+      h.disconnected();
+      await t.advance(10000);
+      assert.strictEqual(calls.poll + calls.probe, 0);
+      assert.strictEqual(h.status.state, 'auth_failed');
+    });
+
+    it('OutageAlarm alerts once per outage longer than the threshold and reports the restore', async () => {
+      const t = fakeTimers();
+      const fired = [];
+      const alarm = new OutageAlarm(120000, (e, since, ms) => fired.push([e, since, ms]), t);
+      const ev = (event) => ({ event, time: t.now(), downSince: t.now() });
+      alarm.note(ev('disconnected'));
+      await t.advance(60000);
+      alarm.note(ev('connected'));
+      assert.deepStrictEqual(fired, [], 'a one-minute blip is no alert');
+      const since = t.now();
+      alarm.note(ev('disconnected'));
+      alarm.note(ev('reconnecting'));
+      await t.advance(300000);
+      assert.deepStrictEqual(fired, [['alert', since, 120000]]);
+      alarm.note(ev('reconnected'));
+      assert.deepStrictEqual(fired[1], ['restored', since, 300000]);
+      alarm.stop();
+      assert.strictEqual(t.count, 0);
+    });
+  });
+
+  describe('OrderTracker', () => {
+    it('drops duplicate live updates and recovers missed ones exactly once, oldest first', () => {
+      const tr = new OrderTracker();
+      const T = Date.parse('2025-01-02T15:00:00Z');
+      tr.seed([order('old', 'new', 0, T - 3600_000)]);
+      const live = { event: 'new', timestamp: new Date(T).toISOString(), order: order('a', 'new', 0, T) };
+      assert.ok(tr.live(live));
+      assert.ok(!tr.live({ ...live }), 'same order, event and time: a duplicate');
+      const rest = [
+        order('old', 'filled', 10, T + 5000, T - 3600_000),
+        order('a', 'filled', 10, T + 3000),
+        order('b', 'filled', 10, T + 4000, T + 2000),
+        order('ancient', 'filled', 10, T - 7200_000),
+      ];
+      const got = tr.recover(rest, T - 60_000);
+      assert.deepStrictEqual(got.map((u) => [u.order.id, u.event]), [['a', 'fill'], ['b', 'fill'], ['old', 'fill']]);
+      assert.ok(got.every((u) => u.recovered === true && u.qty === 10 && u.price === 100));
+      assert.deepStrictEqual(tr.recover(rest, T - 60_000), [], 'a second pass finds nothing new');
+      // The live fill of a recovered order arriving late is a duplicate.
+      assert.ok(!tr.live({ event: 'fill', timestamp: new Date(T + 3000).toISOString(), executionId: 'x1', order: order('a', 'filled', 10, T + 3000) }));
+      assert.ok(tr.queryAfter(T) <= T - 1000);
+    });
+
+    it('leaves an order to a held live update with the same or a newer state', () => {
+      const tr = new OrderTracker();
+      const T = Date.parse('2025-01-02T15:00:00Z');
+      const held = [{ event: 'fill', timestamp: new Date(T + 5000).toISOString(), executionId: 'e', order: order('c', 'filled', 10, T + 5000) }];
+      assert.deepStrictEqual(tr.recover([order('c', 'partially_filled', 4, T + 2000)], T - 1000, held), []);
+      assert.ok(tr.live(held[0]));
+      assert.strictEqual(updateKey(held[0]), 'c|fill|e');
+    });
+
+    it('stays bounded', () => {
+      const tr = new OrderTracker(50);
+      for (let i = 0; i < 500; i++) tr.live({ event: 'new', timestamp: new Date(1e12 + i).toISOString(), order: order(`o${i}`, 'new', 0, 1e12 + i) });
+      assert.strictEqual(tr.size, 50);
+    });
+  });
+});
