@@ -5,17 +5,25 @@ import type { Request, Response } from 'express';
 import { AlpacaConnection, configProblem, testConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
 import type { StockFeed, TradingMode } from './lib/alpaca/client';
 import type { SimulatorOptions } from './lib/sim/simulator';
+import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget';
 
 export interface AccountDef extends NodeDef {
   mode: TradingMode;
   feed: StockFeed;
   endpoint: string;
   liveAck: boolean;
+  /** Request budget: requests per window (default 180 per 60 s), optionally shared through Redis. */
+  budgetLimit?: number | string;
+  budgetWindow?: number | string;
+  budgetShared?: boolean;
+  budgetKey?: string;
 }
 
 export interface AccountCredentials {
   keyId?: string;
   secret?: string;
+  /** redis://[:password@]host:port/db of a shared request budget. */
+  redisUrl?: string;
 }
 
 export interface AccountConfigNode extends Node<AccountCredentials> {
@@ -38,7 +46,21 @@ export function connectionOptions(
     keyId: credentials.keyId?.trim() || undefined,
     secret: credentials.secret || undefined,
     sim,
+    budgetOptions: budgetOptions(def, credentials),
   };
+}
+
+/** The connection's request budget from the dialog; defaults where a field is empty or wrong. */
+export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
+  const limit = Number(def.budgetLimit);
+  const windowSec = Number(def.budgetWindow);
+  const redisUrl = credentials.redisUrl?.trim();
+  const options: BudgetOptions = {
+    limit: def.budgetLimit !== undefined && def.budgetLimit !== '' ? limit : undefined,
+    windowMs: def.budgetWindow !== undefined && def.budgetWindow !== '' ? windowSec * 1000 : undefined,
+    redis: def.budgetShared && redisUrl ? { url: redisUrl, key: def.budgetKey?.trim() || sharedBudgetKey(credentials.keyId, def.mode ?? 'sim') } : undefined,
+  };
+  return budgetProblem(options) ? {} : options;
 }
 
 export default function (RED: NodeAPI): void {
@@ -52,6 +74,13 @@ export default function (RED: NodeAPI): void {
     this.connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings()));
     const problem = this.connection.status.state === 'refused' ? this.connection.status.reason : undefined;
     if (problem) this.error(`Alpaca account "${def.name || this.id}": ${problem}`);
+    const budgetIssue = budgetProblem({
+      ...connectionOptions(def, {}).budgetOptions,
+      limit: def.budgetLimit === undefined || def.budgetLimit === '' ? undefined : Number(def.budgetLimit),
+      windowMs: def.budgetWindow === undefined || def.budgetWindow === '' ? undefined : Number(def.budgetWindow) * 1000,
+    });
+    if (budgetIssue) this.error(`Alpaca account "${def.name || this.id}": request budget ${budgetIssue}; using 180 requests per 60 s`);
+    if (def.budgetShared && !this.credentials?.redisUrl) this.error(`Alpaca account "${def.name || this.id}": a shared request budget needs a Redis URL; using a budget of its own`);
     else if (this.mode === 'live') this.warn(`Alpaca account "${def.name || this.id}" trades LIVE: real money`);
 
     this.on('close', (_removed: boolean, done: () => void) => {
@@ -63,6 +92,7 @@ export default function (RED: NodeAPI): void {
     credentials: {
       keyId: { type: 'text' },
       secret: { type: 'password' },
+      redisUrl: { type: 'password' },
     },
   });
 

@@ -1,0 +1,295 @@
+// Holds messages until the request budget grants them: the account's budget (shared with every
+// node of that account), or, without an account, a budget per named category for any API. The
+// queue, priorities, expiry and drops are in lib/gate.ts; this file adapts them to Node-RED.
+import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
+import type { AccountConfigNode } from './alpaca-account';
+import type { BudgetState, ConnectionStatus, ConnectionUser, RequestBudget } from './lib/broker';
+import { RequestBudgetImpl, budgetProblem } from './lib/budget';
+import {
+  FULL_POLICIES,
+  RateGate,
+  categoryProblems,
+  gateStatusText,
+  parseFeedback,
+  parsePriority,
+  type CategorySpec,
+  type DropReason,
+  type FullPolicy,
+} from './lib/gate';
+import { connectionStatus, status, type NodeStatus } from './lib/status';
+
+interface RateGateDef extends NodeDef {
+  account: string;
+  queueSize: number | string;
+  fullPolicy: FullPolicy;
+  maxWait: number | string;
+  priority: number | string;
+  report: 'output' | 'error' | 'both';
+  categories: CategorySpec[] | string;
+  category: string;
+  shared: boolean;
+  sharedKey: string;
+  wires?: string[][];
+}
+
+interface RateGateCredentials {
+  redisUrl?: string;
+}
+
+type Msg = NodeMessageInFlow & { priority?: unknown; category?: unknown; rateFeedback?: unknown; statusCode?: unknown; headers?: unknown; responseUrl?: unknown; rateGate?: unknown };
+type Send = (msg: Array<NodeMessageInFlow | null>) => void;
+type Done = (err?: Error) => void;
+
+/** A waiting msg with the callbacks that settle it. */
+interface Entry {
+  msg: Msg;
+  send: Send;
+  done: Done;
+}
+
+const ACCOUNT_LANE = 'account';
+
+function int(value: unknown, fallback: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : fallback;
+}
+
+/** A response fed back: msg.rateFeedback, or what an http request node outputs. */
+function feedbackOf(msg: Msg): { status: unknown; headers: unknown } | undefined {
+  const f = msg.rateFeedback;
+  if (f && typeof f === 'object') {
+    const o = f as { status?: unknown; statusCode?: unknown; headers?: unknown };
+    return { status: o.status ?? o.statusCode, headers: o.headers };
+  }
+  if (f === true) return { status: msg.statusCode, headers: msg.headers };
+  if (typeof msg.statusCode === 'number' && msg.headers && typeof msg.headers === 'object' && typeof msg.responseUrl === 'string') {
+    return { status: msg.statusCode, headers: msg.headers };
+  }
+  return undefined;
+}
+
+export default function (RED: NodeAPI): void {
+  function AlpacaRateGateNode(this: Node<RateGateCredentials>, def: RateGateDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const queueSize = int(def.queueSize, 1000);
+    const maxWaitMs = int(def.maxWait, 60) * 1000;
+    const fullPolicy: FullPolicy = FULL_POLICIES.includes(def.fullPolicy) ? def.fullPolicy : 'drop-lowest';
+    const report = def.report === 'error' || def.report === 'both' ? def.report : 'output';
+    // Never silent: with nothing wired to the second output, drops become Catch-able errors.
+    const secondWired = Array.isArray(def.wires?.[1]) && def.wires[1].length > 0;
+    const toOutput = report !== 'error' && secondWired;
+    const toError = report !== 'output' || !secondWired;
+
+    const problems: string[] = [];
+    if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > 100_000) problems.push('queue size must be a whole number from 1 to 100000');
+    if (!(maxWaitMs >= 0) || maxWaitMs > 86_400_000) problems.push('max wait must be from 0 (no limit) to 86400 seconds');
+    let defaultPriority = 5;
+    try {
+      defaultPriority = parsePriority(def.priority, 5);
+    } catch {
+      problems.push('the default priority must be from 0 (last) to 9 (first)');
+    }
+
+    const account = def.account ? (RED.nodes.getNode(def.account) as AccountConfigNode | null) : null;
+    if (def.account && !account?.connection) problems.push('the chosen Alpaca account config node is missing');
+
+    // --- lanes: the account's budget, or one budget per category ---------------------------
+    const budgets = new Map<string, RequestBudget>();
+    const owned: RequestBudgetImpl[] = [];
+    let defaultLane = ACCOUNT_LANE;
+    if (account?.connection) {
+      budgets.set(ACCOUNT_LANE, account.connection.budget);
+    } else if (!def.account) {
+      let categories: CategorySpec[] = [];
+      try {
+        categories = typeof def.categories === 'string' ? (JSON.parse(def.categories) as CategorySpec[]) : def.categories;
+      } catch {
+        problems.push('the category table is not valid JSON');
+      }
+      const catProblems = categoryProblems(categories);
+      problems.push(...catProblems);
+      const redisUrl = node.credentials?.redisUrl?.trim();
+      if (def.shared && !redisUrl) problems.push('a shared budget needs a Redis URL');
+      if (!catProblems.length) {
+        for (const c of categories) {
+          const options = {
+            name: c.name,
+            limit: c.limit,
+            windowMs: Math.round(c.window * 1000),
+            shape: c.shape,
+            redis: def.shared && redisUrl ? { url: redisUrl, key: `gate:${def.sharedKey || node.id}:${c.name}` } : undefined,
+          };
+          const p = budgetProblem(options);
+          if (p) {
+            problems.push(`category "${c.name}": ${p}`);
+            continue;
+          }
+          const budget = new RequestBudgetImpl(options);
+          owned.push(budget);
+          budgets.set(c.name, budget);
+        }
+        defaultLane = def.category && budgets.has(def.category) ? def.category : categories[0].name;
+        if (def.category && !budgets.has(def.category)) problems.push(`the default category "${def.category}" is not in the table`);
+      }
+    }
+
+    if (problems.length) {
+      const text = problems.join('; ');
+      node.status(status.failed(text));
+      node.error(`rate gate: ${text}`);
+      for (const b of owned) void b.stop();
+      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
+        node.error(new Error(`rate gate misconfigured: ${text}`), msg);
+        done();
+      });
+      return;
+    }
+
+    // --- the gate -----------------------------------------------------------------------------
+    let dropped = 0;
+    let connection: ConnectionStatus | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+    let lastShown = '';
+
+    const gate = new RateGate<Entry>(
+      { queueSize, fullPolicy, maxWaitMs, credit: !!account },
+      budgets,
+      {
+        release(item, waitedMs) {
+          const { msg, send, done } = item.msg;
+          msg.rateGate = { waitedMs, priority: item.priority, category: account ? undefined : item.lane };
+          send([msg, null]);
+          done();
+        },
+        drop(item, reason: DropReason, detail: string) {
+          dropped++;
+          const { msg, send, done } = item.msg;
+          msg.rateGate = { dropped: reason, detail, waitedMs: Date.now() - item.arrivedAt, priority: item.priority, category: account ? undefined : item.lane };
+          if (toOutput) send([null, msg]);
+          if (toError) node.error(new Error(`rate gate dropped a message: ${detail}`), msg);
+          done();
+        },
+        change: () => showStatus(),
+      },
+    );
+
+    function laneState(lane: string): BudgetState {
+      return (budgets.get(lane) as RequestBudget).state;
+    }
+
+    function showStatus(): void {
+      if (statusTimer) return;
+      statusTimer = setTimeout(() => {
+        statusTimer = undefined;
+        let s: NodeStatus;
+        if (connection && (connection.state === 'auth_failed' || connection.state === 'refused')) s = connectionStatus(connection);
+        else {
+          // The lane that needs attention: a paused or unreachable one, else the default.
+          const lanes = [...budgets.keys()];
+          const lane = lanes.find((l) => !laneState(l).storeOk) ?? lanes.find((l) => laneState(l).pausedUntil) ?? defaultLane;
+          const state = laneState(lane);
+          const text = gateStatusText(state, gate.depth, budgets.size > 1 ? lane : '') + (dropped ? ` · ${dropped} dropped` : '');
+          const fill = !state.storeOk ? 'red' : state.pausedUntil ? 'yellow' : gate.depth ? 'blue' : 'green';
+          s = { fill, shape: fill === 'red' || fill === 'yellow' ? 'ring' : 'dot', text };
+        }
+        const key = JSON.stringify(s);
+        if (key !== lastShown) {
+          lastShown = key;
+          node.status(s);
+        }
+      }, 200);
+    }
+
+    let lastProblem = 0;
+    const listeners = {
+      state: () => showStatus(),
+      paused: (p: { until: number; reason: string }) => {
+        node.log(`budget paused until ${new Date(p.until).toTimeString().slice(0, 8)}: ${p.reason}`);
+        showStatus();
+      },
+      resumed: () => showStatus(),
+      dropped: (d: { reason: string }) => node.warn(`the request budget dropped a waiting call: ${d.reason}`),
+      problem: (p: { message: string }) => {
+        // A dead Redis reports every reconnect attempt: say it at most every 30 s.
+        if (Date.now() - lastProblem < 30_000) return;
+        lastProblem = Date.now();
+        node.warn(`request budget: ${p.message}`);
+        showStatus();
+      },
+    };
+    for (const budget of budgets.values()) {
+      budget.on('state', listeners.state);
+      budget.on('paused', listeners.paused);
+      budget.on('resumed', listeners.resumed);
+      budget.on('dropped', listeners.dropped);
+      budget.on('problem', listeners.problem);
+    }
+
+    const user: ConnectionUser = {
+      id: node.id,
+      onConnectionStatus: (s) => {
+        connection = s;
+        showStatus();
+      },
+    };
+    account?.connection.register(user);
+    showStatus();
+
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      const m = msg as Msg;
+      let lane = defaultLane;
+      if (!account && m.category !== undefined && m.category !== '') {
+        if (typeof m.category !== 'string' || !gate.hasLane(m.category)) {
+          node.status(status.failed(`unknown category ${JSON.stringify(m.category)}`));
+          node.error(new Error(`msg.category ${JSON.stringify(m.category)} is not one of: ${[...budgets.keys()].join(', ')}`), msg);
+          done();
+          return;
+        }
+        lane = m.category;
+      }
+      const feedback = feedbackOf(m);
+      if (feedback) {
+        try {
+          (budgets.get(lane) as RequestBudget).observe(parseFeedback(feedback.status, feedback.headers));
+        } catch (err) {
+          node.error(err, msg);
+        }
+        done();
+        return;
+      }
+      let priority: number;
+      try {
+        priority = parsePriority(m.priority, defaultPriority);
+      } catch (err) {
+        node.status(status.failed((err as Error).message));
+        node.error(err, msg);
+        done();
+        return;
+      }
+      gate.push({ msg: m, send, done }, priority, lane);
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      clearTimeout(statusTimer);
+      const left = gate.close();
+      for (const item of left) item.msg.done();
+      if (left.length) node.warn(`rate gate closed with ${left.length} message(s) still waiting: they were not sent`);
+      for (const budget of budgets.values()) {
+        budget.off('state', listeners.state);
+        budget.off('paused', listeners.paused);
+        budget.off('resumed', listeners.resumed);
+        budget.off('dropped', listeners.dropped);
+        budget.off('problem', listeners.problem);
+      }
+      node.status({});
+      const closing: Promise<unknown>[] = owned.map((b) => b.stop());
+      if (account?.connection) closing.push(account.connection.deregister(user));
+      Promise.all(closing).then(() => done(), () => done());
+    });
+  }
+
+  RED.nodes.registerType<Node<RateGateCredentials>, RateGateDef, {}, RateGateCredentials>('alpaca-rate-gate', AlpacaRateGateNode, {
+    credentials: { redisUrl: { type: 'password' } },
+  });
+}

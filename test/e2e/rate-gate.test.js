@@ -1,0 +1,332 @@
+'use strict';
+// The rate gate in a real Node-RED runtime, in front of real order submissions (the official SDK
+// through the account's connection) to the built-in simulator over real sockets.
+const assert = require('assert');
+const { helper, packNodes, collect, statuses } = require('../support/nodered');
+const { waitFor } = require('../support/sim');
+
+const gateNode = require('../../dist/alpaca-rate-gate.js').default;
+
+/** Test-only: posts one market order per msg through the account's connection (and its budget). */
+function posterNode(RED) {
+  function Poster(config) {
+    RED.nodes.createNode(this, config);
+    const account = RED.nodes.getNode(config.account);
+    this.on('input', (msg, send, done) => {
+      account.connection
+        .rest((a) => a.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy', timeInForce: 'day', clientOrderId: msg.payload }), {
+          priority: msg.priority,
+        })
+        .then(
+          (order) => {
+            msg.order = order;
+            send(msg);
+            done();
+          },
+          (err) => done(err),
+        );
+    });
+  }
+  RED.nodes.registerType('test-order-poster', Poster);
+}
+
+const nodes = [...packNodes, gateNode, posterNode];
+
+function accountDef(budget = {}) {
+  return { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, budgetLimit: 180, budgetWindow: 60, ...budget };
+}
+
+function gateDef(extra = {}) {
+  return {
+    id: 'gate',
+    type: 'alpaca-rate-gate',
+    z: 'f1',
+    account: 'acct',
+    queueSize: 1000,
+    fullPolicy: 'drop-lowest',
+    maxWait: 0,
+    priority: 5,
+    report: 'output',
+    categories: [],
+    category: '',
+    shared: false,
+    sharedKey: '',
+    wires: [['poster'], ['dropped']],
+    ...extra,
+  };
+}
+
+function orderFlow(budget, gate = {}) {
+  return [
+    accountDef(budget),
+    { id: 'f1', type: 'tab', label: 'gate' },
+    gateDef(gate),
+    { id: 'poster', type: 'test-order-poster', z: 'f1', account: 'acct', wires: [['out']] },
+    { id: 'out', type: 'helper', z: 'f1' },
+    { id: 'dropped', type: 'helper', z: 'f1' },
+    { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
+  ];
+}
+
+async function post(url, path, body) {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return res.json();
+}
+
+/** Starts the account's simulator and sets its faults; returns its URL. */
+async function simWith(faults) {
+  const account = helper.getNode('acct');
+  // The gate registered with the connection; the simulator starts with it.
+  const url = await waitFor(() => account.connection.endpoint, 5000, 'the simulator to start');
+  await waitFor(() => account.connection.status.state === 'connected', 5000, 'connected');
+  await post(url, '/sim/faults', faults);
+  return url;
+}
+
+const stats = (url) => fetch(`${url}/sim/stats`).then((r) => r.json());
+
+async function simOrders(url) {
+  const res = await fetch(`${url}/v2/orders?status=all&limit=500`, { headers: { 'APCA-API-KEY-ID': 'OTHERPROGRAM', 'APCA-API-SECRET-KEY': 'x' } });
+  return res.json();
+}
+
+describe('alpaca-rate-gate on the simulator', function () {
+  this.timeout(60000);
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  it('drains a burst of 300 orders without a single 429 from the simulator', async function () {
+    // Simulator: 280 a minute (a token bucket). Budget: 270 per 60 s, so 30 orders wait for refill.
+    await helper.load(nodes, orderFlow({ budgetLimit: 270, budgetWindow: 60 }));
+    const url = await simWith({ rateLimitPerMinute: 280 });
+    const out = collect(helper.getNode('out'));
+    const dropped = collect(helper.getNode('dropped'));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    for (let i = 0; i < 300; i++) gate.receive({ payload: `burst-${i}` });
+    await waitFor(() => out.length + caught.length + dropped.length >= 300, 40000, '300 orders');
+
+    assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
+    assert.strictEqual(dropped.length, 0);
+    assert.strictEqual(out.length, 300);
+    const s = await stats(url);
+    assert.strictEqual(s.rateLimited, 0, 'the simulator answered 429');
+    assert.strictEqual(s.orders, 300);
+    const ids = new Set(out.map((m) => m.order.clientOrderId ?? m.order.client_order_id));
+    assert.strictEqual(ids.size, 300);
+    // The gate's own token was spent by the order it released: the budget was not charged twice.
+    const budget = helper.getNode('acct').connection.budget;
+    assert.ok(budget.state.tokens <= 0 || budget.state.tokens < 10, `tokens ${budget.state.tokens}`);
+    assert.ok(out.every((m) => typeof m.rateGate.waitedMs === 'number'));
+  });
+
+  it('pauses on the first 429 (another program used the key) and resumes with nothing lost or duplicated', async function () {
+    // Simulator: 3000 a minute with a 1 s lockout; our budget 2700 per 60 s (45/s) but it does not
+    // know that another program has just used up the key's limit.
+    await helper.load(nodes, orderFlow({ budgetLimit: 2700, budgetWindow: 60 }));
+    const url = await simWith({ rateLimitPerMinute: 3000, lockoutMs: 1000 });
+    const budget = helper.getNode('acct').connection.budget;
+    const events = [];
+    budget.on('paused', (p) => events.push({ type: 'paused', ...p }));
+    budget.on('resumed', (p) => events.push({ type: 'resumed', ...p }));
+    // Another program on the same key (the built-in simulator's key) drains the limit.
+    const headers = { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' };
+    let limited = false;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (!limited) {
+          const res = await fetch(`${url}/v2/clock`, { headers });
+          await res.text();
+          if (res.status === 429) limited = true;
+        }
+      }),
+    );
+    const before = await stats(url);
+
+    const out = collect(helper.getNode('out'));
+    const dropped = collect(helper.getNode('dropped'));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    for (let i = 0; i < 300; i++) gate.receive({ payload: `lock-${i}` });
+    await waitFor(() => out.length + caught.length + dropped.length >= 300, 50000, '300 orders');
+
+    assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
+    assert.strictEqual(dropped.length, 0);
+    assert.strictEqual(out.length, 300);
+    const after = await stats(url);
+    assert.ok(after.rateLimited > before.rateLimited, 'the burst met a 429');
+    assert.strictEqual(after.orders, 300, 'each order posted once');
+    const orders = await simOrders(url);
+    const ids = orders.map((o) => o.client_order_id).filter((id) => id.startsWith('lock-'));
+    assert.strictEqual(ids.length, 300);
+    assert.strictEqual(new Set(ids).size, 300);
+    assert.ok(events.length >= 2 && events[0].type === 'paused', JSON.stringify(events));
+    assert.strictEqual(events[0].status, 429);
+    assert.ok(events.some((e) => e.type === 'resumed'));
+    assert.ok(
+      statuses(gate).some((s) => /paused until \d\d:\d\d:\d\d/.test(s.text || '') && s.fill === 'yellow'),
+      'the gate showed the pause',
+    );
+  });
+
+  it('lets higher priority through first: cancels and closes overtake waiting entries', async function () {
+    await helper.load(nodes, [
+      accountDef({ budgetLimit: 2, budgetWindow: 1 }),
+      { id: 'f1', type: 'tab', label: 'gate' },
+      gateDef({ wires: [['out'], ['dropped']] }),
+      { id: 'out', type: 'helper', z: 'f1' },
+      { id: 'dropped', type: 'helper', z: 'f1' },
+    ]);
+    const out = collect(helper.getNode('out'));
+    const gate = helper.getNode('gate');
+    // All queued before the budget's first grant comes back; then released best first.
+    gate.receive({ payload: 'entry-1', priority: 2 });
+    gate.receive({ payload: 'entry-2' });
+    gate.receive({ payload: 'close', priority: 'high' });
+    gate.receive({ payload: 'cancel', priority: 9 });
+    gate.receive({ payload: 'entry-3', priority: 'low' });
+    gate.receive({ payload: 'entry-4', priority: '5' });
+    await waitFor(() => out.length === 6, 10000, 'six released');
+    assert.deepStrictEqual(
+      out.map((m) => m.payload),
+      ['cancel', 'close', 'entry-2', 'entry-4', 'entry-1', 'entry-3'],
+    );
+    assert.deepStrictEqual(
+      out.map((m) => m.rateGate.priority),
+      [9, 8, 5, 5, 2, 2],
+    );
+  });
+
+  it('reports a bad msg.priority to a Catch node and queues nothing', async function () {
+    await helper.load(nodes, [
+      accountDef(),
+      { id: 'f1', type: 'tab', label: 'gate' },
+      gateDef({ wires: [['out'], []] }),
+      { id: 'out', type: 'helper', z: 'f1' },
+      { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'f1' },
+    ]);
+    const caught = collect(helper.getNode('caught'));
+    const out = collect(helper.getNode('out'));
+    helper.getNode('gate').receive({ payload: 'x', priority: 'urgent!!' });
+    await waitFor(() => caught.length === 1, 5000, 'the error');
+    assert.match(caught[0].error.message, /msg\.priority must be/);
+    assert.strictEqual(out.length, 0);
+  });
+});
+
+describe('alpaca-rate-gate standalone (any API)', function () {
+  this.timeout(30000);
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  function standalone(gate, extra = []) {
+    return [
+      { id: 'f1', type: 'tab', label: 'gate' },
+      gateDef({ account: '', categories: [{ name: 'orders', limit: 2, window: 3600, shape: 'window' }, { name: 'quotes', limit: 100, window: 3600, shape: 'bucket' }], category: 'orders', wires: [['out'], ['dropped']], ...gate }),
+      { id: 'out', type: 'helper', z: 'f1' },
+      { id: 'dropped', type: 'helper', z: 'f1' },
+      { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 'f1' },
+      ...extra,
+    ];
+  }
+
+  it('expires a msg that waited longer than max wait instead of sending it late', async function () {
+    await helper.load(nodes, standalone({ maxWait: 0.3 }));
+    const out = collect(helper.getNode('out'));
+    const dropped = collect(helper.getNode('dropped'));
+    const gate = helper.getNode('gate');
+    for (let i = 0; i < 4; i++) gate.receive({ payload: i });
+    await waitFor(() => dropped.length === 2, 5000, 'two expired');
+    assert.deepStrictEqual(out.map((m) => m.payload), [0, 1]);
+    assert.deepStrictEqual(dropped.map((m) => m.payload), [2, 3]);
+    assert.ok(dropped.every((m) => m.rateGate.dropped === 'expired' && m.rateGate.waitedMs >= 300 && m.rateGate.category === 'orders'));
+  });
+
+  for (const [policy, expectDropped, expectQueued] of [
+    ['reject-newest', ['q3', 'q4'], 'queue 3'],
+    ['drop-oldest', ['q0', 'q1'], 'queue 3'],
+    ['drop-lowest', ['q1', 'q4'], 'queue 3'],
+  ]) {
+    it(`full queue, policy ${policy}: each drop reported with its msg`, async function () {
+      await helper.load(nodes, standalone({ queueSize: 3, fullPolicy: policy }));
+      const out = collect(helper.getNode('out'));
+      const dropped = collect(helper.getNode('dropped'));
+      const gate = helper.getNode('gate');
+      gate.receive({ payload: 'a' });
+      gate.receive({ payload: 'b' });
+      await waitFor(() => out.length === 2, 5000, 'two granted');
+      // priorities: q0 5, q1 1, q2 5, q3 7, q4 1
+      [5, 1, 5, 7, 1].forEach((priority, i) => gate.receive({ payload: `q${i}`, priority }));
+      await waitFor(() => dropped.length === 2, 5000, 'two dropped');
+      assert.deepStrictEqual(dropped.map((m) => m.payload), expectDropped);
+      assert.ok(dropped.every((m) => m.rateGate.dropped === 'queue-full'));
+      await waitFor(() => statuses(gate).some((s) => (s.text || '').includes(expectQueued)), 5000, expectQueued);
+    });
+  }
+
+  it('reports drops as Catch-able errors when the second output is not wired', async function () {
+    await helper.load(nodes, standalone({ queueSize: 1, fullPolicy: 'reject-newest', wires: [['out'], []] }));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    // 'a' still waits for its grant when b, c and d arrive: the queue of one is full.
+    for (const p of ['a', 'b', 'c', 'd']) gate.receive({ payload: p });
+    await waitFor(() => caught.length === 3, 5000, 'the errors');
+    assert.deepStrictEqual(caught.map((m) => m.payload), ['b', 'c', 'd']);
+    assert.ok(caught.every((m) => /queue full/.test(m.error.message) && m.rateGate.dropped === 'queue-full'));
+  });
+
+  it('keeps categories apart and rejects an unknown one', async function () {
+    await helper.load(nodes, standalone({}));
+    const out = collect(helper.getNode('out'));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    for (let i = 0; i < 3; i++) gate.receive({ payload: `o${i}` });
+    for (let i = 0; i < 5; i++) gate.receive({ payload: `q${i}`, category: 'quotes' });
+    gate.receive({ payload: 'typo', category: 'quotess' });
+    await waitFor(() => out.length === 7 && caught.length === 1, 5000, 'seven granted, one error');
+    assert.ok(!out.some((m) => m.payload === 'o2'), 'orders allows 2');
+    assert.strictEqual(out.filter((m) => m.rateGate.category === 'quotes').length, 5);
+    assert.match(caught[0].error.message, /not one of: orders, quotes/);
+  });
+
+  it('takes feedback by msg: a 429 from an http request node pauses the category until Retry-After', async function () {
+    await helper.load(nodes, standalone({ category: 'quotes' }));
+    const out = collect(helper.getNode('out'));
+    const gate = helper.getNode('gate');
+    // What an http request node outputs after a 429.
+    gate.receive({ statusCode: 429, headers: { 'retry-after': '1' }, responseUrl: 'https://api.example.com/x', payload: '' });
+    gate.receive({ payload: 'after-429' });
+    await waitFor(() => out.length === 1, 5000, 'released after the pause');
+    assert.strictEqual(out[0].payload, 'after-429');
+    assert.ok(out[0].rateGate.waitedMs >= 900, `waited ${out[0].rateGate.waitedMs} ms`);
+    assert.ok(statuses(gate).some((s) => /paused until \d\d:\d\d:\d\d · queue 1/.test(s.text || '') && s.fill === 'yellow'));
+  });
+
+  it('takes feedback by msg: X-RateLimit-Remaining below its count lowers the count', async function () {
+    await helper.load(nodes, standalone({ category: 'quotes' }));
+    const out = collect(helper.getNode('out'));
+    const gate = helper.getNode('gate');
+    // The API says 2 left (another program uses the key): only 2 of 4 go.
+    gate.receive({ rateFeedback: { status: 200, headers: { 'X-RateLimit-Remaining': '2' } } });
+    await waitFor(() => statuses(gate).some((s) => /quotes 2\/100 tokens/.test(s.text || '')), 5000, 'two tokens');
+    for (let i = 0; i < 4; i++) gate.receive({ payload: `r${i}` });
+    await waitFor(() => out.length === 2, 5000, 'two released');
+    await waitFor(() => statuses(gate).some((s) => /queue 2/.test(s.text || '')), 5000, 'two waiting');
+    assert.deepStrictEqual(out.map((m) => m.payload), ['r0', 'r1']);
+  });
+
+  it('refuses a bad category table with a red status and errors', async function () {
+    await helper.load(nodes, standalone({ categories: [{ name: 'x', limit: 0, window: 1, shape: 'bucket' }], category: '' }));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    gate.receive({ payload: 1 });
+    await waitFor(() => caught.length === 1, 5000, 'the error');
+    assert.match(caught[0].error.message, /misconfigured: .*requests must be/);
+    assert.ok(statuses(gate).some((s) => s.fill === 'red'));
+  });
+});
