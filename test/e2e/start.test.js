@@ -62,7 +62,9 @@ describe('npm start (scripts/start.js)', function () {
 
     const nodes = await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = nodes.filter((n) => n.module === '@tradeflow/node-red-alpaca');
-    assert.deepStrictEqual(ours.map((n) => n.name).sort(), ['alpaca-account', 'alpaca-positions']);
+    const registered = Object.keys(require('../../package.json')['node-red'].nodes).sort();
+    assert.strictEqual(registered.length, 7);
+    assert.deepStrictEqual(ours.map((n) => n.name).sort(), registered);
     assert.ok(ours.every((n) => n.enabled && !n.err), JSON.stringify(ours));
 
     const examples = await (await fetch(`${base}/library/examples/flows/@tradeflow/node-red-alpaca`)).json();
