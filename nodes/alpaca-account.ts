@@ -50,16 +50,19 @@ export function connectionOptions(
   };
 }
 
-/** The connection's request budget from the dialog; defaults where a field is empty or wrong. */
-export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
-  const limit = Number(def.budgetLimit);
-  const windowSec = Number(def.budgetWindow);
+/** The request budget as the dialog asks for it, before any check. */
+function requestedBudget(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
   const redisUrl = credentials.redisUrl?.trim();
-  const options: BudgetOptions = {
-    limit: def.budgetLimit !== undefined && def.budgetLimit !== '' ? limit : undefined,
-    windowMs: def.budgetWindow !== undefined && def.budgetWindow !== '' ? windowSec * 1000 : undefined,
+  return {
+    limit: def.budgetLimit !== undefined && def.budgetLimit !== '' ? Number(def.budgetLimit) : undefined,
+    windowMs: def.budgetWindow !== undefined && def.budgetWindow !== '' ? Number(def.budgetWindow) * 1000 : undefined,
     redis: def.budgetShared && redisUrl ? { url: redisUrl, key: def.budgetKey?.trim() || sharedBudgetKey(credentials.keyId, def.mode ?? 'sim') } : undefined,
   };
+}
+
+/** The connection's request budget from the dialog; defaults where a field is empty or wrong. */
+export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
+  const options = requestedBudget(def, credentials);
   return budgetProblem(options) ? {} : options;
 }
 
@@ -72,16 +75,13 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     this.mode = def.mode ?? 'sim';
     this.connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings()));
+    const label = `Alpaca account "${def.name || this.id}"`;
     const problem = this.connection.status.state === 'refused' ? this.connection.status.reason : undefined;
-    if (problem) this.error(`Alpaca account "${def.name || this.id}": ${problem}`);
-    const budgetIssue = budgetProblem({
-      ...connectionOptions(def, {}).budgetOptions,
-      limit: def.budgetLimit === undefined || def.budgetLimit === '' ? undefined : Number(def.budgetLimit),
-      windowMs: def.budgetWindow === undefined || def.budgetWindow === '' ? undefined : Number(def.budgetWindow) * 1000,
-    });
-    if (budgetIssue) this.error(`Alpaca account "${def.name || this.id}": request budget ${budgetIssue}; using 180 requests per 60 s`);
-    if (def.budgetShared && !this.credentials?.redisUrl) this.error(`Alpaca account "${def.name || this.id}": a shared request budget needs a Redis URL; using a budget of its own`);
-    else if (this.mode === 'live') this.warn(`Alpaca account "${def.name || this.id}" trades LIVE: real money`);
+    if (problem) this.error(`${label}: ${problem}`);
+    else if (this.mode === 'live') this.warn(`${label} trades LIVE: real money`);
+    const budgetIssue = budgetProblem(requestedBudget(def, {}));
+    if (budgetIssue) this.error(`${label}: request budget ${budgetIssue}; using 180 requests per 60 s`);
+    if (def.budgetShared && !this.credentials?.redisUrl) this.error(`${label}: a shared request budget needs a Redis URL; using a budget of its own`);
 
     this.on('close', (_removed: boolean, done: () => void) => {
       this.connection.close().then(done, done);

@@ -425,7 +425,8 @@ export class AlpacaConnection implements BrokerConnection {
     const client = this.client;
     if (!client) return;
     try {
-      await client.trading.account.getAccount();
+      // Through the budget like every other call: a reconnect storm must not overrun the key.
+      await this.budget.schedule(() => client.trading.account.getAccount());
       if (generation === this.generation) this.markConnected();
     } catch (err) {
       if (generation !== this.generation) return;
