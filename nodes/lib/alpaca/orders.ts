@@ -99,10 +99,20 @@ export function isAmbiguous(e: BrokerError): boolean {
  * A 429 on an order write, without the status the shared budget would retry it on: an order
  * placed minutes after its signal is another trade, so the node reports it at once instead.
  */
-function notRetried(err: RateLimitError): BrokerError {
-  const mapped = toBrokerError(err);
-  return new BrokerError(mapped.message, 'rate_limit', undefined, mapped.code, mapped.retryAfterMs);
+/**
+ * A 429 on an order request, reported with the limit's reset time. It carries no HTTP status so
+ * the budget does not re-send it: an order placed minutes after its signal is another trade.
+ */
+class OrderRateLimited extends BrokerError {
+  readonly resetAt?: number;
+  constructor(err: RateLimitError) {
+    const mapped = toBrokerError(err);
+    super(mapped.message, 'rate_limit', undefined, mapped.code, mapped.retryAfterMs);
+    this.resetAt = err.rateLimit?.reset?.getTime();
+  }
 }
+
+const resetAtOf = (err: unknown): number | undefined => (err instanceof OrderRateLimited ? err.resetAt : undefined);
 
 const now = () => new Date().toISOString();
 const okAttempt = (step: Attempt['step'], status = 200): Attempt => ({ step, at: now(), ok: true, status });
@@ -133,26 +143,14 @@ export class AlpacaOrders implements OrderGateway {
   /** Places an order. Never sends it twice; see the file comment. */
   async submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult> {
     const attempts: Attempt[] = [];
-    let resetAt: number | undefined;
     try {
-      const raw = await this.connection.rest(async (a) => {
-        try {
-          const res = await a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) });
-          return (await res.raw.json()) as Raw;
-        } catch (err) {
-          if (err instanceof RateLimitError) {
-            resetAt = err.rateLimit?.reset?.getTime();
-            throw notRetried(err);
-          }
-          throw err;
-        }
-      }, { priority: ORDER_PRIORITY });
+      const raw = await this.sendOnce((a) => a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) }));
       attempts.push(okAttempt('submit'));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
       const e = toBrokerError(err);
       attempts.push(failedAttempt('submit', e));
-      return this.afterFailure(e, clientOrderId, attempts, 'order', resetAt);
+      return this.afterFailure(e, clientOrderId, attempts, 'order', resetAtOf(err));
     }
   }
 
@@ -160,20 +158,8 @@ export class AlpacaOrders implements OrderGateway {
   async replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult> {
     const attempts: Attempt[] = [];
     const orderId = await this.idOf(ref, attempts);
-    let resetAt: number | undefined;
     try {
-      const raw = await this.connection.rest(async (a) => {
-        try {
-          const res = await a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) });
-          return (await res.raw.json()) as Raw;
-        } catch (err) {
-          if (err instanceof RateLimitError) {
-            resetAt = err.rateLimit?.reset?.getTime();
-            throw notRetried(err);
-          }
-          throw err;
-        }
-      }, { priority: ORDER_PRIORITY });
+      const raw = await this.sendOnce((a) => a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) }));
       attempts.push(okAttempt('replace'));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
@@ -185,7 +171,7 @@ export class AlpacaOrders implements OrderGateway {
         const found = await this.lookup(clientOrderId, attempts);
         if (found.found) return { outcome: 'duplicate', reconciled: true, clientOrderId, attempts, ...this.placed(found.raw) };
       }
-      return this.afterFailure(e, clientOrderId, attempts, 'replacement', resetAt);
+      return this.afterFailure(e, clientOrderId, attempts, 'replacement', resetAtOf(err));
     }
   }
 
@@ -284,6 +270,20 @@ export class AlpacaOrders implements OrderGateway {
       }
     }
     return notFound > 0 ? { found: false, definite: true } : { found: false, definite: false, error: lastError };
+  }
+
+  /** One order request, never re-sent, through the shared client and budget. */
+  private sendOnce(request: (a: Alpaca) => Promise<{ raw: Response }>): Promise<Raw> {
+    return this.connection.rest(
+      async (a) => {
+        try {
+          return (await (await request(a)).raw.json()) as Raw;
+        } catch (err) {
+          throw err instanceof RateLimitError ? new OrderRateLimited(err) : err;
+        }
+      },
+      { priority: ORDER_PRIORITY },
+    );
   }
 
   private async afterFailure(e: BrokerError, clientOrderId: string, attempts: Attempt[], what: string, resetAt?: number): Promise<PlacementResult> {
