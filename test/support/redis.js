@@ -2,17 +2,8 @@
 // Starts a real redis-server on a free loopback port (no persistence) for the shared-budget tests.
 const { spawn, execFileSync } = require('child_process');
 const net = require('net');
+const { freePort } = require('./flows');
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function hasRedis() {
   try {
