@@ -6,6 +6,7 @@ import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { AlpacaConnection, StreamLease } from './connection';
 import { SubscriptionBook, isEmpty, type SubscriptionDiff, type Wanted } from '../stream-subscriptions';
 import { StreamHealth, type Timers } from '../stream-health';
+import { followLifecycle } from './stream-lifecycle';
 import { isoTime, epochMs, type ConnectionEvent, type MarketChannel, type MarketEvent, type MarketKind, type StreamStatus } from '../stream-events';
 
 export type { MarketKind } from '../stream-events';
@@ -167,7 +168,6 @@ export class AlpacaMarketFeed {
   /** Latest bar start per symbol: backfill starts after it, and live bars at or before it are duplicates. */
   private readonly lastBarTime = new Map<string, number>();
   private held: MarketEvent[] = [];
-  private lastError?: string;
 
   constructor(
     readonly connection: AlpacaConnection,
@@ -278,23 +278,6 @@ export class AlpacaMarketFeed {
     const onDailyBar = (b: unknown) => this.dispatch(normaliseBar(b as Raw, 'dailyBars', undefined, at()));
     const onStatus = (s: unknown) => this.dispatch(normaliseStatus(s as Raw, at()));
     const onNews = (n: unknown) => this.dispatch(normaliseNews(n as Raw, at()));
-    const onAuthenticated = () => {
-      this.lastError = undefined;
-      this.health.authenticated();
-    };
-    const onState = (state: string) => {
-      if (state !== 'disconnected') return;
-      // The SDK moves on to "waiting to reconnect" in the same turn unless it gave up (auth failure).
-      setImmediate(() => {
-        if (this.lease?.stream !== stream) return;
-        if (stream.getState() === 'disconnected') this.health.authFailed(this.lastError ?? 'rejected by the server');
-        else this.health.disconnected(this.lastError);
-      });
-    };
-    const onReconnecting = (attempt: number) => this.health.reconnecting(attempt);
-    const onError = (message: string) => {
-      this.lastError = message;
-    };
     const listeners: Array<[string, (...a: never[]) => void]> = [
       ['trade', onTrade],
       ['quote', onQuote],
@@ -303,14 +286,12 @@ export class AlpacaMarketFeed {
       ['daily_bar', onDailyBar],
       ['status', onStatus],
       ['news', onNews],
-      ['authenticated', onAuthenticated],
-      ['state_change', onState],
-      ['reconnecting', onReconnecting],
-      ['error', onError],
     ];
     for (const [event, fn] of listeners) stream.on(event as never, fn as never);
+    const unfollow = followLifecycle(stream, this.health, () => this.lease?.stream === stream, () => this.health.authenticated());
     this.unwire = () => {
       for (const [event, fn] of listeners) stream.off(event as never, fn as never);
+      unfollow();
     };
   }
 

@@ -7,6 +7,7 @@ import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { OrderSnapshot, TradeUpdate, TradeUpdatesFeed } from '../broker';
 import type { AlpacaConnection, StreamLease } from './connection';
 import { toOrder } from './map';
+import { followLifecycle } from './stream-lifecycle';
 import { StreamHealth, type Timers } from '../stream-health';
 import { OrderTracker } from '../stream-orders';
 import type { ConnectionEvent, StreamStatus } from '../stream-events';
@@ -62,7 +63,6 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   private detach?: () => void;
   private closed = false;
   private opening = false;
-  private lastError?: string;
   private held: TradeUpdate[] = [];
   /** Broker-time sample: broker epoch ms at wall epoch ms (to estimate broker time at an outage). */
   private sample?: { broker: number; wall: number };
@@ -189,36 +189,17 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       this.deliverLive(update);
     };
     const onAuthenticated = () => {
-      this.lastError = undefined;
       // The seed must be in before a gap fill compares against it.
       seeded.then(() => {
         if (this.lease?.stream === stream) this.health.authenticated();
       });
     };
-    const onState = (state: string) => {
-      if (state !== 'disconnected') return;
-      setImmediate(() => {
-        if (this.lease?.stream !== stream) return;
-        if (stream.getState() === 'disconnected') this.health.authFailed(this.lastError ?? 'rejected by the server');
-        else this.health.disconnected(this.lastError);
-      });
-    };
-    const onReconnecting = (attempt: number) => this.health.reconnecting(attempt);
-    const onError = (message: string) => {
-      this.lastError = message;
-    };
     stream.onTradeUpdate(handler);
-    stream.on('authenticated' as never, onAuthenticated as never);
-    stream.on('state_change' as never, onState as never);
-    stream.on('reconnecting' as never, onReconnecting as never);
-    stream.on('error' as never, onError as never);
+    const unfollow = followLifecycle(stream as never, this.health, () => this.lease?.stream === stream, onAuthenticated);
     stream.subscribeTradeUpdates();
     this.detach = () => {
       stream.off('trade_update' as never, handler as never);
-      stream.off('authenticated' as never, onAuthenticated as never);
-      stream.off('state_change' as never, onState as never);
-      stream.off('reconnecting' as never, onReconnecting as never);
-      stream.off('error' as never, onError as never);
+      unfollow();
     };
     // Already authenticated (the order node opened the stream first): start from here.
     if (stream.getState() === 'authenticated') onAuthenticated();
