@@ -69,6 +69,13 @@ export function storeModule(contextStorage: unknown, storeName: string | undefin
 const warnedMemory = new Set<string>();
 
 export default function (RED: NodeAPI): void {
+  // A Status node hears only the statuses set after the flows started (Node-RED wires Status nodes
+  // up last): every deployed breaker says its state once more then, so a flow can show it.
+  const restate = new Set<() => void>();
+  RED.events.on('flows:started', () => {
+    for (const again of restate) again();
+  });
+
   function AlpacaBreakerNode(this: BreakerNode, def: BreakerNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -134,6 +141,8 @@ export default function (RED: NodeAPI): void {
     const show = (r: BreakerRecord) => node.status(breakerStatus(r));
     show(guard.record);
     void guard.whenLoaded().then(() => show(guard.record));
+    const showAgain = () => show(guard.record);
+    restate.add(showAgain);
 
     const onChange = (change: StateChange) => {
       show(change.record);
@@ -215,6 +224,7 @@ export default function (RED: NodeAPI): void {
       guard.off('actions', onActions);
       guard.off('blocked', onBlocked);
       guard.off('warning', onWarning);
+      restate.delete(showAgain);
       guard.detach(node.id);
       node.breakerGuard = undefined;
       node.status({});

@@ -259,32 +259,42 @@ async function commsClient(base) {
 }
 
 /**
- * A Dashboard 2 client speaking socket.io's wire protocol (Engine.IO v4) over a plain websocket:
- * records every event the dashboard emits, e.g. ['msg-input:<widget id>', msg].
+ * A Dashboard 2 client speaking socket.io's wire protocol (Engine.IO v4): the handshake over HTTP
+ * long-polling, as a browser starts (Dashboard 2 refuses a session that starts as a websocket),
+ * then the upgrade to a websocket. Records every event the dashboard emits, e.g.
+ * ['msg-input:<widget id>', msg]. Resolves once connected to the namespace "/".
  */
 async function dashboardClient(base, dashboardPath = '/dashboard') {
-  const url = `${base.replace(/^http/, 'ws')}${dashboardPath.replace(/\/$/, '')}/socket.io/?EIO=4&transport=websocket`;
-  const ws = new WebSocket(url);
+  const endpoint = `${dashboardPath.replace(/\/$/, '')}/socket.io/?EIO=4`;
+  const open = (await (await fetch(`${base}${endpoint}&transport=polling`)).text()).split('\x1e')[0];
+  const { sid } = JSON.parse(open.slice(1)); // "0{sid, ...}"
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${endpoint}&transport=websocket&sid=${encodeURIComponent(sid)}`);
   const client = {
     events: [],
     close: () => new Promise((r) => (ws.readyState === WebSocket.CLOSED ? r() : (ws.once('close', r), ws.close()))),
   };
-  ws.on('message', (buf) => {
-    const text = buf.toString();
-    if (text === '2') ws.send('3'); // ping -> pong
-    else if (text.startsWith('0')) ws.send('40'); // open -> connect to namespace "/"
-    else if (text.startsWith('42')) {
-      try {
-        client.events.push(JSON.parse(text.slice(2)));
-      } catch {
-        /* not an event we read */
-      }
-    }
-  });
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
+  const connected = new Promise((resolve, reject) => {
     ws.once('error', reject);
+    ws.once('close', () => reject(new Error(`the dashboard at ${dashboardPath} closed the socket.io connection`)));
+    ws.once('open', () => ws.send('2probe'));
+    ws.on('message', (buf) => {
+      const text = buf.toString();
+      if (text === '3probe') {
+        ws.send('5'); // upgrade to this websocket
+        ws.send('40'); // connect to namespace "/"
+      } else if (text === '2') ws.send('3'); // ping -> pong
+      else if (text.startsWith('40')) resolve();
+      else if (text.startsWith('44')) reject(new Error(`the dashboard refused the connection: ${text.slice(2)}`));
+      else if (text.startsWith('42')) {
+        try {
+          client.events.push(JSON.parse(text.slice(2)));
+        } catch {
+          /* not an event we read */
+        }
+      }
+    });
   });
+  await connected;
   return client;
 }
 
