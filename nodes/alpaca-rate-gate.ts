@@ -7,6 +7,7 @@ import type { BudgetState, ConnectionStatus, ConnectionUser, RequestBudget } fro
 import { RequestBudgetImpl, budgetProblem } from './lib/budget';
 import {
   FULL_POLICIES,
+  PRESETS,
   RateGate,
   categoryProblems,
   gateStatusText,
@@ -288,6 +289,11 @@ export default function (RED: NodeAPI): void {
       Promise.all(closing).then(() => done(), () => done());
     });
   }
+
+  // The dialog's preset menu reads the categories from here, so they are written once.
+  RED.httpAdmin.get('/alpaca-rate-gate/presets', RED.auth.needsPermission('alpaca-rate-gate.read'), (_req, res) => {
+    res.json(PRESETS);
+  });
 
   RED.nodes.registerType<Node<RateGateCredentials>, RateGateDef, {}, RateGateCredentials>('alpaca-rate-gate', AlpacaRateGateNode, {
     credentials: { redisUrl: { type: 'password' } },

@@ -97,6 +97,14 @@ describe('alpaca-rate-gate on the simulator', function () {
   after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
+  it("serves the preset categories to the dialog from the runtime's one table", async function () {
+    await helper.load(nodes, [accountDef({}), { id: 'f1', type: 'tab', label: 'gate' }, gateDef({ wires: [[], []] })]);
+    const res = await helper.request().get('/alpaca-rate-gate/presets').expect(200);
+    const orders = res.body.tradestation.categories.find((c) => c.name === 'orders');
+    assert.deepStrictEqual([orders.limit, orders.window, orders.shape], [250, 300, 'window']);
+    assert.deepStrictEqual(res.body.ibkr.categories[0], { name: 'messages', limit: 50, window: 1, shape: 'window' });
+  });
+
   it('drains a burst of 300 orders without a single 429 from the simulator', async function () {
     // Simulator: 280 a minute (a token bucket). Budget: 270 per 60 s, so 30 orders wait for refill.
     await helper.load(nodes, orderFlow({ budgetLimit: 270, budgetWindow: 60 }));
