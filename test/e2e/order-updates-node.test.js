@@ -3,7 +3,7 @@
 // real sockets: live updates and filters, gap fill of fills missed while the stream was down,
 // and no lost or duplicated update while orders keep filling through repeated drops.
 const assert = require('assert');
-const { helper, packNodes } = require('../support/nodered');
+const { helper, packNodes, record } = require('../support/nodered');
 const { waitFor } = require('../support/sim');
 const { createClient } = require('../../dist/lib/alpaca/client');
 
@@ -25,14 +25,6 @@ function flow(nodes) {
   return out;
 }
 
-function record(ids) {
-  const got = {};
-  for (const id of ids) {
-    got[id] = [];
-    helper.getNode(id).on('input', (msg) => got[id].push(msg));
-  }
-  return got;
-}
 
 async function setup() {
   const account = helper.getNode('acct');

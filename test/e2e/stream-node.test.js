@@ -3,7 +3,7 @@
 // real sockets: shared sockets, ref-counted subscriptions, bad input, the watchdog on a silent
 // socket, bar gap fill after a drop. Nothing of ours is mocked.
 const assert = require('assert');
-const { helper, packNodes } = require('../support/nodered');
+const { helper, packNodes, record } = require('../support/nodered');
 const { waitFor } = require('../support/sim');
 
 const streamNode = require('../../dist/alpaca-stream.js').default;
@@ -41,15 +41,6 @@ function flow(nodes) {
   return out;
 }
 
-/** Records what reaches each helper node. */
-function record(ids) {
-  const got = {};
-  for (const id of ids) {
-    got[id] = [];
-    helper.getNode(id).on('input', (msg) => got[id].push(msg));
-  }
-  return got;
-}
 
 async function sim() {
   const account = helper.getNode('acct');

@@ -17,9 +17,16 @@ function collect(node) {
   return msgs;
 }
 
+/** Records what reaches each of the helper nodes `ids`: { id: [msg, ...] }. */
+function record(ids) {
+  const got = {};
+  for (const id of ids) got[id] = collect(helper.getNode(id));
+  return got;
+}
+
 /** Status calls a node made, newest last. */
 function statuses(node) {
   return node.status.getCalls ? node.status.getCalls().map((c) => c.args[0]) : [];
 }
 
-module.exports = { helper, packNodes, accountNode, positionsNode, collect, statuses };
+module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses };
