@@ -674,23 +674,10 @@ export class Broker extends EventEmitter {
     if (this.byClientOrderId.has(clientOrderId)) throw invalid('client_order_id must be unique');
   }
 
-  private newOrder(f: {
-    asset: SimAsset;
-    side: OrderSide;
-    type: OrderType;
-    timeInForce: TimeInForce;
-    orderClass: OrderClass;
-    qty: number | null;
-    notional: number | null;
-    limitPrice: number | null;
-    stopPrice: number | null;
-    trailPrice?: number | null;
-    trailPercent?: number | null;
-    extendedHours?: boolean;
-    positionIntent: string;
-    clientOrderId?: string;
-    now: number;
-  }): SimOrder {
+  private newOrder(
+    f: Pick<SimOrder, 'asset' | 'side' | 'type' | 'timeInForce' | 'orderClass' | 'qty' | 'notional' | 'limitPrice' | 'stopPrice' | 'positionIntent'> &
+      Partial<Pick<SimOrder, 'trailPrice' | 'trailPercent' | 'extendedHours' | 'clientOrderId'>> & { now: number },
+  ): SimOrder {
     return {
       id: randomUUID(),
       clientOrderId: f.clientOrderId ?? randomUUID(),

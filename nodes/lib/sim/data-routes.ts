@@ -204,20 +204,23 @@ export function dataRoutes(market: Market, clock: SimClock): Route[] {
     const w = windowParams(req, clock);
     return page(assets, w, (a) => market.historicalQuotes(a.symbol, w.start, w.end), (q, a) => stockQuoteJson(q, a, feed));
   };
-  const stockSnapshot = (a: SimAsset, feed: StockFeedKind) => {
+  /** A snapshot in either asset class's shape; only the trade and quote formats differ. */
+  const snapshot = (a: SimAsset, tradeJson: (t: SimTrade) => unknown, quoteJson: (q: SimQuote) => unknown) => {
     const trade = market.lastTrade(a.symbol);
     const quote = market.quote(a.symbol);
     const minute = market.latestBar(a.symbol);
     const daily = market.dailyBar(a.symbol);
     const prev = market.prevDailyBar(a.symbol);
     return {
-      ...(trade ? { latestTrade: stockTradeJson(trade, a, feed) } : {}),
-      ...(quote ? { latestQuote: stockQuoteJson(quote, a, feed) } : {}),
+      ...(trade ? { latestTrade: tradeJson(trade) } : {}),
+      ...(quote ? { latestQuote: quoteJson(quote) } : {}),
       ...(minute ? { minuteBar: barJson(minute) } : {}),
       ...(daily ? { dailyBar: barJson(daily) } : {}),
       ...(prev ? { prevDailyBar: barJson(prev) } : {}),
     };
   };
+  const stockSnapshot = (a: SimAsset, feed: StockFeedKind) =>
+    snapshot(a, (t) => stockTradeJson(t, a, feed), (q) => stockQuoteJson(q, a, feed));
   const cryptoAssets = (req: SimRequest) => {
     cryptoLoc(req);
     return known(market, symbolsParam(req), 'crypto');
@@ -330,20 +333,7 @@ export function dataRoutes(market: Market, clock: SimClock): Route[] {
       quotes: each(cryptoAssets(req), (a) => { const q = market.quote(a.symbol); return q && cryptoQuoteJson(q); }),
     })),
     get('/v1beta3/crypto/{loc}/snapshots', (req) => ({
-      snapshots: each(cryptoAssets(req), (a) => {
-        const trade = market.lastTrade(a.symbol);
-        const quote = market.quote(a.symbol);
-        const minute = market.latestBar(a.symbol);
-        const daily = market.dailyBar(a.symbol);
-        const prev = market.prevDailyBar(a.symbol);
-        return {
-          ...(trade ? { latestTrade: cryptoTradeJson(trade) } : {}),
-          ...(quote ? { latestQuote: cryptoQuoteJson(quote) } : {}),
-          ...(minute ? { minuteBar: barJson(minute) } : {}),
-          ...(daily ? { dailyBar: barJson(daily) } : {}),
-          ...(prev ? { prevDailyBar: barJson(prev) } : {}),
-        };
-      }),
+      snapshots: each(cryptoAssets(req), (a) => snapshot(a, cryptoTradeJson, cryptoQuoteJson)),
     })),
   ];
 }
