@@ -107,7 +107,7 @@ describe('the Node-RED editor in chromium', function () {
     const quickStart = all.find((e) => e.name === 'quick-start') || all[0];
     let dashboardPath;
     for (const example of all) {
-      const { tab, names } = await ui.openExamples(page, MODULE);
+      const { tab, names } = await ui.openExamples(page, MODULE, example.name);
       assert.ok(names.includes(example.name), `${example.name} not under Import > Examples > ${MODULE}: ${names.join(', ')}`);
       await ui.importExample(page, tab, example.name);
       await ui.deploy(page);

@@ -168,15 +168,29 @@ function closeTrays(page) {
 }
 
 /** Menu > Import > Examples > `module`: the example names listed there. */
-async function openExamples(page, module) {
+async function openExamples(page, module, expected) {
   await page.locator('#red-ui-header-button-sidemenu').click();
   await page.locator('#menu-item-import').click();
   await page.locator('#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a').click();
   const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-  await tab.locator('.red-ui-treeList-label', { hasText: module }).first().click();
   const items = tab.locator('.red-ui-treeList-label');
-  await items.nth(1).waitFor();
-  return { tab, names: (await items.allTextContents()).map((t) => t.trim()) };
+  const names = async () => (await items.allTextContents()).map((t) => t.trim());
+  // The module's entries load after the click, and the tree may remember it open from the last
+  // visit (a click then folds it): click until the expected entry shows, a few times at most.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await tab.locator('.red-ui-treeList-label', { hasText: module }).first().click();
+    await items.nth(1).waitFor();
+    if (!expected) break;
+    const shown = await page
+      .waitForFunction(
+        (name) => [...document.querySelectorAll('#red-ui-clipboard-dialog-import-tab-examples .red-ui-treeList-label')].some((l) => l.textContent.trim() === name),
+        expected,
+        { timeout: 3000 },
+      )
+      .then(() => true, () => false);
+    if (shown) break;
+  }
+  return { tab, names: await names() };
 }
 
 /** Picks `name` in the open Examples tab and imports it (as a copy if its ids already exist). */
