@@ -4,6 +4,9 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+
+/** Least notional (USD) shown at the touch of a crypto book. */
+const CRYPTO_TOUCH_NOTIONAL = 5_000;
 import type { MarketView, SimAsset, SimBar, SimClock, SimQuote, SimTrade } from './types';
 
 export interface MarketOptions {
@@ -597,7 +600,12 @@ export class Market extends EventEmitter implements MarketView {
   }
 
   private quoteSize(inst: Instrument, tradeSize: number): number {
-    return inst.crypto ? roundTo(tradeSize * 3 + inst.sizeStep, inst.sizeStep) : 100 * (1 + (Math.floor(tradeSize) % 9));
+    // Crypto books show at least ~$5,000 at the touch, as the venues behind Alpaca do: a $500
+    // market order fills at once; only big orders walk across several ticks.
+    const cryptoFloor = CRYPTO_TOUCH_NOTIONAL / inst.mid;
+    return inst.crypto
+      ? roundTo(Math.max(tradeSize * 3, cryptoFloor) + inst.sizeStep, inst.sizeStep)
+      : 100 * (1 + (Math.floor(tradeSize) % 9));
   }
 
   private tradeSize(inst: Instrument): number {
