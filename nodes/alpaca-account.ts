@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { AlpacaConnection, configProblem, testConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
 import type { StockFeed, TradingMode } from './lib/alpaca/client';
 import type { SimulatorOptions } from './lib/sim/simulator';
-import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget';
+import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget/budget';
 
 export interface AccountDef extends NodeDef {
   mode: TradingMode;

@@ -4,11 +4,11 @@
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
 import type { AccountConfigNode } from './alpaca-account';
-import { acquireGuard, releaseGuard, BreakerGuard, type ActionsReport, type BreakerRecord, type StateChange, type StateStore } from './lib/breaker-guard';
-import { actionsAlert, breakerStatus, stateChangeAlert } from './lib/breaker-alert';
-import { parseSettings, readOrderMsg, RESET_CONFIRMATION, type BreakerDef, type BreakerSettings } from './lib/breaker-rules';
+import { acquireGuard, releaseGuard, BreakerGuard, type ActionsReport, type BreakerRecord, type StateChange, type StateStore } from './lib/breaker/guard';
+import { actionsAlert, breakerStatus, stateChangeAlert } from './lib/breaker/alert';
+import { parseSettings, readOrderMsg, RESET_CONFIRMATION, type BreakerDef, type BreakerSettings } from './lib/breaker/rules';
 import { latestPrice } from './lib/alpaca/latest-price';
-import { status } from './lib/status';
+import { status } from './lib/node-red/status';
 
 interface BreakerNodeDef extends NodeDef, BreakerDef {
   account: string;

@@ -3,14 +3,14 @@
 // during an outage are recovered over REST and sent once, in order, with recovered: true.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionStatus, ConnectionUser, TradeUpdate } from './lib/broker';
+import type { ConnectionStatus, ConnectionUser, TradeUpdate } from './lib/core/broker';
 import type { StreamTuning } from './lib/alpaca/connection';
 import type { AlpacaTradeUpdates } from './lib/alpaca/trade-updates';
-import type { ConnectionEvent, StreamStatus } from './lib/stream-events';
-import { matchesOrderFilter, parseOrderFilter, type OrderUpdatesFilter } from './lib/stream-input';
-import { OutageAlarm } from './lib/stream-health';
-import { streamNodeStatus } from './lib/stream-status';
-import { status } from './lib/status';
+import type { ConnectionEvent, StreamStatus } from './lib/streams/events';
+import { matchesOrderFilter, parseOrderFilter, type OrderUpdatesFilter } from './lib/streams/input';
+import { OutageAlarm } from './lib/streams/health';
+import { streamNodeStatus } from './lib/node-red/stream-status';
+import { status } from './lib/node-red/status';
 
 interface OrderUpdatesDef extends NodeDef {
   account: string;

@@ -3,12 +3,12 @@
 // lib/alpaca/orders.ts; this file adapts it to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionUser } from './lib/broker';
-import { deriveClientOrderId } from './lib/order-id';
-import { describeOrder, resolveOrder, type OrderSettings } from './lib/order-resolve';
-import { OrderFailure, type OrderDetails, type OrderGateway, type PlacementResult } from './lib/order-types';
-import { OrderWatcher, type FinalState, type OrderWatch } from './lib/order-wait';
-import { connectionStatus, status } from './lib/status';
+import type { ConnectionUser } from './lib/core/broker';
+import { deriveClientOrderId } from './lib/orders/client-order-id';
+import { describeOrder, resolveOrder, type OrderSettings } from './lib/orders/resolve';
+import { OrderFailure, type OrderDetails, type OrderGateway, type PlacementResult } from './lib/orders/types';
+import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
+import { connectionStatus, status } from './lib/node-red/status';
 
 interface OrderDef extends NodeDef, OrderSettings {
   account: string;

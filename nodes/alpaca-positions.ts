@@ -2,9 +2,9 @@
 // position or all of them. The work is in lib/positions.ts; this file adapts it to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionUser } from './lib/broker';
-import { describeResult, resolveRequest, runRequest, type PositionsSettings } from './lib/positions';
-import { connectionStatus, status } from './lib/status';
+import type { ConnectionUser } from './lib/core/broker';
+import { describeResult, resolveRequest, runRequest, type PositionsSettings } from './lib/positions/request';
+import { connectionStatus, status } from './lib/node-red/status';
 
 interface PositionsDef extends NodeDef, Omit<PositionsSettings, 'cancelOrders'> {
   account: string;

@@ -3,8 +3,8 @@
 // queue, priorities, expiry and drops are in lib/gate.ts; this file adapts them to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccountConfigNode } from './alpaca-account';
-import type { BudgetState, ConnectionStatus, ConnectionUser, RequestBudget } from './lib/broker';
-import { RequestBudgetImpl, budgetProblem } from './lib/budget';
+import type { BudgetState, ConnectionStatus, ConnectionUser, RequestBudget } from './lib/core/broker';
+import { RequestBudgetImpl, budgetProblem } from './lib/budget/budget';
 import {
   FULL_POLICIES,
   PRESETS,
@@ -16,8 +16,8 @@ import {
   type CategorySpec,
   type DropReason,
   type FullPolicy,
-} from './lib/gate';
-import { connectionStatus, status, type NodeStatus } from './lib/status';
+} from './lib/gate/gate';
+import { connectionStatus, status, type NodeStatus } from './lib/node-red/status';
 
 interface RateGateDef extends NodeDef {
   account: string;

@@ -3,15 +3,15 @@
 // work is in lib/alpaca/market-feed.ts and the lib/stream-*.ts modules; this file adapts them.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionStatus, ConnectionUser } from './lib/broker';
+import type { ConnectionStatus, ConnectionUser } from './lib/core/broker';
 import type { StreamTuning } from './lib/alpaca/connection';
 import type { FeedEvent, MarketSubscriber } from './lib/alpaca/market-feed';
-import type { ConnectionEvent, StreamStatus } from './lib/stream-events';
-import { effectiveChannels, parseStreamCommand, resolveStreamSettings, wantedFor, type StreamDef, type StreamSettings } from './lib/stream-input';
-import { OutageAlarm } from './lib/stream-health';
-import { OutputGate } from './lib/stream-output';
-import { streamNodeStatus } from './lib/stream-status';
-import { status } from './lib/status';
+import type { ConnectionEvent, StreamStatus } from './lib/streams/events';
+import { effectiveChannels, parseStreamCommand, resolveStreamSettings, wantedFor, type StreamDef, type StreamSettings } from './lib/streams/input';
+import { OutageAlarm } from './lib/streams/health';
+import { OutputGate } from './lib/streams/output';
+import { streamNodeStatus } from './lib/node-red/stream-status';
+import { status } from './lib/node-red/status';
 
 interface StreamNodeDef extends NodeDef, StreamDef {
   account: string;

@@ -3,7 +3,7 @@
 // through a real redis-server started here, against one simulator over real sockets.
 const assert = require('assert');
 const { AlpacaConnection } = require('../../dist/lib/alpaca/connection');
-const { RequestBudgetImpl } = require('../../dist/lib/budget');
+const { RequestBudgetImpl } = require('../../dist/lib/budget/budget');
 const { startSim, waitFor } = require('../support/sim');
 const { startRedis, hasRedis } = require('../support/redis');
 

@@ -3,9 +3,9 @@
 // plain module; the end-to-end tests use the real connection and simulator).
 const assert = require('assert');
 const { EventEmitter } = require('events');
-const { BreakerGuard, isApiFailure } = require('../../dist/lib/breaker-guard');
-const { parseSettings } = require('../../dist/lib/breaker-rules');
-const { stateChangeAlert, breakerStatus } = require('../../dist/lib/breaker-alert');
+const { BreakerGuard, isApiFailure } = require('../../dist/lib/breaker/guard');
+const { parseSettings } = require('../../dist/lib/breaker/rules');
+const { stateChangeAlert, breakerStatus } = require('../../dist/lib/breaker/alert');
 
 const MIN = 60_000;
 

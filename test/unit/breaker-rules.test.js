@@ -2,7 +2,7 @@
 // The breaker's rules on their own: settings, order msgs, per-order checks and the account rules
 // over windows measured with a fake clock (30 minutes take no time).
 const assert = require('assert');
-const r = require('../../dist/lib/breaker-rules');
+const r = require('../../dist/lib/breaker/rules');
 
 const MIN = 60_000;
 const T0 = Date.parse('2025-03-03T15:00:00Z');

@@ -1,6 +1,6 @@
 'use strict';
 const assert = require('assert');
-const { RequestBudgetImpl, clampPriority, budgetProblem, redactUrl, sharedBudgetKey } = require('../../dist/lib/budget');
+const { RequestBudgetImpl, clampPriority, budgetProblem, redactUrl, sharedBudgetKey } = require('../../dist/lib/budget/budget');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
 'use strict';
 const assert = require('assert');
-const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS, gateStatusText } = require('../../dist/lib/gate');
+const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS, gateStatusText } = require('../../dist/lib/gate/gate');
 
 /** A lane budget whose grants the test hands out one by one. */
 function manualBudget() {

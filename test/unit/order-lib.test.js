@@ -2,12 +2,12 @@
 // The plain modules behind alpaca-order: validation, dialog/msg resolution, client order ids,
 // and the final-state watcher (driven by a hand-made feed: it is the feed's interface, not ours).
 const assert = require('assert');
-const { validateOrder, validateReplace, validateRef, parseSymbol, decimals, amount } = require('../../dist/lib/order-validate');
-const { resolveOrder } = require('../../dist/lib/order-resolve');
-const { deriveClientOrderId, canonical } = require('../../dist/lib/order-id');
-const { OrderWatcher } = require('../../dist/lib/order-wait');
+const { validateOrder, validateReplace, validateRef, parseSymbol, decimals, amount } = require('../../dist/lib/orders/validate');
+const { resolveOrder } = require('../../dist/lib/orders/resolve');
+const { deriveClientOrderId, canonical } = require('../../dist/lib/orders/client-order-id');
+const { OrderWatcher } = require('../../dist/lib/orders/wait');
 const { toOrderDetails, toPostOrder, isAmbiguous } = require('../../dist/lib/alpaca/orders');
-const { BrokerError } = require('../../dist/lib/broker');
+const { BrokerError } = require('../../dist/lib/core/broker');
 
 const field = (fn, name) => assert.throws(fn, (e) => e.name === 'InputError' && e.field === name);
 

@@ -1,6 +1,6 @@
 'use strict';
 const assert = require('assert');
-const { resolveRequest, InputError } = require('../../dist/lib/positions');
+const { resolveRequest, InputError } = require('../../dist/lib/positions/request');
 
 describe('positions: resolving the action from dialog and msg', function () {
   const dialog = (over = {}) => ({ action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, ...over });

@@ -3,11 +3,11 @@
 // output gate (conflation, bounded queue), stream health (watchdog, polling, gap fill, alarm)
 // with a fake clock, and exactly-once order tracking.
 const assert = require('assert');
-const { SubscriptionBook } = require('../../dist/lib/stream-subscriptions');
-const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrderFilter, effectiveChannels } = require('../../dist/lib/stream-input');
-const { OutputGate, RecentKeys } = require('../../dist/lib/stream-output');
-const { StreamHealth, OutageAlarm } = require('../../dist/lib/stream-health');
-const { OrderTracker, updateKey } = require('../../dist/lib/stream-orders');
+const { SubscriptionBook } = require('../../dist/lib/streams/subscriptions');
+const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrderFilter, effectiveChannels } = require('../../dist/lib/streams/input');
+const { OutputGate, RecentKeys } = require('../../dist/lib/streams/output');
+const { StreamHealth, OutageAlarm } = require('../../dist/lib/streams/health');
+const { OrderTracker, updateKey } = require('../../dist/lib/streams/order-tracker');
 
 /** A fake clock: timers run only when advance() passes their time. */
 function fakeTimers(start = 1_000_000) {

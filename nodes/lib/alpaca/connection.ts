@@ -18,8 +18,8 @@ import {
   type PositionSnapshot,
   type RequestBudget,
   type TradeUpdatesFeed,
-} from '../broker';
-import { RequestBudgetImpl, type BudgetOptions } from '../budget';
+} from '../core/broker';
+import { RequestBudgetImpl, type BudgetOptions } from '../budget/budget';
 import { AlpacaTradeUpdates } from './trade-updates';
 import { AlpacaOrders } from './orders';
 import { AlpacaMarketFeed, type MarketKind } from './market-feed';

@@ -4,12 +4,12 @@
 // backfill after a reconnect, all REST through the connection's budget.
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { AlpacaConnection, StreamLease } from './connection';
-import { SubscriptionBook, isEmpty, type SubscriptionDiff, type Wanted } from '../stream-subscriptions';
-import { StreamHealth, type Timers } from '../stream-health';
+import { SubscriptionBook, isEmpty, type SubscriptionDiff, type Wanted } from '../streams/subscriptions';
+import { StreamHealth, type Timers } from '../streams/health';
 import { followLifecycle } from './stream-lifecycle';
-import { isoTime, epochMs, type ConnectionEvent, type MarketChannel, type MarketEvent, type MarketKind, type StreamStatus } from '../stream-events';
+import { isoTime, epochMs, type ConnectionEvent, type MarketChannel, type MarketEvent, type MarketKind, type StreamStatus } from '../streams/events';
 
-export type { MarketKind } from '../stream-events';
+export type { MarketKind } from '../streams/events';
 
 type Raw = Record<string, unknown>;
 type MarketStream = ReturnType<Alpaca['marketData']['stockStream']>;

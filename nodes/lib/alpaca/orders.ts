@@ -5,7 +5,7 @@
 // means this order already exists, and the existing order is reported instead.
 import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
-import { BrokerError } from '../broker';
+import { BrokerError } from '../core/broker';
 import {
   OrderFailure,
   type Attempt,
@@ -17,7 +17,7 @@ import {
   type PlacedOrder,
   type PlacementResult,
   type ReplaceChanges,
-} from '../order-types';
+} from '../orders/types';
 import type { AlpacaConnection } from './connection';
 import { toBrokerError } from './errors';
 import { toOrder } from './map';

@@ -1,6 +1,6 @@
 // Follows one SDK stream's connection lifecycle into a StreamHealth, the same way for the
 // market-data feeds and the trade-updates feed.
-import type { StreamHealth } from '../stream-health';
+import type { StreamHealth } from '../streams/health';
 
 interface SdkStream {
   on(event: never, listener: never): unknown;

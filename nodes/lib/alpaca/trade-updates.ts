@@ -4,13 +4,13 @@
 // during a long outage, and gap fill after a reconnect: updates missed while down are recovered
 // from REST orders and delivered exactly once, in order, marked `recovered`.
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
-import type { OrderSnapshot, TradeUpdate, TradeUpdatesFeed } from '../broker';
+import type { OrderSnapshot, TradeUpdate, TradeUpdatesFeed } from '../core/broker';
 import type { AlpacaConnection, StreamLease } from './connection';
 import { toOrder } from './map';
 import { followLifecycle } from './stream-lifecycle';
-import { StreamHealth, type Timers } from '../stream-health';
-import { OrderTracker } from '../stream-orders';
-import type { ConnectionEvent, StreamStatus } from '../stream-events';
+import { StreamHealth, type Timers } from '../streams/health';
+import { OrderTracker } from '../streams/order-tracker';
+import type { ConnectionEvent, StreamStatus } from '../streams/events';
 
 type Raw = Record<string, unknown>;
 type TradingStream = ReturnType<Alpaca['trading']['stream']>;

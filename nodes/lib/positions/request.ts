@@ -1,6 +1,6 @@
 // What the positions/account node does, with no Node-RED in sight: read the action and its
 // parameters from the dialog settings and the msg, validate them, and run them on a connection.
-import type { BrokerConnection } from './broker';
+import type { BrokerConnection } from '../core/broker';
 
 export const POSITION_ACTIONS = ['account', 'positions', 'position', 'orders', 'clock', 'close', 'closeAll'] as const;
 export type PositionAction = (typeof POSITION_ACTIONS)[number];

@@ -1,6 +1,6 @@
 // What the place-order node asks of a broker, in broker-neutral terms: the order request, the
 // richer order view it emits, and how a placement ended (placed, duplicate, not placed, unknown).
-import { BrokerError, type ErrorKind, type OrderSnapshot, type TradeUpdate } from './broker';
+import { BrokerError, type ErrorKind, type OrderSnapshot, type TradeUpdate } from '../core/broker';
 
 export const ORDER_ACTIONS = ['submit', 'cancel', 'cancelAll', 'replace'] as const;
 export type OrderAction = (typeof ORDER_ACTIONS)[number];

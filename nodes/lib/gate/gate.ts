@@ -2,8 +2,8 @@
 // released one token at a time by a request budget (one "lane" per budget: the account's, or one
 // per category in standalone mode), with expiry and a policy for a full queue. Every message
 // leaves exactly once: released, or dropped with a reason.
-import type { BudgetState, RequestBudget } from './broker';
-import type { BudgetFeedback, BudgetShape } from './budget';
+import type { BudgetState, RequestBudget } from '../core/broker';
+import type { BudgetFeedback, BudgetShape } from '../budget/budget';
 
 export const FULL_POLICIES = ['reject-newest', 'drop-oldest', 'drop-lowest'] as const;
 export type FullPolicy = (typeof FULL_POLICIES)[number];

@@ -3,7 +3,7 @@
 // the watchdog for an open but silent socket, the REST polling fallback during a long outage,
 // and the gap fill after a reconnect. Timers and clock are injectable for unit tests.
 import { EventEmitter } from 'node:events';
-import { connectionEvent, hhmmss, type ConnectionEvent, type StreamState, type StreamStatus } from './stream-events';
+import { connectionEvent, hhmmss, type ConnectionEvent, type StreamState, type StreamStatus } from './events';
 
 export interface Timers {
   now(): number;

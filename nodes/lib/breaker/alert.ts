@@ -1,7 +1,7 @@
 // What the breaker says: the alert msg sent on every state change (and after trip actions), the
 // error a blocked order carries, and the status dot. Plain functions, no Node-RED.
-import type { ActionsReport, BreakerRecord, StateChange } from './breaker-guard';
-import { RULE_NAMES, STATE_MEANING, money, type BreakerState, type RuleId, type TripFigures } from './breaker-rules';
+import type { ActionsReport, BreakerRecord, StateChange } from './guard';
+import { RULE_NAMES, STATE_MEANING, money, type BreakerState, type RuleId, type TripFigures } from './rules';
 
 /** msg.breaker on an alert msg. */
 export interface AlertDetails {

@@ -1,7 +1,7 @@
 // Settings and msg commands of the stream nodes, validated in one place: a malformed command is
 // refused with a clear message before anything changes.
-import { BAR_CHANNELS, KIND_CHANNELS, MARKET_KINDS, type MarketChannel, type MarketKind } from './stream-events';
-import type { Wanted } from './stream-subscriptions';
+import { BAR_CHANNELS, KIND_CHANNELS, MARKET_KINDS, type MarketChannel, type MarketKind } from './events';
+import type { Wanted } from './subscriptions';
 
 export type OutputMode = 'all' | 'bars' | 'conflate';
 

@@ -1,9 +1,9 @@
 // Works out what an order node should do from its dialog settings and the msg, following the
 // http request node's rule: a msg value applies only where the dialog leaves the field empty;
 // where both set it, the dialog wins and a warning says so. Then validates the result.
-import { InputError } from './positions';
-import { ORDER_ACTIONS, type OrderAction, type ResolvedAction } from './order-types';
-import { blank, validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './order-validate';
+import { InputError } from '../positions/request';
+import { ORDER_ACTIONS, type OrderAction, type ResolvedAction } from './types';
+import { blank, validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './validate';
 
 /** Dialog settings, as the editor saves them (text; empty = left to the msg). */
 export interface OrderSettings {

@@ -1,8 +1,8 @@
 // "Wait for final state": follows orders on the account's shared trade-updates feed until each is
 // filled, canceled, expired, rejected or replaced, or until a timeout, and then confirms the
 // state over REST (one read) so the report is complete even if a stream event was missed.
-import type { TradeUpdate, TradeUpdatesFeed } from './broker';
-import { FINAL_STATUSES, type OrderDetails, type PlacedOrder } from './order-types';
+import type { TradeUpdate, TradeUpdatesFeed } from '../core/broker';
+import { FINAL_STATUSES, type OrderDetails, type PlacedOrder } from './types';
 
 export interface FinalState extends PlacedOrder {
   /** False when the timeout came first: `order` is then the last known state. */

@@ -1,7 +1,7 @@
 // Protection against a slow downstream flow: conflation (only the latest event per key per
 // interval) and a bounded queue drained at a fixed rate that drops the oldest when full. Plus a
 // bounded set of recently seen keys for de-duplication. Timers injectable for unit tests.
-import { realTimers, type Timers } from './stream-health';
+import { realTimers, type Timers } from './health';
 
 export interface OutputGateOptions<T> {
   /** Delivers one item downstream. */

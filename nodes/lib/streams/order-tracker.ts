@@ -1,8 +1,8 @@
 // Exactly-once trade updates across stream outages: remembers the last known state of recent
 // orders, drops duplicate live events, and turns a REST order listing into the updates the
 // stream missed (marked recovered), oldest first. Broker-neutral; no timers, no I/O.
-import type { OrderSnapshot, TradeUpdate } from './broker';
-import { RecentKeys } from './stream-output';
+import type { OrderSnapshot, TradeUpdate } from '../core/broker';
+import { RecentKeys } from './output';
 
 const EVENT_OF_STATUS: Record<string, string> = {
   new: 'new',

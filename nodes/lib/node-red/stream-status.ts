@@ -1,7 +1,7 @@
 // Status dot of a stream node: the account connection's verdict when it is terminal (refused,
 // keys rejected), otherwise the state of the node's shared socket. Same vocabulary as status.ts.
-import type { ConnectionStatus } from './broker';
-import type { StreamStatus } from './stream-events';
+import type { ConnectionStatus } from '../core/broker';
+import type { StreamStatus } from '../streams/events';
 import { connectionStatus, type NodeStatus } from './status';
 
 const MAX_TEXT = 60;

@@ -1,7 +1,7 @@
 // Checks an order before anything is sent: every rule here is one a broker would otherwise
 // answer with a rejection (or worse, accept in a form the user did not mean). Each error names
 // the field at fault. No Node-RED, no broker: plain data in, a validated request out.
-import { InputError } from './positions';
+import { InputError } from '../positions/request';
 import {
   ORDER_CLASSES,
   ORDER_SIDES,
@@ -17,7 +17,7 @@ import {
   type PositionIntent,
   type ReplaceChanges,
   type TimeInForce,
-} from './order-types';
+} from './types';
 
 export { InputError };
 

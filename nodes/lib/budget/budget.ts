@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Bottleneck from 'bottleneck';
 import IORedis from 'ioredis';
-import { BrokerError, type BudgetEvents, type BudgetState, type RequestBudget } from './broker';
+import { BrokerError, type BudgetEvents, type BudgetState, type RequestBudget } from '../core/broker';
 
 export type BudgetShape = 'bucket' | 'window';
 

@@ -1,6 +1,6 @@
 // One status vocabulary for every node: green dot working, yellow ring on the way or retrying,
 // red ring broken or refused, grey ring idle. Text stays short: it shows under the node.
-import type { ConnectionStatus } from './broker';
+import type { ConnectionStatus } from '../core/broker';
 
 export interface NodeStatus {
   fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';

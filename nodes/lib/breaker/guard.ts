@@ -14,7 +14,7 @@ import type {
   PositionSnapshot,
   TradeUpdate,
   TradeUpdatesFeed,
-} from './broker';
+} from '../core/broker';
 import {
   BREAKER_STATES,
   SEVERITY,
@@ -40,7 +40,7 @@ import {
   type Session,
   type Trip,
   type TripFigures,
-} from './breaker-rules';
+} from './rules';
 
 /** What the guard needs from the shared connection (AlpacaConnection has all of it). */
 export interface BreakerConnection {
