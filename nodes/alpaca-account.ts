@@ -1,11 +1,16 @@
 // Config node: credentials, mode (sim / paper / live) and data feed. It owns the ONE connection
-// that every node using this account shares.
-import type { NodeAPI, Node, NodeDef } from 'node-red';
+// that every node using this account shares, and the account's one circuit breaker.
+import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
-import { AlpacaConnection, configProblem, testConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
-import type { StockFeed, TradingMode } from './lib/alpaca/client';
-import type { SimulatorOptions } from './lib/sim/simulator';
+import { BreakerHolder } from './lib/breaker/holder';
 import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget/budget';
+import type { TradingMode } from './lib/core/broker';
+import { AlpacaConnection, configProblem, type AlpacaConnectionOptions } from './lib/alpaca/connection';
+import type { StockFeed } from './lib/alpaca/client';
+import type { OrderTuning } from './lib/alpaca/orders';
+import { testConnection } from './lib/alpaca/test-connection';
+import type { AccountConfigNode } from './lib/node-red/account';
+import type { SimulatorOptions } from './lib/sim/simulator';
 
 export interface AccountDef extends NodeDef {
   mode: TradingMode;
@@ -26,19 +31,11 @@ export interface AccountCredentials {
   redisUrl?: string;
 }
 
-export interface AccountConfigNode extends Node<AccountCredentials> {
-  connection: AlpacaConnection;
-  mode: TradingMode;
-}
-
 const FEEDS: StockFeed[] = ['iex', 'sip', 'delayed_sip'];
 
-export function connectionOptions(
-  def: Partial<AccountDef>,
-  credentials: AccountCredentials,
-  sim?: SimulatorOptions,
-): AlpacaConnectionOptions {
+export function connectionOptions(def: Partial<AccountDef>, credentials: AccountCredentials, sim?: SimulatorOptions, orders?: OrderTuning): AlpacaConnectionOptions {
   return {
+    orders,
     mode: def.mode ?? 'sim',
     feed: FEEDS.includes(def.feed as StockFeed) ? (def.feed as StockFeed) : 'iex',
     endpoint: def.endpoint ?? '',
@@ -66,17 +63,37 @@ export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCred
   return budgetProblem(options) ? {} : options;
 }
 
+/** The names of the enabled breaker nodes of the deployed flows that use `accountId`. */
+function breakersOf(RED: NodeAPI, accountId: string): string[] {
+  const all = new Map<string, Record<string, unknown>>();
+  RED.nodes.eachNode((n) => all.set(n.id, n as unknown as Record<string, unknown>));
+  const names: string[] = [];
+  for (const n of all.values()) {
+    if (n.type !== 'alpaca-breaker' || n.account !== accountId || n.d === true) continue;
+    if (typeof n.z === 'string' && all.get(n.z)?.disabled === true) continue;
+    names.push(typeof n.name === 'string' && n.name ? n.name : 'breaker');
+  }
+  return names;
+}
+
 export default function (RED: NodeAPI): void {
   // settings.js may tune the built-in simulator: alpacaSimulator: { seed, speed, tickMs, startingCash }
-  const simSettings = (): SimulatorOptions | undefined =>
-    (RED.settings as unknown as { alpacaSimulator?: SimulatorOptions }).alpacaSimulator;
+  const simSettings = (): SimulatorOptions | undefined => (RED.settings as unknown as { alpacaSimulator?: SimulatorOptions }).alpacaSimulator;
+  // settings.js may tune how orders are settled after a doubtful answer: alpacaOrders: { lookupDelaysMs, rateLimitRetryMs }
+  const orderTuning = (): OrderTuning | undefined => (RED.settings as unknown as { alpacaOrders?: OrderTuning }).alpacaOrders;
 
-  function AlpacaAccountNode(this: AccountConfigNode, def: AccountDef): void {
+  function AlpacaAccountNode(this: AccountConfigNode & { credentials?: AccountCredentials }, def: AccountDef): void {
     RED.nodes.createNode(this, def);
     this.mode = def.mode ?? 'sim';
-    this.connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings()));
+    const connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings(), orderTuning()));
+    this.connection = connection;
+    this.breakers = new BreakerHolder(connection.orders);
     const label = `Alpaca account "${def.name || this.id}"`;
-    const problem = this.connection.status.state === 'refused' ? this.connection.status.reason : undefined;
+    // A breaker in the flows binds every order of this account from the first msg on: until it
+    // has started (and loaded its stored state), orders wait for it.
+    const breakers = breakersOf(RED, this.id);
+    if (breakers.length) this.breakers.expect(`circuit breaker "${breakers[0]}"`);
+    const problem = connection.status.state === 'refused' ? connection.status.reason : undefined;
     if (problem) this.error(`${label}: ${problem}`);
     else if (this.mode === 'live') this.warn(`${label} trades LIVE: real money`);
     const budgetIssue = budgetProblem(requestedBudget(def, {}));
@@ -84,11 +101,11 @@ export default function (RED: NodeAPI): void {
     if (def.budgetShared && !this.credentials?.redisUrl) this.error(`${label}: a shared request budget needs a Redis URL; using a budget of its own`);
 
     this.on('close', (_removed: boolean, done: () => void) => {
-      this.connection.close().then(done, done);
+      connection.close().then(done, done);
     });
   }
 
-  RED.nodes.registerType<AccountConfigNode, AccountDef, {}, AccountCredentials>('alpaca-account', AlpacaAccountNode, {
+  RED.nodes.registerType<AccountConfigNode, AccountDef, {}, AccountCredentials>('alpaca-account', AlpacaAccountNode as never, {
     credentials: {
       keyId: { type: 'text' },
       secret: { type: 'password' },
@@ -98,27 +115,23 @@ export default function (RED: NodeAPI): void {
 
   // The dialog's "Test connection" button. Unsaved keys come in the body; otherwise the stored
   // ones of that node are used. The secret never travels back.
-  RED.httpAdmin.post(
-    '/alpaca-account/test',
-    RED.auth.needsPermission('alpaca-account.write'),
-    (req: Request, res: Response) => {
-      const body = (req.body ?? {}) as Partial<AccountDef> & AccountCredentials & { id?: string };
-      const stored: AccountCredentials = (body.id && (RED.nodes.getCredentials(body.id) as AccountCredentials)) || {};
-      const credentials: AccountCredentials = {
-        keyId: body.keyId || stored.keyId,
-        // The editor sends "__PWRD__" for a password it has but does not show.
-        secret: body.secret && body.secret !== '__PWRD__' ? body.secret : stored.secret,
-      };
-      const options = connectionOptions(body, credentials, simSettings());
-      const problem = configProblem({ ...options, liveAcknowledged: true });
-      if (problem) {
-        res.json({ ok: false, mode: options.mode, error: problem, kind: 'refused' });
-        return;
-      }
-      testConnection(options).then(
-        (result) => res.json(result),
-        (err: Error) => res.json({ ok: false, mode: options.mode, error: err.message }),
-      );
-    },
-  );
+  RED.httpAdmin.post('/alpaca-account/test', RED.auth.needsPermission('alpaca-account.write'), (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as Partial<AccountDef> & AccountCredentials & { id?: string };
+    const stored: AccountCredentials = (body.id && (RED.nodes.getCredentials(body.id) as AccountCredentials)) || {};
+    const credentials: AccountCredentials = {
+      keyId: body.keyId || stored.keyId,
+      // The editor sends "__PWRD__" for a password it has but does not show.
+      secret: body.secret && body.secret !== '__PWRD__' ? body.secret : stored.secret,
+    };
+    const options = connectionOptions(body, credentials, simSettings());
+    const problem = configProblem({ ...options, liveAcknowledged: true });
+    if (problem) {
+      res.json({ ok: false, mode: options.mode, error: problem, kind: 'refused' });
+      return;
+    }
+    testConnection(options).then(
+      (result) => res.json(result),
+      (err: Error) => res.json({ ok: false, mode: options.mode, error: err.message }),
+    );
+  });
 }

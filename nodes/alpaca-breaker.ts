@@ -1,72 +1,76 @@
-// The circuit breaker: the last gate before the order node. The rules are in lib/breaker-rules.ts,
-// the shared per-account state machine in lib/breaker-guard.ts; this file adapts them to Node-RED
-// (global context as the store, status, the alert output, the dialog's reset button).
+// The circuit breaker: where a person sees the account's breaker state, resets it, halts it and
+// gets its alerts, and an explicit gate in the flow. The state binds EVERY order of the account
+// in its order gateway (lib/orders/gateway.ts), wired behind this node or not; as a gate this
+// node asks the same gateway about the order the next order node would send, resolved with that
+// node's own settings, so the two never disagree. Rules: lib/breaker/; this file adapts them.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
-import type { AccountConfigNode } from './alpaca-account';
-import { acquireGuard, releaseGuard, BreakerGuard, type ActionsReport, type BreakerRecord, type StateChange, type StateStore } from './lib/breaker/guard';
-import { actionsAlert, breakerStatus, stateChangeAlert } from './lib/breaker/alert';
-import { parseSettings, readOrderMsg, RESET_CONFIRMATION, type BreakerDef, type BreakerSettings } from './lib/breaker/rules';
-import { latestPrice } from './lib/alpaca/latest-price';
-import { status } from './lib/node-red/status';
+import type { OrderNode } from './alpaca-order';
+import { BreakerGuard, type ActionsReport, type StateChange } from './lib/breaker/guard';
+import { actionsAlert, stateChangeAlert } from './lib/breaker/alert';
+import type { BreakerRecord } from './lib/breaker/record';
+import { parseSettings, RESET_CONFIRMATION, type BreakerDef, type BreakerSettings } from './lib/breaker/settings';
+import { show } from './lib/core/values';
+import { accountOf, type AccountConfigNode } from './lib/node-red/account';
+import { breakerContextKey, contextStore, storeModule, type GlobalContext } from './lib/node-red/context';
+import { Listeners } from './lib/node-red/listeners';
+import { breakerStatus } from './lib/node-red/status';
+import type { OrderChange, OrderGateway, OrderOrigin, PolicyVerdict } from './lib/orders/gateway';
+import { resolveOrder, type OrderSettings } from './lib/orders/resolve';
+import { ORDER_ACTIONS, type ResolvedAction } from './lib/orders/types';
 
 interface BreakerNodeDef extends NodeDef, BreakerDef {
   account: string;
   /** Context store name; empty = the default store. */
   store?: string;
+  wires?: string[][];
 }
 
 interface BreakerNode extends Node {
   breakerGuard?: BreakerGuard;
 }
 
+type Msg = NodeMessageInFlow & { reset?: unknown; halt?: unknown; breaker?: unknown; topic?: unknown };
 type Send = (msg: Array<NodeMessageInFlow | null>) => void;
 type Done = (err?: Error) => void;
-type ContextCallback = (err: Error | null | undefined, value?: unknown) => void;
-interface GlobalContext {
-  get(key: string, store: string | undefined, cb: ContextCallback): void;
-  get(key: string, cb: ContextCallback): void;
-  set(key: string, value: unknown, store: string | undefined, cb: (err?: Error | null) => void): void;
-  set(key: string, value: unknown, cb: (err?: Error | null) => void): void;
+
+/** How a msg is read when no order node follows the breaker: the msg alone decides (msg.topic names the action, else submit). */
+function msgOnlySettings(msg: Msg): OrderSettings {
+  return { action: typeof msg.topic === 'string' && (ORDER_ACTIONS as readonly string[]).includes(msg.topic) ? 'msg' : 'submit' };
 }
 
-/** Global-context key of an account's breaker state: one per account config node. */
-export function contextKey(accountId: string): string {
-  return `alpacaBreaker_${accountId.replace(/[^A-Za-z0-9_]/g, '_')}`;
+/** The change a resolved msg asks for (the client order id does not matter to a check). */
+function changeOf(r: ResolvedAction): OrderChange {
+  switch (r.action) {
+    case 'submit':
+      return { action: 'submit', order: r.order, clientOrderId: r.clientOrderId ?? '' };
+    case 'replace':
+      return { action: 'replace', ref: r.ref, changes: r.changes, clientOrderId: r.clientOrderId ?? '' };
+    case 'cancel':
+      return { action: 'cancel', ref: r.ref };
+    case 'cancelAll':
+      return { action: 'cancelAll' };
+  }
 }
 
-function contextStore(global: GlobalContext, key: string, storeName: string | undefined): StateStore {
-  return {
-    load: () =>
-      new Promise((resolve, reject) => {
-        const cb: ContextCallback = (err, value) => (err ? reject(err) : resolve(value));
-        if (storeName) global.get(key, storeName, cb);
-        else global.get(key, cb);
-      }),
-    save: (record: BreakerRecord) =>
-      new Promise((resolve, reject) => {
-        const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-        // A copy: the memory store keeps the object itself.
-        const value = JSON.parse(JSON.stringify(record)) as unknown;
-        if (storeName) global.set(key, value, storeName, cb);
-        else global.set(key, value, cb);
-      }),
-  };
+/**
+ * Reads `msg` as each order node wired after the breaker would (or by the msg alone) and asks the
+ * gateway about every resulting change; the first refusal wins. A msg no order node could read is
+ * refused too: the breaker does not pass what it cannot check.
+ */
+async function decide(gateway: OrderGateway, settingsList: OrderSettings[], msg: Msg, origin: OrderOrigin): Promise<PolicyVerdict> {
+  for (const settings of settingsList) {
+    let resolved: ResolvedAction;
+    try {
+      resolved = resolveOrder(settings, msg).resolved;
+    } catch (err) {
+      return { pass: false, check: 'unreadable', reason: `the msg is not an order the order node would send: ${(err as Error).message}` };
+    }
+    const verdict = await gateway.check(changeOf(resolved), origin);
+    if (!verdict.pass) return verdict;
+  }
+  return { pass: true };
 }
-
-/** The module of the context store the state goes to ('memory' when none is configured). */
-export function storeModule(contextStorage: unknown, storeName: string | undefined): string {
-  if (!contextStorage || typeof contextStorage !== 'object') return 'memory';
-  const stores = contextStorage as Record<string, unknown>;
-  let name = storeName || 'default';
-  let entry = stores[name];
-  if (typeof entry === 'string') entry = stores[(name = entry)];
-  if (entry === undefined && !storeName) entry = stores[Object.keys(stores)[0]];
-  const module = (entry as { module?: unknown } | undefined)?.module;
-  return typeof module === 'string' ? module : module ? 'custom' : 'memory';
-}
-
-const warnedMemory = new Set<string>();
 
 export default function (RED: NodeAPI): void {
   // A Status node hears only the statuses set after the flows started (Node-RED wires Status nodes
@@ -75,43 +79,44 @@ export default function (RED: NodeAPI): void {
   RED.events.on('flows:started', () => {
     for (const again of restate) again();
   });
+  const warnedMemory = new Set<string>();
 
   function AlpacaBreakerNode(this: BreakerNode, def: BreakerNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const name = def.name || 'breaker';
-    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
+    const origin: OrderOrigin = { nodeId: node.id, name: `breaker node "${name}"` };
 
-    let settings: BreakerSettings | undefined;
+    let parsed: BreakerSettings | undefined;
     let problem: string | undefined;
     try {
-      settings = parseSettings(def);
+      parsed = parseSettings(def);
     } catch (err) {
       problem = `invalid settings: ${(err as Error).message}`;
     }
-    if (!account?.connection) problem = 'no Alpaca account is configured for this breaker: choose one in its dialog';
 
-    // Fails closed: a breaker that cannot work blocks every order msg and says why.
-    if (problem || !settings || !account) {
-      const why = problem as string;
-      node.status(status.failed(why));
-      node.error(why);
-      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
-        const read = readOrderMsg(msg as { action?: unknown; payload?: unknown });
-        if (read.kind === 'passThrough') {
-          _send([msg, null]);
-        } else {
-          (msg as NodeMessageInFlow & { breaker?: unknown }).breaker = { state: 'HALTED', check: 'config', reason: why };
-          node.error(new Error(`order blocked by the circuit breaker: ${why}`), msg);
-        }
-        done();
-      });
-      return;
-    }
+    const block = (msg: Msg, state: string | undefined, check: string, reason: string) => {
+      msg.breaker = { state, check, reason };
+      node.error(new Error(`order blocked by the circuit breaker${state ? ` (${state})` : ''}: ${reason}`), msg);
+    };
+
+    // Fails closed: a breaker that cannot work passes only cancels and says why.
+    const account = accountOf(RED, node, def.account, problem, (msg, send, done, why) => {
+      let resolved: ResolvedAction | undefined;
+      try {
+        resolved = resolveOrder(msgOnlySettings(msg as Msg), msg as Msg).resolved;
+      } catch {
+        resolved = undefined;
+      }
+      if (resolved?.action === 'cancel' || resolved?.action === 'cancelAll') send(msg);
+      else block(msg as Msg, 'HALTED', 'config', why);
+      done();
+    });
+    if (!account || !parsed) return;
+    const settings = parsed;
 
     const accountName = account.name || 'Alpaca account';
     const connection = account.connection;
-    const global = node.context().global as unknown as GlobalContext;
     const storeName = def.store?.trim() || undefined;
     const contextStorage = (RED.settings as unknown as { contextStorage?: unknown }).contextStorage;
     if (storeModule(contextStorage, storeName) === 'memory' && !warnedMemory.has(account.id)) {
@@ -122,30 +127,28 @@ export default function (RED: NodeAPI): void {
       );
     }
 
-    const guard = acquireGuard(
-      account.id,
+    const guard = (account as AccountConfigNode).breakers.acquire(
       () =>
         new BreakerGuard({
-          accountId: account.id,
           accountName,
           connection,
-          store: contextStore(global, contextKey(account.id), storeName),
+          store: contextStore(node.context().global as unknown as GlobalContext, breakerContextKey(account.id), storeName),
           // In simulator mode the rules measure the simulator's time, so a rehearsal at speed 60 runs a 30-minute window in 30 s.
-          now: () => connection.sim?.clock.now() ?? Date.now(),
-          priceOf: (symbol) => latestPrice(connection, symbol),
+          now: () => connection.now(),
         }),
     );
     node.breakerGuard = guard;
     guard.attach({ id: node.id, name, settings });
 
-    const show = (r: BreakerRecord) => node.status(breakerStatus(r));
-    show(guard.record);
-    void guard.whenLoaded().then(() => show(guard.record));
-    const showAgain = () => show(guard.record);
+    const display = (r: BreakerRecord) => node.status(breakerStatus(r));
+    display(guard.record);
+    void guard.whenLoaded().then(() => display(guard.record));
+    const showAgain = () => display(guard.record);
     restate.add(showAgain);
 
-    const onChange = (change: StateChange) => {
-      show(change.record);
+    const listeners = new Listeners();
+    listeners.on(guard, 'change', (change: StateChange) => {
+      display(change.record);
       const alert = stateChangeAlert(change, accountName, node.id);
       if (change.origin === node.id || change.origin === undefined) {
         const line = `${change.record.state}: ${change.record.reason}`;
@@ -153,33 +156,32 @@ export default function (RED: NodeAPI): void {
         else node.warn(line);
       }
       node.send([null, alert as unknown as NodeMessageInFlow]);
-    };
-    const onActions = (report: ActionsReport) => {
+    });
+    listeners.on(guard, 'actions', (report: ActionsReport) => {
       const alert = actionsAlert(report, guard.record, accountName, guard.record.by === name);
       if (report.results.some((a) => !a.ok)) node.warn(alert.payload);
       else node.log(alert.payload);
       node.send([null, alert as unknown as NodeMessageInFlow]);
-    };
-    const onBlocked = (r: BreakerRecord) => show(r);
-    const onWarning = (text: string) => node.warn(text);
-    guard.on('change', onChange);
-    guard.on('actions', onActions);
-    guard.on('blocked', onBlocked);
-    guard.on('warning', onWarning);
+    });
+    listeners.on(guard, 'blocked', (r: BreakerRecord) => display(r));
+    listeners.on(guard, 'warning', (text: string) => node.warn(text));
 
-    const block = (msg: NodeMessageInFlow, state: string, check: string, reason: string) => {
-      (msg as NodeMessageInFlow & { breaker?: unknown }).breaker = { state, check, reason };
-      guard.noteBlocked();
-      node.error(new Error(`order blocked by the circuit breaker (${state}): ${reason}`), msg);
+    /** The settings of the order nodes wired to output 1 (looked up per msg: they may start after this node). */
+    const downstream = (msg: Msg): OrderSettings[] => {
+      const list: OrderSettings[] = [];
+      for (const id of def.wires?.[0] ?? []) {
+        const next = RED.nodes.getNode(id) as OrderNode | null;
+        if (next?.type === 'alpaca-order' && next.orderSettings) list.push(next.orderSettings);
+      }
+      return list.length ? list : [msgOnlySettings(msg)];
     };
 
-    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const m = msg as NodeMessageInFlow & { reset?: unknown; halt?: unknown; action?: unknown };
-      if (m.reset !== undefined) {
-        if (m.reset !== RESET_CONFIRMATION) {
-          node.error(new Error(`reset refused: msg.reset must be exactly "${RESET_CONFIRMATION}" (got ${JSON.stringify(m.reset)})`), msg);
-          done();
-          return;
+    node.on('input', (input: NodeMessageInFlow, send: Send, done: Done) => {
+      const msg = input as Msg;
+      if (msg.reset !== undefined) {
+        if (msg.reset !== RESET_CONFIRMATION) {
+          node.error(new Error(`reset refused: msg.reset must be exactly "${RESET_CONFIRMATION}" (got ${show(msg.reset)})`), msg);
+          return done();
         }
         void guard.whenLoaded().then(() => {
           if (!guard.reset(`msg.reset on breaker "${name}"`, node.id)) node.log('reset: the breaker is already ACTIVE');
@@ -187,29 +189,18 @@ export default function (RED: NodeAPI): void {
         });
         return;
       }
-      if (m.halt !== undefined && m.halt !== false) {
-        const reason = typeof m.halt === 'string' && m.halt.trim() ? m.halt.trim() : `msg.halt on breaker "${name}"`;
+      if (msg.halt !== undefined && msg.halt !== false) {
+        const reason = typeof msg.halt === 'string' && msg.halt.trim() ? msg.halt.trim().slice(0, 200) : `msg.halt on breaker "${name}"`;
         void guard.whenLoaded().then(() => {
           guard.halt(reason, node.id);
           done();
         });
         return;
       }
-      const read = readOrderMsg(m);
-      if (read.kind === 'passThrough') {
-        send([msg, null]);
-        done();
-        return;
-      }
-      if (read.kind === 'unreadable') {
-        block(msg, guard.state, 'unreadable', read.reason);
-        done();
-        return;
-      }
-      guard.decide(node.id, read.order).then(
-        (decision) => {
-          if (decision.pass) send([msg, null]);
-          else block(msg, decision.state, decision.check, decision.reason);
+      decide(connection.orders, downstream(msg), msg, origin).then(
+        (verdict) => {
+          if (verdict.pass) send([msg, null]);
+          else block(msg, verdict.state ?? guard.state, verdict.check, verdict.reason);
           done();
         },
         (err: Error) => {
@@ -219,16 +210,13 @@ export default function (RED: NodeAPI): void {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      guard.off('change', onChange);
-      guard.off('actions', onActions);
-      guard.off('blocked', onBlocked);
-      guard.off('warning', onWarning);
+    node.on('close', (removed: boolean, done: () => void) => {
+      listeners.removeAll();
       restate.delete(showAgain);
       guard.detach(node.id);
       node.breakerGuard = undefined;
       node.status({});
-      releaseGuard(guard).then(done, done);
+      (account as AccountConfigNode).breakers.release(guard, removed).then(done, done);
     });
   }
 
@@ -236,7 +224,7 @@ export default function (RED: NodeAPI): void {
 
   const guardOf = (req: Request, res: Response): { guard: BreakerGuard; node: BreakerNode } | undefined => {
     const node = RED.nodes.getNode(String(req.params.id)) as BreakerNode | null;
-    if (!node || !node.breakerGuard) {
+    if (!node || node.type !== 'alpaca-breaker' || !node.breakerGuard) {
       res.status(404).json({ error: 'this breaker is not deployed (deploy it first)' });
       return undefined;
     }
@@ -251,14 +239,11 @@ export default function (RED: NodeAPI): void {
   RED.httpAdmin.get('/alpaca-breaker/:id/state', RED.auth.needsPermission('alpaca-breaker.read'), (req: Request, res: Response) => {
     // A dialog opened before the first deploy asks too: that is an answer, not an error.
     const node = RED.nodes.getNode(String(req.params.id)) as BreakerNode | null;
-    if (!node || !node.breakerGuard) {
+    if (!node || node.type !== 'alpaca-breaker' || !node.breakerGuard) {
       res.json({ deployed: false });
       return;
     }
-    const found = guardOf(req, res);
-    if (!found) return;
-    const r = found.guard.record;
-    res.json({ ...r, live: found.guard.figures() });
+    res.json({ ...node.breakerGuard.record, live: node.breakerGuard.figures() });
   });
 
   // The dialog's Reset button: manual only, with the same confirmation text as msg.reset.
@@ -282,7 +267,7 @@ export default function (RED: NodeAPI): void {
     if (!found) return;
     const reason = (req.body as { reason?: unknown } | undefined)?.reason;
     void found.guard.whenLoaded().then(() => {
-      const changed = found.guard.halt(typeof reason === 'string' && reason.trim() ? reason.trim() : `button pressed by ${who(req)}`, found.node.id);
+      const changed = found.guard.halt(typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 200) : `button pressed by ${who(req)}`, found.node.id);
       res.json({ state: found.guard.state, changed });
     });
   });

@@ -2,15 +2,13 @@
 // trading stream, filtered by symbol and event; connection events on output 2. Updates missed
 // during an outage are recovered over REST and sent once, in order, with recovered: true.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionStatus, ConnectionUser, TradeUpdate } from './lib/core/broker';
-import type { StreamTuning } from './lib/alpaca/connection';
-import type { AlpacaTradeUpdates } from './lib/alpaca/trade-updates';
-import type { ConnectionEvent, StreamStatus } from './lib/streams/events';
+import type { ConnectionStatus } from './lib/core/broker';
+import type { TradeUpdate } from './lib/core/snapshots';
+import { accountOf, applyStreamTuning, useConnection } from './lib/node-red/account';
+import { connectionOutput } from './lib/node-red/connection-output';
+import { streamStatus } from './lib/node-red/status';
+import type { StreamStatus } from './lib/streams/events';
 import { matchesOrderFilter, parseOrderFilter, type OrderUpdatesFilter } from './lib/streams/input';
-import { OutageAlarm } from './lib/streams/health';
-import { streamNodeStatus } from './lib/node-red/stream-status';
-import { status } from './lib/node-red/status';
 
 interface OrderUpdatesDef extends NodeDef {
   account: string;
@@ -32,8 +30,6 @@ export default function (RED: NodeAPI): void {
   function AlpacaOrderUpdatesNode(this: Node, def: OrderUpdatesDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
-
     let filter: OrderUpdatesFilter | undefined;
     let watchdogMs = 0;
     let alertAfterMs = 0;
@@ -47,40 +43,19 @@ export default function (RED: NodeAPI): void {
     } catch (err) {
       problem = (err as Error).message;
     }
-    if (!problem && !account?.connection) problem = 'no Alpaca account is configured for this node: choose one in its dialog';
-    if (problem || !filter) {
-      const reason = problem ?? 'invalid settings';
-      node.status(status.failed(reason));
-      node.error(reason);
-      return;
-    }
-
-    const connection = (account as AccountConfigNode).connection;
-    const tuning = (RED.settings as unknown as { alpacaStreams?: StreamTuning }).alpacaStreams;
-    if (tuning) connection.tuneStreams(tuning);
-    const feed = connection.tradeUpdates as AlpacaTradeUpdates;
+    const account = accountOf(RED, node, def.account, problem);
+    if (!account || !filter) return;
+    const connection = account.connection;
+    applyStreamTuning(RED, connection);
+    const feed = connection.tradeUpdates;
     const activeFilter = filter;
 
     let connState: ConnectionStatus | undefined;
     let streamState: StreamStatus = feed.status;
     let count = 0;
-    const showStatus = () => node.status(streamNodeStatus(streamState, connState, count ? `${count} updates` : undefined));
+    const showStatus = () => node.status(streamStatus(streamState, connState, count ? `${count} updates` : undefined));
 
-    const sendConnection = (payload: ConnectionEvent) => {
-      node.send([null, { topic: 'connection', event: payload.event, kind: 'trading', payload } as unknown as NodeMessageInFlow]);
-    };
-    const alarm = new OutageAlarm(alertAfterMs, (event, downSince, downMs) => {
-      sendConnection({
-        event,
-        kind: 'trading',
-        state: streamState.state,
-        timestamp: new Date().toISOString(),
-        time: Date.now(),
-        downSince,
-        downMs,
-        reason: event === 'alert' ? `trade updates down for ${Math.round(downMs / 1000)} s` : undefined,
-      });
-    });
+    const output2 = connectionOutput(node, 'trading', 'trade updates', alertAfterMs, () => streamState.state);
 
     const onUpdate = (u: TradeUpdate) => {
       if (!matchesOrderFilter(activeFilter, u.order.symbol, u.event)) return;
@@ -93,14 +68,10 @@ export default function (RED: NodeAPI): void {
       node.send([msg as unknown as NodeMessageInFlow, null]);
     };
 
-    const user: ConnectionUser = {
-      id: node.id,
-      onConnectionStatus: (s) => {
-        connState = s;
-        showStatus();
-      },
-    };
-    connection.register(user);
+    useConnection(node, connection, (s) => {
+      connState = s;
+      showStatus();
+    });
     const unsubscribe = feed.subscribe(onUpdate, {
       watchdogMs,
       pollAfterMs,
@@ -108,17 +79,13 @@ export default function (RED: NodeAPI): void {
         streamState = s;
         showStatus();
       },
-      onConnectionEvent: (e) => {
-        alarm.note(e);
-        sendConnection(e);
-      },
+      onConnectionEvent: (e) => output2.note(e),
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      alarm.stop();
+    node.on('close', () => {
+      output2.stop();
       unsubscribe();
       node.status({});
-      connection.deregister(user).then(done, done);
     });
   }
 

@@ -1,14 +1,20 @@
-// Places, cancels and replaces orders through the account's shared connection, exactly once per
-// msg, and optionally follows each order to its final state. The work is in lib/order-*.ts and
-// lib/alpaca/orders.ts; this file adapts it to Node-RED.
+// Places, cancels and replaces orders through the account's order gateway, exactly once per msg,
+// and optionally follows each order to its final state. The work is in lib/orders/; this file
+// adapts it to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionUser } from './lib/core/broker';
-import { deriveClientOrderId } from './lib/orders/client-order-id';
-import { describeOrder, resolveOrder, type OrderSettings } from './lib/orders/resolve';
-import { OrderFailure, type OrderDetails, type OrderGateway, type PlacementResult } from './lib/orders/types';
-import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
+import { accountOf, useConnection } from './lib/node-red/account';
 import { connectionStatus, status } from './lib/node-red/status';
+import { deriveClientOrderId } from './lib/orders/client-order-id';
+import { describeOrder } from './lib/orders/describe';
+import { OrderBlocked, type OrderOrigin } from './lib/orders/gateway';
+import { resolveOrder, type OrderSettings } from './lib/orders/resolve';
+import { OrderFailure, type OrderDetails, type PlacementResult } from './lib/orders/types';
+import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
+
+/** An order node as the breaker node sees it: the settings it resolves msgs with. */
+export interface OrderNode extends Node {
+  orderSettings?: OrderSettings;
+}
 
 interface OrderDef extends NodeDef, OrderSettings {
   account: string;
@@ -34,27 +40,20 @@ function finalText(o: OrderDetails): string {
 }
 
 export default function (RED: NodeAPI): void {
-  function AlpacaOrderNode(this: Node, def: OrderDef): void {
+  function AlpacaOrderNode(this: OrderNode, def: OrderDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
     const settings: OrderSettings = { ...def, action: def.action || 'submit' };
+    node.orderSettings = settings;
     const wait = def.waitForFinal === true;
     const waitMs = timeoutMs(def.timeout);
-
-    if (!account?.connection) {
-      node.status(status.failed('no account configured'));
-      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: Done) => {
-        node.error(new Error('no Alpaca account is configured for this node: choose one in its dialog'), msg);
-        done();
-      });
-      return;
-    }
+    const account = accountOf(RED, node, def.account);
+    if (!account) return;
 
     const connection = account.connection;
-    const orders: OrderGateway = connection.orders;
-    const user: ConnectionUser = { id: node.id, onConnectionStatus: (s) => node.status(connectionStatus(s)) };
-    connection.register(user);
+    const orders = connection.orders;
+    const origin: OrderOrigin = { nodeId: node.id, name: `order node "${def.name || node.id}"` };
+    useConnection(node, connection, (s) => node.status(connectionStatus(s)));
     // Subscribing now opens the shared trade-updates stream before the first order goes out.
     const watcher = wait ? new OrderWatcher(connection.tradeUpdates) : undefined;
     watcher?.start();
@@ -62,6 +61,9 @@ export default function (RED: NodeAPI): void {
 
     const fail = (err: Error, msg: Msg, done: Done) => {
       if (closed) return done();
+      if (err instanceof OrderBlocked) {
+        msg.breaker = { state: err.state, check: err.check, reason: err.message };
+      }
       if (err instanceof OrderFailure) {
         msg.outcome = err.outcome;
         msg.attempts = err.attempts;
@@ -100,7 +102,7 @@ export default function (RED: NodeAPI): void {
         return done();
       }
       node.status(status.working(`${label} · waiting`));
-      watch.wait(result, waitMs, (id) => orders.fetch(id)).then(
+      watch.wait(result, waitMs, (id) => orders.fetch({ orderId: id })).then(
         (final: FinalState) => {
           if (closed) return done();
           later.payload = final.order;
@@ -133,10 +135,10 @@ export default function (RED: NodeAPI): void {
 
       switch (r.action) {
         case 'submit': {
-          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, r.order).clientOrderId;
+          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, r.order);
           node.status(status.working(`sending ${describeOrder(r.order)}…`));
           const watch = watcher?.watch(clientOrderId);
-          orders.submit(r.order, clientOrderId).then(
+          orders.submit(r.order, clientOrderId, origin).then(
             (result) => accepted(result, msg, send, done, watch),
             (err: Error) => {
               watch?.end();
@@ -146,10 +148,10 @@ export default function (RED: NodeAPI): void {
           return;
         }
         case 'replace': {
-          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, { replace: r.ref, changes: r.changes }).clientOrderId;
+          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, { replace: r.ref, changes: r.changes });
           node.status(status.working('replacing…'));
           const watch = watcher?.watch(clientOrderId);
-          orders.replace(r.ref, r.changes, clientOrderId).then(
+          orders.replace(r.ref, r.changes, clientOrderId, origin).then(
             (result) => {
               msg.replaces = result.order.replaces;
               accepted(result, msg, send, done, watch);
@@ -163,7 +165,7 @@ export default function (RED: NodeAPI): void {
         }
         case 'cancel': {
           node.status(status.working('canceling…'));
-          orders.cancel(r.ref).then(
+          orders.cancel(r.ref, origin).then(
             (result) => {
               if (closed) return done();
               msg.payload = result.order ?? { id: result.orderId, status: 'pending_cancel' };
@@ -181,7 +183,7 @@ export default function (RED: NodeAPI): void {
         }
         case 'cancelAll': {
           node.status(status.working('canceling all orders…'));
-          connection.cancelAllOrders().then(
+          orders.cancelAll(origin).then(
             (results) => {
               if (closed) return done();
               msg.payload = results;
@@ -198,11 +200,11 @@ export default function (RED: NodeAPI): void {
       }
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', () => {
       closed = true;
       watcher?.close();
       node.status({});
-      connection.deregister(user).then(done, done);
+      node.orderSettings = undefined;
     });
   }
 

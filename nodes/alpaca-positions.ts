@@ -1,10 +1,11 @@
 // Account, positions, open orders and the market clock through the shared connection; closes a
-// position or all of them. The work is in lib/positions.ts; this file adapts it to Node-RED.
+// position or all of them through the account's order gateway. The work is in
+// lib/positions/request.ts; this file adapts it to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionUser } from './lib/core/broker';
-import { describeResult, resolveRequest, runRequest, type PositionsSettings } from './lib/positions/request';
+import { accountOf, useConnection } from './lib/node-red/account';
 import { connectionStatus, status } from './lib/node-red/status';
+import { OrderBlocked } from './lib/orders/gateway';
+import { describeResult, resolveRequest, runRequest, type PositionsSettings } from './lib/positions/request';
 
 interface PositionsDef extends NodeDef, Omit<PositionsSettings, 'cancelOrders'> {
   account: string;
@@ -17,7 +18,6 @@ export default function (RED: NodeAPI): void {
   function AlpacaPositionsNode(this: Node, def: PositionsDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
     const settings: PositionsSettings = {
       action: def.action || 'account',
       symbol: def.symbol,
@@ -26,23 +26,11 @@ export default function (RED: NodeAPI): void {
       cancelOrders: def.cancelOrders === true,
     };
 
-    if (!account?.connection) {
-      node.status(status.failed('no account configured'));
-      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: (err?: Error) => void) => {
-        node.error(new Error('no Alpaca account is configured for this node: choose one in its dialog'), msg);
-        done();
-      });
-      return;
-    }
-
+    const account = accountOf(RED, node, def.account);
+    if (!account) return;
     const connection = account.connection;
-    const user: ConnectionUser = {
-      id: node.id,
-      onConnectionStatus: (s) => {
-        node.status(connectionStatus(s));
-      },
-    };
-    connection.register(user);
+    const origin = { nodeId: node.id, name: `positions node "${def.name || node.id}"` };
+    useConnection(node, connection, (s) => node.status(connectionStatus(s)));
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: (err?: Error) => void) => {
       let resolved;
@@ -57,7 +45,7 @@ export default function (RED: NodeAPI): void {
       for (const warning of resolved.warnings) node.warn(warning);
       const request = resolved.request;
       node.status(status.working(`${request.action}…`));
-      runRequest(connection, request).then(
+      runRequest(connection, request, origin).then(
         (result) => {
           const out = msg as NodeMessageInFlow & { action?: string };
           out.payload = result;
@@ -67,6 +55,7 @@ export default function (RED: NodeAPI): void {
           done();
         },
         (err: Error) => {
+          if (err instanceof OrderBlocked) (msg as NodeMessageInFlow & { breaker?: unknown }).breaker = { state: err.state, check: err.check, reason: err.message };
           node.status(status.failed(err.message));
           node.error(err, msg);
           done();
@@ -74,10 +63,7 @@ export default function (RED: NodeAPI): void {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      node.status({});
-      connection.deregister(user).then(done, done);
-    });
+    node.on('close', () => node.status({}));
   }
 
   RED.nodes.registerType('alpaca-positions', AlpacaPositionsNode);

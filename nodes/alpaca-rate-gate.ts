@@ -2,22 +2,23 @@
 // node of that account), or, without an account, a budget per named category for any API. The
 // queue, priorities, expiry and drops are in lib/gate.ts; this file adapts them to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccountConfigNode } from './alpaca-account';
-import type { BudgetState, ConnectionStatus, ConnectionUser, RequestBudget } from './lib/core/broker';
 import { RequestBudgetImpl, budgetProblem } from './lib/budget/budget';
+import type { BudgetState, RequestBudget } from './lib/budget/types';
+import type { ConnectionStatus } from './lib/core/broker';
 import {
   FULL_POLICIES,
   PRESETS,
   RateGate,
   categoryProblems,
-  gateStatusText,
   parseFeedback,
   parsePriority,
   type CategorySpec,
   type DropReason,
   type FullPolicy,
 } from './lib/gate/gate';
-import { connectionStatus, status, type NodeStatus } from './lib/node-red/status';
+import { useConnection, type AccountConfigNode } from './lib/node-red/account';
+import { Listeners } from './lib/node-red/listeners';
+import { connectionStatus, gateStatus, status, type NodeStatus } from './lib/node-red/status';
 
 interface RateGateDef extends NodeDef {
   account: string;
@@ -189,10 +190,7 @@ export default function (RED: NodeAPI): void {
           // The lane that needs attention: a paused or unreachable one, else the default.
           const lanes = [...budgets.keys()];
           const lane = lanes.find((l) => !laneState(l).storeOk) ?? lanes.find((l) => laneState(l).pausedUntil) ?? defaultLane;
-          const state = laneState(lane);
-          const text = gateStatusText(state, gate.depth, budgets.size > 1 ? lane : '') + (dropped ? ` · ${dropped} dropped` : '');
-          const fill = !state.storeOk ? 'red' : state.pausedUntil ? 'yellow' : gate.depth ? 'blue' : 'green';
-          s = { fill, shape: fill === 'red' || fill === 'yellow' ? 'ring' : 'dot', text };
+          s = gateStatus(laneState(lane), gate.depth, budgets.size > 1 ? lane : '', dropped);
         }
         const key = JSON.stringify(s);
         if (key !== lastShown) {
@@ -203,38 +201,29 @@ export default function (RED: NodeAPI): void {
     }
 
     let lastProblem = 0;
-    const listeners = {
-      state: () => showStatus(),
-      paused: (p: { until: number; reason: string }) => {
+    const listeners = new Listeners();
+    for (const budget of budgets.values()) {
+      listeners.on(budget, 'state', () => showStatus());
+      listeners.on(budget, 'paused', (p: { until: number; reason: string }) => {
         node.log(`budget paused until ${new Date(p.until).toTimeString().slice(0, 8)}: ${p.reason}`);
         showStatus();
-      },
-      resumed: () => showStatus(),
-      dropped: (d: { reason: string }) => node.warn(`the request budget dropped a waiting call: ${d.reason}`),
-      problem: (p: { message: string }) => {
+      });
+      listeners.on(budget, 'resumed', () => showStatus());
+      listeners.on(budget, 'dropped', (d: { reason: string }) => node.warn(`the request budget dropped a waiting call: ${d.reason}`));
+      listeners.on(budget, 'problem', (p: { message: string }) => {
         // A dead Redis reports every reconnect attempt: say it at most every 30 s.
         if (Date.now() - lastProblem < 30_000) return;
         lastProblem = Date.now();
         node.warn(`request budget: ${p.message}`);
         showStatus();
-      },
-    };
-    for (const budget of budgets.values()) {
-      budget.on('state', listeners.state);
-      budget.on('paused', listeners.paused);
-      budget.on('resumed', listeners.resumed);
-      budget.on('dropped', listeners.dropped);
-      budget.on('problem', listeners.problem);
+      });
     }
-
-    const user: ConnectionUser = {
-      id: node.id,
-      onConnectionStatus: (s) => {
+    if (account) {
+      useConnection(node, account.connection, (s) => {
         connection = s;
         showStatus();
-      },
-    };
-    account?.connection.register(user);
+      });
+    }
     showStatus();
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
@@ -276,17 +265,9 @@ export default function (RED: NodeAPI): void {
       const left = gate.close();
       for (const item of left) item.msg.done();
       if (left.length) node.warn(`rate gate closed with ${left.length} message(s) still waiting: they were not sent`);
-      for (const budget of budgets.values()) {
-        budget.off('state', listeners.state);
-        budget.off('paused', listeners.paused);
-        budget.off('resumed', listeners.resumed);
-        budget.off('dropped', listeners.dropped);
-        budget.off('problem', listeners.problem);
-      }
+      listeners.removeAll();
       node.status({});
-      const closing: Promise<unknown>[] = owned.map((b) => b.stop());
-      if (account?.connection) closing.push(account.connection.deregister(user));
-      Promise.all(closing).then(() => done(), () => done());
+      Promise.all(owned.map((b) => b.stop())).then(() => done(), () => done());
     });
   }
 

@@ -2,16 +2,13 @@
 // msg per event on output 1, connection events on output 2. Subscriptions change by msg. The
 // work is in lib/alpaca/market-feed.ts and the lib/stream-*.ts modules; this file adapts them.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
-import type { AccountConfigNode } from './alpaca-account';
-import type { ConnectionStatus, ConnectionUser } from './lib/core/broker';
-import type { StreamTuning } from './lib/alpaca/connection';
-import type { FeedEvent, MarketSubscriber } from './lib/alpaca/market-feed';
-import type { ConnectionEvent, StreamStatus } from './lib/streams/events';
+import type { ConnectionStatus } from './lib/core/broker';
+import { accountOf, applyStreamTuning, useConnection } from './lib/node-red/account';
+import { connectionOutput } from './lib/node-red/connection-output';
+import { status, streamStatus } from './lib/node-red/status';
+import type { FeedEvent, MarketSubscriber, StreamStatus } from './lib/streams/events';
 import { effectiveChannels, parseStreamCommand, resolveStreamSettings, wantedFor, type StreamDef, type StreamSettings } from './lib/streams/input';
-import { OutageAlarm } from './lib/streams/health';
 import { OutputGate } from './lib/streams/output';
-import { streamNodeStatus } from './lib/node-red/stream-status';
-import { status } from './lib/node-red/status';
 
 interface StreamNodeDef extends NodeDef, StreamDef {
   account: string;
@@ -23,38 +20,25 @@ export default function (RED: NodeAPI): void {
   function AlpacaStreamNode(this: Node, def: StreamNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const account = RED.nodes.getNode(def.account) as AccountConfigNode | null;
-
-    let settings: StreamSettings;
+    let parsed: StreamSettings | undefined;
     let problem: string | undefined;
     try {
-      settings = resolveStreamSettings(def);
+      parsed = resolveStreamSettings(def);
     } catch (err) {
       problem = (err as Error).message;
-      settings = undefined as unknown as StreamSettings;
     }
-    if (!problem && !account?.connection) problem = 'no Alpaca account is configured for this node: choose one in its dialog';
-    if (problem) {
-      const reason = problem;
-      node.status(status.failed(reason));
-      node.error(reason);
-      node.on('input', (msg: NodeMessageInFlow, _send: Send, done: () => void) => {
-        node.error(new Error(reason), msg);
-        done();
-      });
-      return;
-    }
-
-    const connection = (account as AccountConfigNode).connection;
-    // settings.js may tune stream reconnects: alpacaStreams: { initialReconnectMs, maxReconnectMs, reconnectJitter }
-    const tuning = (RED.settings as unknown as { alpacaStreams?: StreamTuning }).alpacaStreams;
-    if (tuning) connection.tuneStreams(tuning);
+    const account = accountOf(RED, node, def.account, problem);
+    if (!account || !parsed) return;
+    const settings = parsed;
+    const connection = account.connection;
+    applyStreamTuning(RED, connection);
     const feed = connection.marketFeed(settings.kind);
+    const kind = settings.kind;
 
     let connState: ConnectionStatus | undefined;
     let streamState: StreamStatus = feed.status;
     let detail = '';
-    const showStatus = () => node.status(streamNodeStatus(streamState, connState, detail));
+    const showStatus = () => node.status(streamStatus(streamState, connState, detail));
     const describeSubs = () => {
       const subs = feed.subscriptionsOf(node.id);
       const symbols = new Set(Object.values(subs).flat());
@@ -62,7 +46,7 @@ export default function (RED: NodeAPI): void {
     };
 
     const sendEvent = (e: FeedEvent) => {
-      const msg: Record<string, unknown> = { topic: e.symbol, event: e.channel, kind: settings.kind, payload: { ...e.payload } };
+      const msg: Record<string, unknown> = { topic: e.symbol, event: e.channel, kind, payload: { ...e.payload } };
       if (e.recovered) msg.recovered = true;
       if (e.polled) msg.polled = true;
       node.send([msg as unknown as NodeMessageInFlow, null]);
@@ -77,21 +61,7 @@ export default function (RED: NodeAPI): void {
       maxPerSecond: settings.maxRate,
       capacity: 1000,
     });
-    const sendConnection = (payload: ConnectionEvent) => {
-      node.send([null, { topic: 'connection', event: payload.event, kind: settings.kind, payload } as unknown as NodeMessageInFlow]);
-    };
-    const alarm = new OutageAlarm(settings.alertAfterMs, (event, downSince, downMs) => {
-      sendConnection({
-        event,
-        kind: settings.kind,
-        state: streamState.state,
-        timestamp: new Date().toISOString(),
-        time: Date.now(),
-        downSince,
-        downMs,
-        reason: event === 'alert' ? `${settings.kind} stream down for ${Math.round(downMs / 1000)} s` : undefined,
-      });
-    });
+    const output2 = connectionOutput(node, kind, `${kind} stream`, settings.alertAfterMs, () => streamState.state);
 
     const subscriber: MarketSubscriber = {
       id: node.id,
@@ -102,19 +72,12 @@ export default function (RED: NodeAPI): void {
         streamState = s;
         showStatus();
       },
-      onConnectionEvent: (e) => {
-        alarm.note(e);
-        sendConnection(e);
-      },
+      onConnectionEvent: (e) => output2.note(e),
     };
-    const user: ConnectionUser = {
-      id: node.id,
-      onConnectionStatus: (s) => {
-        connState = s;
-        showStatus();
-      },
-    };
-    connection.register(user);
+    useConnection(node, connection, (s) => {
+      connState = s;
+      showStatus();
+    });
     feed.attach(subscriber);
     feed.subscribe(node.id, wantedFor(settings.symbols, effectiveChannels(settings)));
     describeSubs();
@@ -138,18 +101,17 @@ export default function (RED: NodeAPI): void {
       const out = msg as NodeMessageInFlow & Record<string, unknown>;
       out.topic = 'subscriptions';
       out.event = 'subscriptions';
-      out.kind = settings.kind;
+      out.kind = kind;
       out.payload = feed.subscriptionsOf(node.id);
       send([null, out]);
       done();
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', () => {
       gate.close();
-      alarm.stop();
+      output2.stop();
       feed.detach(node.id);
       node.status({});
-      connection.deregister(user).then(done, done);
     });
   }
 

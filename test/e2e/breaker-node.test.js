@@ -1,34 +1,13 @@
 'use strict';
 // The circuit breaker in a real Node-RED runtime with the real connection, the official SDK and
-// the built-in simulator over real sockets. Orders that pass are placed by a tiny test-only node
-// with the SDK (the order node is not needed to test the gate in front of it).
+// the built-in simulator over real sockets, in front of a real order node.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
 const { waitFor } = require('../support/sim');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
+const orderNode = require('../../dist/alpaca-order.js').default;
 
 const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
-
-/** Test-only: places msg.payload as an order with the SDK through the shared connection. */
-function orderSender(RED) {
-  RED.nodes.registerType('test-order-sender', function (def) {
-    RED.nodes.createNode(this, def);
-    const account = RED.nodes.getNode(def.account);
-    this.on('input', (msg, send, done) => {
-      const p = msg.payload;
-      account.connection
-        .rest((a) => a.trading.orders.market({ symbol: p.symbol, qty: p.qty, side: p.side, timeInForce: 'day' }))
-        .then(
-          (o) => {
-            msg.order = o;
-            send(msg);
-            done();
-          },
-          (err) => done(err),
-        );
-    });
-  });
-}
 
 const QUIET = { dailyOn: false, drawdownOn: false, errorsOn: false, concOn: false, cancelOnTrip: false, pollOpen: '1', pollFlat: '1', staleSeconds: '30' };
 
@@ -37,7 +16,7 @@ function flow(breaker = {}, extra = []) {
     ACCOUNT,
     { id: 'f1', type: 'tab', label: 'test' },
     { id: 'brk', type: 'alpaca-breaker', z: 'f1', name: 'guard', account: 'acct', ...QUIET, ...breaker, wires: [['sender'], ['alerts']] },
-    { id: 'sender', type: 'test-order-sender', z: 'f1', account: 'acct', wires: [['placed']] },
+    { id: 'sender', type: 'alpaca-order', z: 'f1', account: 'acct', action: 'submit', wires: [['placed'], [], []] },
     { id: 'placed', type: 'helper', z: 'f1' },
     { id: 'alerts', type: 'helper', z: 'f1' },
     { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
@@ -46,7 +25,7 @@ function flow(breaker = {}, extra = []) {
   ];
 }
 
-const nodes = () => [...packNodes, breakerNode, orderSender];
+const nodes = () => [...packNodes, breakerNode, orderNode];
 const state = async () => (await helper.request().get('/alpaca-breaker/brk/state').expect(200)).body;
 
 async function simUrl() {
@@ -207,17 +186,15 @@ describe('alpaca-breaker node on the simulator', function () {
       flow({ rollingOn: false, rateOn: false, errorsOn: true, errorsPct: '10', errorsMinutes: '5', errorsMin: String(MIN_SAMPLE), pollOpen: '60', pollFlat: '60', staleSeconds: '300' }),
     );
     await waitFor(async () => (await state()).live.equity !== undefined, 8000, 'the first equity');
-    const { caught } = watch();
+    watch();
     await post('/sim/faults', { errorRate: 1 });
-    const sender = helper.getNode('sender');
+    const positions = helper.getNode('acct').connection.reads;
     let requests = (await state()).live.requestsInWindow;
     assert.ok(requests < MIN_SAMPLE - 3, `only the start-up requests so far (${requests})`);
-    // Orders placed directly (not through the breaker) all fail with 500: every one is a failed REST call.
+    // Reads made elsewhere on the account all fail with 500: every one is a failed REST call.
     while (requests < MIN_SAMPLE) {
       assert.strictEqual((await state()).state, 'ACTIVE', `${requests} requests, below the minimum sample`);
-      const errors = caught.length;
-      sender.receive({ payload: { symbol: 'AAPL', side: 'buy', qty: 1 } });
-      await waitFor(() => caught.length > errors, 5000, 'the failed order');
+      await positions.positions().then(() => assert.fail('the read should fail'), () => undefined);
       requests++;
       await waitFor(async () => (await state()).live.requestsInWindow === requests, 5000, `${requests} requests counted`);
     }
@@ -317,7 +294,7 @@ describe('alpaca-breaker node on the simulator', function () {
     const placed2 = collect(helper.getNode('placed2'));
     const unreadable = await send({ payload: { symbol: 'AAPL', side: 'buy' } });
     assert.strictEqual(unreadable.kind, 'blocked');
-    assert.match(unreadable.msg.error.message, /exactly one of qty and notional/);
+    assert.match(unreadable.msg.error.message, /not an order the order node would send: qty \(units\) or notional \(amount of money\) is required/);
 
     helper.getNode('brk').receive({ halt: 'news' });
     await waitFor(() => alerts2.length === 1, 5000, 'the alert on the second breaker');
@@ -327,8 +304,8 @@ describe('alpaca-breaker node on the simulator', function () {
     const blocked = await send(order('buy', 1), 'brk2');
     assert.strictEqual(blocked.kind, 'blocked');
     assert.match(blocked.msg.error.message, /HALTED.*halted by hand: news/);
-    helper.getNode('brk2').receive({ action: 'cancelAll' });
+    helper.getNode('brk2').receive({ topic: 'cancelAll' });
     await waitFor(() => placed2.length === 1, 5000, 'the cancel to pass');
-    assert.strictEqual(placed2[0].action, 'cancelAll');
+    assert.strictEqual(placed2[0].topic, 'cancelAll');
   });
 });

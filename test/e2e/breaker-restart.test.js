@@ -1,7 +1,7 @@
 'use strict';
 // A halt survives a restart of Node-RED: a real Node-RED process with a file-backed context store
-// (localfilesystem) trips the breaker, stops, starts again on the same user directory and is
-// still HALTED; only the reset resumes trading.
+// (localfilesystem) trips the breaker in front of an order node, stops, starts again on the same
+// user directory and is still HALTED; only the reset resumes trading.
 const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
@@ -20,10 +20,11 @@ const FLOW = [
   {
     id: 'brk1', type: 'alpaca-breaker', z: 'tab1', name: 'guard', account: 'acct',
     rollingOn: false, dailyOn: false, drawdownOn: false, errorsOn: false, concOn: false, cancelOnTrip: false,
-    rateOn: true, ratePerMinute: '2', wires: [['ok1'], []],
+    rateOn: true, ratePerMinute: '2', wires: [['order1'], []],
   },
+  { id: 'order1', type: 'alpaca-order', z: 'tab1', account: 'acct', action: 'submit', wires: [['ok1'], [], []] },
   { id: 'ok1', type: 'change', z: 'tab1', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'passed', tot: 'str' }], wires: [['out1']] },
-  { id: 'catch1', type: 'catch', z: 'tab1', scope: ['brk1'], uncaught: false, wires: [['err1']] },
+  { id: 'catch1', type: 'catch', z: 'tab1', scope: ['brk1', 'order1'], uncaught: false, wires: [['err1']] },
   {
     id: 'err1', type: 'change', z: 'tab1',
     rules: [{ t: 'set', p: 'statusCode', pt: 'msg', to: '409', tot: 'num' }, { t: 'set', p: 'payload', pt: 'msg', to: 'error.message', tot: 'msg' }],

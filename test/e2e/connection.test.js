@@ -32,14 +32,10 @@ describe('AlpacaConnection', function () {
     await assert.rejects(fetch(`${url}/sim/stats`));
   });
 
-  it('feeds trade updates from one shared trading stream and reports every response to the budget', async function () {
-    const observed = [];
-    const budget = {
-      schedule: (call) => call(),
-      observe: (f) => observed.push(f),
-      stop: async () => undefined,
-    };
-    connection = new AlpacaConnection({ mode: 'sim', budget });
+  it('feeds trade updates from one shared trading stream and reports every response to the budget of its API', async function () {
+    // Budgets that think they have more than the simulator's 200 a minute: the broker's
+    // X-RateLimit-Remaining, fed back from every response, lowers them.
+    connection = new AlpacaConnection({ mode: 'sim', budgetOptions: { limit: 1000 }, dataBudgetOptions: { limit: 1000 } });
     connection.register(user('a'));
     const updates = [];
     const other = [];
@@ -48,7 +44,8 @@ describe('AlpacaConnection', function () {
     await waitFor(() => connection.endpoint, 5000, 'the simulator');
     await waitFor(async () => (await (await fetch(`${connection.endpoint}/sim/stats`)).json()).streamConnections === 1, 5000, 'stream');
     await new Promise((r) => setTimeout(r, 200)); // the listen acknowledgement
-    await connection.rest((a) => a.trading.orders.market({ symbol: 'AAPL', qty: 3, side: 'buy', timeInForce: 'day', clientOrderId: 'feed-test-1' }));
+    const order = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 3 };
+    await connection.orders.submit(order, 'feed-test-1', { name: 'test' });
     await waitFor(() => updates.some((u) => u.event === 'fill'), 5000, 'fill');
     const fill = updates.find((u) => u.event === 'fill');
     assert.strictEqual(fill.order.clientOrderId, 'feed-test-1');
@@ -60,8 +57,10 @@ describe('AlpacaConnection', function () {
     off();
     off2();
     await waitFor(async () => (await (await fetch(`${connection.endpoint}/sim/stats`)).json()).streamConnections === 0, 5000, 'stream closed');
-    assert.ok(observed.length >= 2);
-    assert.ok(observed.every((f) => f.status >= 200 && f.limit === 200 && typeof f.remaining === 'number'));
+    assert.ok(connection.budget.state.lowered >= 1, 'trading responses reached the trading budget');
+    assert.strictEqual(connection.dataBudget.state.lowered, 0, 'no market-data call yet');
+    assert.ok((await connection.reads.latestPrice('AAPL')) > 0);
+    await waitFor(() => connection.dataBudget.state.lowered >= 1, 2000, 'the market-data response to reach the market-data budget');
   });
 
   it('retries an unreachable broker with backoff, showing the attempt, and connects when it comes up', async function () {

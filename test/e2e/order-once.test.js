@@ -80,8 +80,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
   });
 
   it('when even the lookups fail the outcome is unknown; sending the same msg again still places one order', async function () {
-    const t = await start([{ symbol: 'AAPL', side: 'buy', orderType: 'limit', limitPrice: '50', qty: '1' }]);
-    t.account.connection.orders.lookupDelaysMs = [0, 200];
+    const t = await start([{ symbol: 'AAPL', side: 'buy', orderType: 'limit', limitPrice: '50', qty: '1' }], {}, { alpacaOrders: { lookupDelaysMs: [0, 200] } });
     const before = await t.control.stats();
     await t.control.faults({ errorAfterRate: 1 });
     const msg = { _msgid: 'unlucky-msg', payload: 1 };
@@ -96,23 +95,40 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.strictEqual((await t.control.stats()).orders - before.orders, 1);
   });
 
-  it('a 429 on submit is reported as rate-limited with the reset time, and not re-sent', async function () {
-    const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1' }]);
+  it('a 429 on submit (not executed) is sent again once the limit resets, with the same client order id: placed once', async function () {
+    const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1' }], {}, { alpacaOrders: { rateLimitRetryMs: 15000 } });
+    const base = t.account.connection.endpoint;
+    await t.control.faults({ rateLimitPerMinute: 1, lockoutMs: 1000 });
+    // Spend the one token with the connection's own key.
+    await fetch(`${base}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
+    const before = await t.control.stats();
+    const answer = t.send(0, {});
+    await waitFor(async () => (await t.control.stats()).rateLimited > before.rateLimited, 10000, 'the 429');
+    await t.control.faults({ rateLimitPerMinute: 200 }); // the limit resets
+    const m = await answer;
+    const after = await t.control.stats();
+    assert.strictEqual(m.outcome, 'placed');
+    assert.deepStrictEqual(m.attempts.map((a) => [a.step, a.ok ? 'ok' : a.status]), [['submit', 429], ['submit', 'ok']]);
+    assert.strictEqual(after.rateLimited - before.rateLimited, 1);
+    assert.strictEqual(after.orders - before.orders, 1);
+    const mine = (await t.control.sdk.trading.orders.getAllOrders({ status: 'all' })).filter((o) => o.clientOrderId === m.clientOrderId);
+    assert.strictEqual(mine.length, 1);
+  });
+
+  it('a 429 whose limit resets later than the order may wait is reported as not placed, with the reset time', async function () {
+    const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1' }], {}, { alpacaOrders: { rateLimitRetryMs: 500 } });
     const base = t.account.connection.endpoint;
     await t.control.faults({ rateLimitPerMinute: 1 });
-    // Spend the one token with the connection's own key.
     await fetch(`${base}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
     const before = await t.control.stats();
     const e = await t.send(0, {}, 'error');
     const after = await t.control.stats();
-    await t.control.faults({ rateLimitPerMinute: 200 });
     assert.strictEqual(e.outcome, 'not_placed');
     assert.match(e.error.message, /rate limited/);
     assert.strictEqual(e.error.code, 42910000);
     assert.ok(e.rateLimit.resetAt && !Number.isNaN(Date.parse(e.rateLimit.resetAt)), JSON.stringify(e.rateLimit));
     assert.ok(e.rateLimit.retryAfterMs > 0);
     assert.strictEqual(after.requests - before.requests, 1, 'one POST, not re-sent');
-    assert.strictEqual(after.rateLimited - before.rateLimited, 1);
     assert.strictEqual(after.orders, before.orders);
   });
 

@@ -154,21 +154,21 @@ describe('alpaca-positions node on the simulator', function () {
   it('shares one connection and one simulator between nodes, and shows the state on each', async function () {
     await helper.load([...packNodes], flow([{ action: 'account' }, { action: 'positions' }, { action: 'clock' }]));
     const account = helper.getNode('acct');
-    assert.strictEqual(account.connection.userCount, 3);
+    assert.strictEqual(account.connection.diagnostics().users, 3);
     await waitFor(() => account.connection.status.state === 'connected', 8000, 'connected');
     for (const id of ['pos0', 'pos1', 'pos2']) {
       const s = helper.getNode(id).status.lastCall.args[0];
       assert.strictEqual(s.fill, 'green', id);
       assert.match(s.text, /connected · sim/);
     }
-    // Three nodes, one trading stream share: the simulator sees a single stream connection.
-    const a = await account.connection.acquireStream('trading');
-    const b = await account.connection.acquireStream('trading');
-    assert.strictEqual(a.stream, b.stream);
+    // Two listeners of the trade updates, one trading stream: the simulator sees a single stream connection.
+    const a = account.connection.tradeUpdates.subscribe(() => undefined);
+    const b = account.connection.tradeUpdates.subscribe(() => undefined);
     await waitFor(async () => (await simStats(account)).streamConnections === 1, 5000, 'one stream');
-    a.release();
-    b.release();
-    await waitFor(async () => (await simStats(account)).streamConnections === 0, 5000, 'stream closed by last release');
+    assert.strictEqual(account.connection.diagnostics().streams.trading.holders, 1);
+    a();
+    b();
+    await waitFor(async () => (await simStats(account)).streamConnections === 0, 5000, 'stream closed by the last listener leaving');
   });
 
   it('refuses to start live trading without the acknowledgement: red status, error, no request', async function () {

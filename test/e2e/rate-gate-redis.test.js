@@ -54,8 +54,8 @@ describe('shared request budget in Redis', function () {
     let done = 0;
     const calls = [];
     for (let i = 0; i < 8; i++) {
-      calls.push(a.clock().then(() => done++));
-      calls.push(b.clock().then(() => done++));
+      calls.push(a.reads.clock().then(() => done++));
+      calls.push(b.reads.clock().then(() => done++));
     }
     await waitFor(() => done === 10, 10000, 'ten calls');
     // The other six wait for the shared refill (one per minute), never for a 429.

@@ -1,36 +1,17 @@
 'use strict';
-// The rate gate in a real Node-RED runtime, in front of real order submissions (the official SDK
-// through the account's connection) to the built-in simulator over real sockets.
+// The rate gate in a real Node-RED runtime, in front of a real order node placing orders on the
+// built-in simulator over real sockets.
 const assert = require('assert');
 const { helper, packNodes, collect, statuses } = require('../support/nodered');
 const { waitFor } = require('../support/sim');
 
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
+const orderNode = require('../../dist/alpaca-order.js').default;
 
-/** Test-only: posts one market order per msg through the account's connection (and its budget). */
-function posterNode(RED) {
-  function Poster(config) {
-    RED.nodes.createNode(this, config);
-    const account = RED.nodes.getNode(config.account);
-    this.on('input', (msg, send, done) => {
-      account.connection
-        .rest((a) => a.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy', timeInForce: 'day', clientOrderId: msg.payload }), {
-          priority: msg.priority,
-        })
-        .then(
-          (order) => {
-            msg.order = order;
-            send(msg);
-            done();
-          },
-          (err) => done(err),
-        );
-    });
-  }
-  RED.nodes.registerType('test-order-poster', Poster);
-}
+const nodes = [...packNodes, gateNode, orderNode];
 
-const nodes = [...packNodes, gateNode, posterNode];
+/** One market order per msg, with its own client order id. */
+const buy = (clientOrderId) => ({ payload: { symbol: 'AAPL', side: 'buy', qty: 1, clientOrderId } });
 
 function accountDef(budget = {}) {
   return { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, budgetLimit: 180, budgetWindow: 60, ...budget };
@@ -61,7 +42,7 @@ function orderFlow(budget, gate = {}) {
     accountDef(budget),
     { id: 'f1', type: 'tab', label: 'gate' },
     gateDef(gate),
-    { id: 'poster', type: 'test-order-poster', z: 'f1', account: 'acct', wires: [['out']] },
+    { id: 'poster', type: 'alpaca-order', z: 'f1', account: 'acct', action: 'submit', wires: [['out'], [], []] },
     { id: 'out', type: 'helper', z: 'f1' },
     { id: 'dropped', type: 'helper', z: 'f1' },
     { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
@@ -113,7 +94,7 @@ describe('alpaca-rate-gate on the simulator', function () {
     const dropped = collect(helper.getNode('dropped'));
     const caught = collect(helper.getNode('caught'));
     const gate = helper.getNode('gate');
-    for (let i = 0; i < 300; i++) gate.receive({ payload: `burst-${i}` });
+    for (let i = 0; i < 300; i++) gate.receive(buy(`burst-${i}`));
     await waitFor(() => out.length + caught.length + dropped.length >= 300, 40000, '300 orders');
 
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
@@ -122,7 +103,7 @@ describe('alpaca-rate-gate on the simulator', function () {
     const s = await stats(url);
     assert.strictEqual(s.rateLimited, 0, 'the simulator answered 429');
     assert.strictEqual(s.orders, 300);
-    const ids = new Set(out.map((m) => m.order.clientOrderId ?? m.order.client_order_id));
+    const ids = new Set(out.map((m) => m.payload.clientOrderId));
     assert.strictEqual(ids.size, 300);
     // The gate's own token was spent by the order it released: the budget was not charged twice.
     const budget = helper.getNode('acct').connection.budget;
@@ -158,7 +139,7 @@ describe('alpaca-rate-gate on the simulator', function () {
     const dropped = collect(helper.getNode('dropped'));
     const caught = collect(helper.getNode('caught'));
     const gate = helper.getNode('gate');
-    for (let i = 0; i < 300; i++) gate.receive({ payload: `lock-${i}` });
+    for (let i = 0; i < 300; i++) gate.receive(buy(`lock-${i}`));
     await waitFor(() => out.length + caught.length + dropped.length >= 300, 50000, '300 orders');
 
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));

@@ -36,9 +36,9 @@ describe('redeploying 100 times', function () {
     const answered = new Promise((resolve) => out.once('input', resolve));
     helper.getNode('pos').receive({ payload: 'go' });
     await answered;
-    const share = await account.connection.acquireStream('trading');
-    await waitFor(() => share.stream.getState() === 'authenticated', 5000, 'trading stream');
-    // Deliberately not released: the redeploy must close what the connection opened.
+    account.connection.tradeUpdates.subscribe(() => undefined);
+    await waitFor(() => account.connection.diagnostics().streams.trading?.state === 'authenticated', 5000, 'trading stream');
+    // Deliberately not unsubscribed: the redeploy must close what the connection opened.
     return account;
   }
 
@@ -71,6 +71,6 @@ describe('redeploying 100 times', function () {
     }
     assert.ok(processListeners() <= baseListeners, `process listeners ${processListeners()} vs ${baseListeners}`);
     const account = helper.getNode('acct');
-    assert.strictEqual(account.connection.userCount, 2, 'exactly the two nodes of the flow use the connection');
+    assert.strictEqual(account.connection.diagnostics().users, 2, 'exactly the two nodes of the flow use the connection');
   });
 });

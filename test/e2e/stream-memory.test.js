@@ -42,12 +42,13 @@ async function until(cond, ms, what) {
 
 function listenerCounts(connection, sim) {
   const counts = {};
-  for (const [kind, shared] of connection.streams) {
-    for (const name of shared.stream.eventNames()) counts[`${kind}:${String(name)}`] = shared.stream.listenerCount(name);
+  const d = connection.diagnostics();
+  for (const [kind, stream] of Object.entries(d.streams)) {
+    for (const [name, count] of Object.entries(stream.listeners)) counts[`${kind}:${name}`] = count;
   }
   for (const name of ['trade', 'quote', 'bar', 'updatedBar', 'dailyBar', 'tick']) counts[`market:${name}`] = sim.market.listenerCount(name);
   counts['broker:trade_update'] = sim.broker.listenerCount('trade_update');
-  counts['connection:request'] = connection.events.listenerCount('request');
+  counts['connection:request'] = d.requestListeners;
   return counts;
 }
 

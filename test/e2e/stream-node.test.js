@@ -109,7 +109,7 @@ describe('alpaca-stream node on the simulator', function () {
     await sim();
     await waitFor(() => got['a-data'].length > 0 && got['b-data'].some((m) => m.topic === 'MSFT'), 10000, 'trades');
     const feed = account.connection.marketFeed('stocks');
-    const sdk = () => account.connection.streams.get('stocks').stream.getSubscriptions().trades.slice().sort();
+    const sdk = () => account.connection.diagnostics().streams.stocks.subscriptions.trades.slice().sort();
     await waitFor(() => sdk().join() === 'AAPL,MSFT', 5000, 'server ack of AAPL,MSFT');
 
     helper.getNode('a').receive({ action: 'unsubscribe', payload: 'AAPL' });

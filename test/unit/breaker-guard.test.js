@@ -4,8 +4,9 @@
 const assert = require('assert');
 const { EventEmitter } = require('events');
 const { BreakerGuard, isApiFailure } = require('../../dist/lib/breaker/guard');
-const { parseSettings } = require('../../dist/lib/breaker/rules');
-const { stateChangeAlert, breakerStatus } = require('../../dist/lib/breaker/alert');
+const { parseSettings } = require('../../dist/lib/breaker/settings');
+const { stateChangeAlert } = require('../../dist/lib/breaker/alert');
+const { breakerStatus } = require('../../dist/lib/node-red/status');
 
 const MIN = 60_000;
 
@@ -22,18 +23,27 @@ function fakeConnection() {
     users: new Set(),
     register(u) { c.users.add(u.id); },
     deregister(u) { c.users.delete(u.id); return Promise.resolve(); },
-    async account() {
-      c.calls.account++;
-      if (c.failAccount) throw new Error('500 internal server error');
-      const exposure = c.positionsList.reduce((s, p) => s + p.marketValue, 0);
-      return { equity: c.equity, longMarketValue: exposure, shortMarketValue: 0 };
+    reads: {
+      async account() {
+        c.calls.account++;
+        if (c.failAccount) throw new Error('500 internal server error');
+        const exposure = c.positionsList.reduce((s, p) => s + p.marketValue, 0);
+        return { equity: c.equity, longMarketValue: exposure, shortMarketValue: 0 };
+      },
+      async positions() { return c.positionsList; },
+      async openOrders() { return c.open; },
+      async clock() { return { timestamp: '', isOpen: true, nextOpen: '2099-01-01T14:30:00Z', nextClose: '2099-01-01T21:00:00Z' }; },
+      async latestPrice() { return 200; },
     },
-    async positions() { return c.positionsList; },
-    async openOrders() { return c.open; },
-    async clock() { return { timestamp: '', isOpen: true, nextOpen: '2099-01-01T14:30:00Z', nextClose: '2099-01-01T21:00:00Z' }; },
-    async cancelAllOrders() { c.calls.cancelAll++; return [{ id: 'o1', status: 200, ok: true }, { id: 'o2', status: 200, ok: true }]; },
-    async closeAllPositions() { c.calls.closeAll++; return []; },
-    tradeUpdates: { subscribe: (l) => { c.listeners.add(l); return () => c.listeners.delete(l); } },
+    orders: {
+      async tripAction(action) {
+        if (action === 'cancelAll') { c.calls.cancelAll++; return [{ id: 'o1', status: 200, ok: true }, { id: 'o2', status: 200, ok: true }]; }
+        c.calls.closeAll++;
+        return [];
+      },
+    },
+    onRequest(l) { c.events.on('request', l); return () => c.events.off('request', l); },
+    tradeUpdates: { status: { state: 'connected', since: 0 }, subscribe: (l) => { c.listeners.add(l); return () => c.listeners.delete(l); } },
     update(u) { for (const l of c.listeners) l(u); },
   };
   return c;
@@ -50,9 +60,8 @@ function setup({ def = {}, store = memoryStore(), connection = fakeConnection() 
   const clock = { t: Date.parse('2025-03-03T15:00:00Z') };
   const real = { t: 1_000_000 };
   const guard = new BreakerGuard({
-    accountId: 'acct', accountName: 'Sim', connection, store,
+    accountName: 'Sim', connection, store,
     now: () => clock.t, realNow: () => real.t, timers: false,
-    priceOf: async () => 200,
   });
   guard.attach({ id: 'b1', name: 'guard', settings: parseSettings({ pollOpen: 10, pollFlat: 10, staleSeconds: 60, ...def }) });
   const changes = [];
@@ -62,7 +71,12 @@ function setup({ def = {}, store = memoryStore(), connection = fakeConnection() 
   return { guard, clock, real, store, connection, changes, actions };
 }
 
-const order = (side, qty, symbol = 'AAPL') => ({ symbol, side, qty, type: 'market' });
+/** A submit of a market order, as the gateway asks the guard about it. */
+const order = (side, qty, symbol = 'AAPL') => ({
+  change: { action: 'submit', clientOrderId: `c-${side}-${qty}`, order: { symbol, assetKind: 'stock', side, qty, type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false } },
+  origin: { name: 'test' },
+  dryRun: false,
+});
 
 describe('breaker guard (one per account)', function () {
   let g;
@@ -78,7 +92,7 @@ describe('breaker guard (one per account)', function () {
       await g.guard.poll();
       assert.strictEqual(g.guard.state, 'ACTIVE', `still ACTIVE at ${equity}`);
     }
-    assert.strictEqual((await g.guard.decide('b1', order('buy', 1))).pass, true);
+    assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, true);
     g.clock.t += 3 * MIN;
     g.connection.equity = 98990;
     await g.guard.poll();
@@ -92,7 +106,7 @@ describe('breaker guard (one per account)', function () {
       { equity: 98990, reference: 100000, loss: 1010, threshold: 1, window: '30 min' },
     );
     assert.strictEqual(g.store.value.state, 'HALTED');
-    const d = await g.guard.decide('b1', order('sell', 1));
+    const d = await g.guard.decide(order('sell', 1));
     assert.strictEqual(d.pass, false);
     assert.strictEqual(d.check, 'halted');
     await new Promise((r) => setImmediate(r));
@@ -104,7 +118,7 @@ describe('breaker guard (one per account)', function () {
     assert.strictEqual(alert.breaker.local, true);
     assert.match(alert.topic, /HALTED on Sim: loss in 30 min 1.01%/);
     assert.match(alert.payload, /Trading on Sim is HALTED since 2025-03-03 15:12:00 UTC: equity fell 1.01%/);
-    assert.deepStrictEqual(breakerStatus(g.guard.record), { fill: 'red', shape: 'ring', text: 'HALTED: loss in 30 min 1.01%' });
+    assert.deepStrictEqual(breakerStatus(g.guard.record), { fill: 'red', shape: 'ring', text: 'HALTED: loss in 30 min 1.01% · 1 blocked' });
   });
 
   it('a slow bleed over more than 30 minutes does not trip the window rule', async function () {
@@ -155,11 +169,11 @@ describe('breaker guard (one per account)', function () {
     await g.guard.start();
     assert.strictEqual(g.guard.state, 'HALTED');
     assert.match(g.guard.record.reason, /halted by hand: test/);
-    assert.strictEqual((await g.guard.decide('b1', order('buy', 1))).pass, false);
+    assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, false);
     assert.strictEqual(g.guard.reset('a person', 'b1'), true);
     assert.strictEqual(g.guard.state, 'ACTIVE');
     assert.strictEqual(g.store.value.state, 'ACTIVE');
-    assert.strictEqual((await g.guard.decide('b1', order('buy', 1))).pass, true);
+    assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, true);
     assert.deepStrictEqual(g.guard.record.history.map((h) => h.state), ['HALTED', 'ACTIVE']);
   });
 
@@ -174,11 +188,46 @@ describe('breaker guard (one per account)', function () {
     await g.guard.whenLoaded();
     assert.strictEqual(g.guard.state, 'HALTED');
     assert.strictEqual(g.guard.reset('a person', 'b1'), true);
-    const decision = g.guard.decide('b1', order('buy', 1));
+    const decision = g.guard.decide(order('buy', 1));
     // The account answers a little later.
     setTimeout(release, 50);
-    assert.deepStrictEqual(await decision, { pass: true, state: 'ACTIVE' });
+    assert.deepStrictEqual(await decision, { pass: true });
     await started;
+  });
+
+  it('the rolling window survives a restart: a loss that began before it still trips after it', async function () {
+    g = setup({ def: { dailyOn: false, drawdownOn: false } });
+    await g.guard.start();
+    g.clock.t += MIN;
+    g.connection.equity = 99500;
+    await g.guard.poll();
+    await g.guard.close(); // stores the samples it has
+    const stored = g.store.value;
+    assert.deepStrictEqual(stored.samples.map((x) => x.equity), [100000, 99500]);
+
+    g = setup({ def: { dailyOn: false, drawdownOn: false }, store: memoryStore(stored) });
+    g.clock.t += 2 * MIN;
+    g.connection.equity = 98950; // 1.05% below the peak seen before the restart
+    await g.guard.start();
+    assert.strictEqual(g.guard.state, 'HALTED');
+    assert.strictEqual(g.guard.record.rule, 'rollingLoss');
+  });
+
+  it('orders the broker refuses over REST (403, 422) count as rejections in a row', async function () {
+    g = setup({ def: { rejectsCount: 3, concOn: false } });
+    await g.guard.start();
+    const refused = async () => {
+      const request = order('buy', 1);
+      assert.strictEqual((await g.guard.decide(request)).pass, true);
+      g.guard.settled(request, { ok: false, kind: 'forbidden', status: 403 });
+    };
+    await refused();
+    await refused();
+    g.guard.settled(order('buy', 1), { ok: false, kind: 'network' }); // no answer is not a refusal
+    assert.strictEqual(g.guard.state, 'ACTIVE');
+    await refused();
+    assert.strictEqual(g.guard.state, 'HALTED');
+    assert.strictEqual(g.guard.record.rule, 'rejections');
   });
 
   it('an unreadable stored state fails closed', async function () {
@@ -221,23 +270,23 @@ describe('breaker guard (one per account)', function () {
     g.connection.positionsList = [{ symbol: 'AAPL', side: 'long', qty: 10, currentPrice: 200, marketValue: 2000 }];
     await g.guard.start();
     g.guard.trip({ rule: 'dailyLoss', target: 'REDUCING', reason: 'r', short: 's', figures: {} }, 'b1');
-    assert.strictEqual((await g.guard.decide('b1', order('buy', 1))).pass, false);
-    assert.strictEqual((await g.guard.decide('b1', order('sell', 6))).pass, true);
+    assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, false);
+    assert.strictEqual((await g.guard.decide(order('sell', 6))).pass, true);
     // The 6 just passed are on their way: only 4 more may go.
-    const flip = await g.guard.decide('b1', order('sell', 5));
+    const flip = await g.guard.decide(order('sell', 5));
     assert.strictEqual(flip.pass, false);
     assert.match(flip.reason, /at most 4/);
     // Once the broker reports the order (and it shows among the open orders), it is counted once.
     g.connection.update({ event: 'new', timestamp: '', order: { id: 'x1', symbol: 'AAPL', side: 'sell', qty: 6, filledQty: 0 } });
     g.connection.open = [{ id: 'x1', symbol: 'AAPL', side: 'sell', qty: 6, filledQty: 0 }];
-    assert.strictEqual((await g.guard.decide('b1', order('sell', 4))).pass, true);
+    assert.strictEqual((await g.guard.decide(order('sell', 4))).pass, true);
   });
 
   it('the order rate stops a runaway loop at N a minute; rejections in a row trip; error rate needs its sample', async function () {
     g = setup({ def: { ratePerMinute: 5, concOn: false, errorsMin: 4 } });
     await g.guard.start();
     const results = [];
-    for (let i = 0; i < 8; i++) results.push((await g.guard.decide('b1', order('buy', 1))).pass);
+    for (let i = 0; i < 8; i++) results.push((await g.guard.decide(order('buy', 1))).pass);
     assert.deepStrictEqual(results, [true, true, true, true, true, false, false, false]);
     assert.strictEqual(g.guard.record.rule, 'orderRate');
 

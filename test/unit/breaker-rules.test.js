@@ -1,8 +1,12 @@
 'use strict';
-// The breaker's rules on their own: settings, order msgs, per-order checks and the account rules
-// over windows measured with a fake clock (30 minutes take no time).
+// The breaker's rules on their own: settings, the order a request sends, per-order checks and
+// the account rules over windows measured with a fake clock (30 minutes take no time).
 const assert = require('assert');
-const r = require('../../dist/lib/breaker/rules');
+const r = {
+  ...require('../../dist/lib/breaker/settings'),
+  ...require('../../dist/lib/breaker/order-rules'),
+  ...require('../../dist/lib/breaker/rules'),
+};
 
 const MIN = 60_000;
 const T0 = Date.parse('2025-03-03T15:00:00Z');
@@ -32,32 +36,26 @@ describe('breaker rules', function () {
     });
   });
 
-  describe('order msgs', function () {
-    it('reads snake_case and camelCase orders', function () {
-      const a = r.readOrderMsg({ payload: { symbol: 'aapl', side: 'BUY', qty: '5', type: 'limit', limit_price: 101.5 } });
-      assert.deepStrictEqual(a, { kind: 'order', order: { symbol: 'AAPL', side: 'buy', qty: 5, notional: undefined, type: 'limit', limitPrice: 101.5, stopPrice: undefined } });
-      const b = r.readOrderMsg({ payload: { symbol: 'BTC/USD', side: 'sell', notional: 250, limitPrice: '60000' } });
-      assert.strictEqual(b.order.notional, 250);
-      assert.strictEqual(b.order.limitPrice, 60000);
-      assert.strictEqual(b.order.type, 'market');
+  describe('the order a request sends', function () {
+    const order = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'limit', timeInForce: 'day', orderClass: 'simple', qty: 5, limitPrice: 101.5, extendedHours: false };
+    it('a submit is valued as sent; an option counts 100 units per contract', function () {
+      const i = r.intentOf({ change: { action: 'submit', order, clientOrderId: 'c' }, origin: { name: 't' }, dryRun: false });
+      assert.deepStrictEqual(i, { symbol: 'AAPL', side: 'buy', qty: 5, notional: undefined, type: 'limit', limitPrice: 101.5, stopPrice: undefined, multiplier: 1 });
+      const opt = r.intentOf({ change: { action: 'submit', order: { ...order, symbol: 'AAPL250117C00150000', assetKind: 'option', limitPrice: 2.5 }, clientOrderId: 'c' }, origin: { name: 't' }, dryRun: false });
+      assert.strictEqual(opt.multiplier, 100);
     });
-    it('lets cancel, cancelAll and replace through, named in msg.action or msg.topic', function () {
-      assert.deepStrictEqual(r.readOrderMsg({ action: 'cancelAll' }), { kind: 'passThrough', action: 'cancelAll' });
-      assert.deepStrictEqual(r.readOrderMsg({ topic: 'cancel', payload: { orderId: 'x' } }), { kind: 'passThrough', action: 'cancel' });
-      assert.deepStrictEqual(r.readOrderMsg({ action: 'replace', payload: { qty: 1000 } }), { kind: 'passThrough', action: 'replace' });
-    });
-    it('calls an order it cannot read unreadable, saying what is missing', function () {
-      assert.match(r.readOrderMsg({ payload: 'buy' }).reason, /msg.payload/);
-      assert.match(r.readOrderMsg({ payload: { side: 'buy', qty: 1 } }).reason, /symbol/);
-      assert.match(r.readOrderMsg({ payload: { symbol: 'AAPL', side: 'long', qty: 1 } }).reason, /side/);
-      assert.match(r.readOrderMsg({ payload: { symbol: 'AAPL', side: 'buy' } }).reason, /exactly one of qty and notional/);
-      assert.match(r.readOrderMsg({ payload: { symbol: 'AAPL', side: 'buy', qty: 1, notional: 5 } }).reason, /exactly one/);
-      assert.match(r.readOrderMsg({ payload: { symbol: 'AAPL', side: 'buy', qty: -1 } }).reason, /greater than 0/);
+    it('a replace is the original order with the changes applied', function () {
+      const original = { id: 'o1', symbol: 'AAPL', side: 'buy', type: 'limit', qty: 1, filledQty: 0, notional: null, limitPrice: 100, stopPrice: null, assetClass: 'us_equity' };
+      const i = r.intentOf({ change: { action: 'replace', ref: { orderId: 'o1' }, changes: { qty: 5000 }, clientOrderId: 'c' }, origin: { name: 't' }, original, dryRun: false });
+      assert.deepStrictEqual(i, { symbol: 'AAPL', side: 'buy', qty: 5000, notional: undefined, type: 'limit', limitPrice: 100, stopPrice: undefined, multiplier: 1 });
+      assert.strictEqual(r.remainingQty({ qty: 10, filledQty: 4 }), 6);
+      // Without the original (not read), there is nothing to value.
+      assert.strictEqual(r.intentOf({ change: { action: 'replace', ref: { orderId: 'o1' }, changes: { qty: 2 }, clientOrderId: 'c' }, origin: { name: 't' }, dryRun: false }), undefined);
     });
   });
 
   describe('per-order checks', function () {
-    const order = (side, qty, extra = {}) => ({ symbol: 'AAPL', side, qty, type: 'market', ...extra });
+    const order = (side, qty, extra = {}) => ({ symbol: 'AAPL', side, qty, type: 'market', multiplier: 1, ...extra });
     const ctx = (over) => ({ state: 'ACTIVE', equity: 100000, positionQty: 0, pendingReduceQty: 0, marketPrice: 200, ...over });
 
     it('REDUCING: a closing order passes, an opening one and one that would flip the position are blocked', function () {
@@ -83,7 +81,7 @@ describe('breaker rules', function () {
       assert.strictEqual(v.pass, false);
       assert.match(v.reason, /6 already on the way out.*at most 4/);
       assert.strictEqual(r.checkOrder(s, order('sell', 4), ctx({ state: 'REDUCING', positionQty: 10, pendingReduceQty: 6 })).pass, true);
-      const n = r.checkOrder(s, { symbol: 'AAPL', side: 'sell', notional: 100, type: 'market' }, ctx({ state: 'REDUCING', positionQty: 10 }));
+      const n = r.checkOrder(s, { symbol: 'AAPL', side: 'sell', notional: 100, type: 'market', multiplier: 1 }, ctx({ state: 'REDUCING', positionQty: 10 }));
       assert.match(n.reason, /needs a qty/);
     });
     it('concentration blocks an order that makes one position too large, never one that shrinks it', function () {
@@ -107,7 +105,19 @@ describe('breaker rules', function () {
       const v = r.checkOrder(s, order('buy', 6), ctx());
       assert.strictEqual(v.check, 'maxNotional');
       assert.match(v.reason, /1,200.00, over the 1,000.00 limit/);
-      assert.strictEqual(r.checkOrder(s, { symbol: 'AAPL', side: 'buy', notional: 1500, type: 'market' }, ctx()).pass, false);
+      assert.strictEqual(r.checkOrder(s, { symbol: 'AAPL', side: 'buy', notional: 1500, type: 'market', multiplier: 1 }, ctx()).pass, false);
+      // Options: 3 contracts at 4.00 are worth 1,200.
+      const opt = r.checkOrder(s, { symbol: 'AAPL250117C00150000', side: 'buy', qty: 3, type: 'limit', limitPrice: 4, multiplier: 100 }, ctx());
+      assert.match(opt.reason, /1,200.00, over the 1,000.00 limit/);
+    });
+    it('REDUCING: a replace that does not raise the open quantity passes; one that raises it is checked as an exit', function () {
+      const s = settings();
+      const flat = ctx({ state: 'REDUCING', positionQty: 0 });
+      assert.deepStrictEqual(r.checkOrder(s, order('buy', 1, { type: 'limit', limitPrice: 100 }), { ...flat, replacesQty: 1 }), { pass: true });
+      const raised = r.checkOrder(s, order('buy', 5000, { type: 'limit', limitPrice: 100 }), { ...flat, replacesQty: 1 });
+      assert.strictEqual(raised.pass, false);
+      assert.match(raised.reason, /the replace to buy 5000 AAPL.*would open a position/);
+      assert.deepStrictEqual(r.checkOrder(s, order('sell', 8), ctx({ state: 'REDUCING', positionQty: 10, replacesQty: 5 })), { pass: true });
     });
   });
 

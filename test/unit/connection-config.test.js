@@ -3,7 +3,7 @@ const assert = require('assert');
 const { configProblem } = require('../../dist/lib/alpaca/connection');
 const { normaliseEndpoint, streamUrls, rewriteOrigin } = require('../../dist/lib/alpaca/client');
 const { toBrokerError, redact } = require('../../dist/lib/alpaca/errors');
-const { BrokerError } = require('../../dist/lib/core/broker');
+const { BrokerError } = require('../../dist/lib/core/errors');
 
 describe('account settings', function () {
   it('accepts sim mode with no keys', function () {

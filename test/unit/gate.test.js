@@ -1,6 +1,7 @@
 'use strict';
 const assert = require('assert');
-const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS, gateStatusText } = require('../../dist/lib/gate/gate');
+const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS } = require('../../dist/lib/gate/gate');
+const { gateStatus } = require('../../dist/lib/node-red/status');
 
 /** A lane budget whose grants the test hands out one by one. */
 function manualBudget() {
@@ -131,9 +132,11 @@ describe('rate gate (plain module)', function () {
   });
 
   it('writes a short status', function () {
-    assert.strictEqual(gateStatusText({ tokens: 12, limit: 180, storeOk: true, store: 'local' }, 3), '12/180 tokens · queue 3');
-    assert.strictEqual(gateStatusText({ tokens: -4, limit: 180, storeOk: true, store: 'local' }, 0, 'orders'), 'orders 0/180 tokens · queue 0');
-    assert.match(gateStatusText({ tokens: 0, limit: 1, storeOk: true, store: 'local', pausedUntil: Date.now() + 5000 }, 2), /^paused until \d\d:\d\d:\d\d · queue 2$/);
-    assert.strictEqual(gateStatusText({ tokens: 0, limit: 1, storeOk: false, store: 'redis' }, 1), 'Redis unreachable · queue 1');
+    assert.deepStrictEqual(gateStatus({ tokens: 12, limit: 180, storeOk: true }, 3), { fill: 'blue', shape: 'dot', text: '12/180 tokens · queue 3' });
+    assert.deepStrictEqual(gateStatus({ tokens: -4, limit: 180, storeOk: true }, 0, 'orders', 2), { fill: 'green', shape: 'dot', text: 'orders 0/180 tokens · queue 0 · 2 dropped' });
+    const paused = gateStatus({ tokens: 0, limit: 1, storeOk: true, pausedUntil: Date.now() + 5000 }, 2);
+    assert.strictEqual(paused.fill, 'yellow');
+    assert.match(paused.text, /^paused until \d\d:\d\d:\d\d · queue 2$/);
+    assert.deepStrictEqual(gateStatus({ tokens: 0, limit: 1, storeOk: false }, 1), { fill: 'red', shape: 'ring', text: 'Redis unreachable · queue 1' });
   });
 });

@@ -2,21 +2,43 @@
 // The plain modules behind alpaca-order: validation, dialog/msg resolution, client order ids,
 // and the final-state watcher (driven by a hand-made feed: it is the feed's interface, not ours).
 const assert = require('assert');
-const { validateOrder, validateReplace, validateRef, parseSymbol, decimals, amount } = require('../../dist/lib/orders/validate');
+const { validateOrder, validateReplace, validateRef, decimals } = require('../../dist/lib/orders/validate');
+const { parseSymbol, parseSymbolList, MAX_SYMBOLS_PER_MSG } = require('../../dist/lib/core/symbols');
+const { positiveAmount: amount, show, refuseForbiddenKeys } = require('../../dist/lib/core/values');
 const { resolveOrder } = require('../../dist/lib/orders/resolve');
 const { deriveClientOrderId, canonical } = require('../../dist/lib/orders/client-order-id');
 const { OrderWatcher } = require('../../dist/lib/orders/wait');
 const { toOrderDetails, toPostOrder, isAmbiguous } = require('../../dist/lib/alpaca/orders');
-const { BrokerError } = require('../../dist/lib/core/broker');
+const { BrokerError } = require('../../dist/lib/core/errors');
 
 const field = (fn, name) => assert.throws(fn, (e) => e.name === 'InputError' && e.field === name);
 
 describe('order validation', function () {
   it('classifies symbols: ticker, crypto pair, OCC option', function () {
-    assert.deepStrictEqual(parseSymbol(' brk.b '), { symbol: 'BRK.B', assetKind: 'stock' });
-    assert.deepStrictEqual(parseSymbol('btc/usd'), { symbol: 'BTC/USD', assetKind: 'crypto' });
-    assert.deepStrictEqual(parseSymbol('AAPL250117C00150000'), { symbol: 'AAPL250117C00150000', assetKind: 'option' });
-    field(() => parseSymbol('AAPL MSFT'), 'symbol');
+    assert.deepStrictEqual(parseSymbol('symbol', ' brk.b '), { symbol: 'BRK.B', assetKind: 'stock' });
+    assert.deepStrictEqual(parseSymbol('symbol', 'btc/usd'), { symbol: 'BTC/USD', assetKind: 'crypto' });
+    assert.deepStrictEqual(parseSymbol('symbol', '1inch/usd'), { symbol: '1INCH/USD', assetKind: 'crypto' });
+    assert.deepStrictEqual(parseSymbol('symbol', 'AAPL250117C00150000'), { symbol: 'AAPL250117C00150000', assetKind: 'option' });
+    field(() => parseSymbol('symbol', 'AAPL MSFT'), 'symbol');
+    field(() => parseSymbol('symbol', 'BTC/USD', ['stock']), 'symbol');
+  });
+
+  it('reads symbol lists in linear time, capped, without duplicates', function () {
+    assert.deepStrictEqual(parseSymbolList('symbols', 'aapl, msft;AAPL', ['stock']), ['AAPL', 'MSFT']);
+    assert.deepStrictEqual(parseSymbolList('symbols', ['*'], ['stock'], true), ['*']);
+    field(() => parseSymbolList('symbols', Array.from({ length: MAX_SYMBOLS_PER_MSG + 1 }, (_, i) => `S${i}`), ['stock']), 'symbols');
+    field(() => parseSymbolList('symbols', 'A,'.repeat(100000), ['stock']), 'symbols');
+    // Distinct symbols up to the cap are all kept.
+    const many = Array.from({ length: MAX_SYMBOLS_PER_MSG }, (_, i) => `S${i}`);
+    assert.strictEqual(parseSymbolList('symbols', many, ['stock']).length, MAX_SYMBOLS_PER_MSG);
+  });
+
+  it('refuses prototype keys and inherited properties; echoes of bad values are cut short', function () {
+    field(() => refuseForbiddenKeys(JSON.parse('{"symbol":"AAPL","__proto__":{"qty":5}}'), 'msg.payload'), 'msg.payload.__proto__');
+    field(() => refuseForbiddenKeys({ a: [{ constructor: 1 }] }, 'msg.payload'), 'msg.payload.a[0].constructor');
+    field(() => refuseForbiddenKeys(Object.create({ symbol: 'AAPL' }), 'msg.payload'), 'msg.payload');
+    assert.doesNotThrow(() => refuseForbiddenKeys({ symbol: 'AAPL', takeProfit: { limitPrice: 1 } }, 'msg.payload'));
+    assert.ok(show('x'.repeat(5_000_000)).length <= 200);
   });
 
   it('parses amounts strictly and counts decimals', function () {
@@ -96,13 +118,13 @@ describe('order resolution (dialog vs msg)', function () {
 describe('client order ids', function () {
   it('are stable per node, msg and order, and differ when any of them differs', function () {
     const order = { symbol: 'AAPL', side: 'buy', qty: 1 };
-    const a = deriveClientOrderId('node1', 'msg-1', order).clientOrderId;
-    assert.strictEqual(deriveClientOrderId('node1', 'msg-1', { qty: 1, side: 'buy', symbol: 'AAPL' }).clientOrderId, a);
-    assert.notStrictEqual(deriveClientOrderId('node2', 'msg-1', order).clientOrderId, a);
-    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-2', order).clientOrderId, a);
-    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-1', { ...order, qty: 2 }).clientOrderId, a);
+    const a = deriveClientOrderId('node1', 'msg-1', order);
+    assert.strictEqual(deriveClientOrderId('node1', 'msg-1', { qty: 1, side: 'buy', symbol: 'AAPL' }), a);
+    assert.notStrictEqual(deriveClientOrderId('node2', 'msg-1', order), a);
+    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-2', order), a);
+    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-1', { ...order, qty: 2 }), a);
     assert.ok(a.length <= 128 && /^nr-msg1-[0-9a-f]{16}$/.test(a), a);
-    assert.strictEqual(deriveClientOrderId('n', undefined, order).derived, false);
+    assert.match(deriveClientOrderId('n', undefined, order), /^nr-[0-9a-f-]{36}$/);
     assert.strictEqual(canonical({ b: 1, a: [2, { d: undefined, c: 3 }] }), '{"a":[2,{"c":3}],"b":1}');
   });
 });

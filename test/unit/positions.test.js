@@ -1,6 +1,7 @@
 'use strict';
 const assert = require('assert');
-const { resolveRequest, InputError } = require('../../dist/lib/positions/request');
+const { resolveRequest } = require('../../dist/lib/positions/request');
+const { InputError } = require('../../dist/lib/core/errors');
 
 describe('positions: resolving the action from dialog and msg', function () {
   const dialog = (over = {}) => ({ action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, ...over });

@@ -5,7 +5,8 @@
 const assert = require('assert');
 const { SubscriptionBook } = require('../../dist/lib/streams/subscriptions');
 const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrderFilter, effectiveChannels } = require('../../dist/lib/streams/input');
-const { OutputGate, RecentKeys } = require('../../dist/lib/streams/output');
+const { OutputGate } = require('../../dist/lib/streams/output');
+const { RecentKeys } = require('../../dist/lib/core/recent-keys');
 const { StreamHealth, OutageAlarm } = require('../../dist/lib/streams/health');
 const { OrderTracker, updateKey } = require('../../dist/lib/streams/order-tracker');
 

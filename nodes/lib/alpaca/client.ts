@@ -2,7 +2,6 @@
 // ignores basePath, so an endpoint override rewrites each request's origin in a `pre` hook.
 import { Alpaca } from '@alpacahq/alpaca-trade-api';
 
-export type TradingMode = 'sim' | 'paper' | 'live';
 export type StockFeed = 'iex' | 'sip' | 'delayed_sip';
 
 export const ALPACA_HOSTS = {
@@ -24,8 +23,17 @@ export interface ClientOptions {
   /** Per-request timeout (ms). */
   timeoutMs?: number;
   rateLimit?: false | { maxRequests: number; intervalMs: number };
-  /** Called with every REST response's status and rate-limit headers (feeds the request budget). */
-  onResponse?: (feedback: { status: number; limit?: number; remaining?: number; resetAt?: number; retryAfterMs?: number }) => void;
+  /** Called with every REST response's status and rate-limit headers, and the URL asked (feeds the request budgets). */
+  onResponse?: (feedback: ResponseFeedback, url: string) => void;
+}
+
+/** What one response says about the rate limit. */
+export interface ResponseFeedback {
+  status: number;
+  limit?: number;
+  remaining?: number;
+  resetAt?: number;
+  retryAfterMs?: number;
 }
 
 function headerNumber(headers: Headers, name: string): number | undefined {
@@ -37,7 +45,7 @@ function headerNumber(headers: Headers, name: string): number | undefined {
 /** A middleware `post` hook reporting each response's status and X-RateLimit-* headers. */
 export function reportResponses(onResponse: NonNullable<ClientOptions['onResponse']>) {
   return {
-    async post(context: { response: Response }) {
+    async post(context: { url: string; response: Response }) {
       const h = context.response.headers;
       const reset = headerNumber(h, 'X-RateLimit-Reset');
       const retryAfter = headerNumber(h, 'Retry-After');
@@ -47,7 +55,7 @@ export function reportResponses(onResponse: NonNullable<ClientOptions['onRespons
         remaining: headerNumber(h, 'X-RateLimit-Remaining'),
         resetAt: reset === undefined ? undefined : reset * 1000,
         retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
-      });
+      }, context.url);
       return undefined;
     },
   };

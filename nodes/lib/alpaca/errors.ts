@@ -1,6 +1,6 @@
 // Turns the SDK's typed errors into BrokerErrors a person can act on, without any secret.
 import { ApiError, FetchError, RateLimitError } from '@alpacahq/alpaca-trade-api';
-import { BrokerError, type ErrorKind } from '../core/broker';
+import { BrokerError, type ErrorKind } from '../core/errors';
 
 function kindOf(status: number): ErrorKind {
   if (status === 401) return 'auth';

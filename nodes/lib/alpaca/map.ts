@@ -1,5 +1,5 @@
 // Alpaca's SDK models (money as strings, Dates) -> the plain, numeric snapshots the nodes emit.
-import type { AccountSnapshot, ClockSnapshot, OrderSnapshot, PositionSnapshot } from '../core/broker';
+import type { AccountSnapshot, ClockSnapshot, OrderSnapshot, PositionSnapshot } from '../core/snapshots';
 
 type Raw = Record<string, unknown>;
 

@@ -3,33 +3,28 @@
 // normalised events, a watchdog for a silent socket, REST polling during long outages and bar
 // backfill after a reconnect, all REST through the connection's budget.
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
-import type { AlpacaConnection, StreamLease } from './connection';
+import type { MarketFeed } from '../core/broker';
+import { PRIORITY } from '../core/priority';
+import type { StockFeed } from './client';
+import type { StreamLease, StreamSource } from './stream-pool';
+import type { Rest } from './transport';
 import { SubscriptionBook, isEmpty, type SubscriptionDiff, type Wanted } from '../streams/subscriptions';
 import { StreamHealth, type Timers } from '../streams/health';
 import { followLifecycle } from './stream-lifecycle';
-import { isoTime, epochMs, type ConnectionEvent, type MarketChannel, type MarketEvent, type MarketKind, type StreamStatus } from '../streams/events';
-
-export type { MarketKind } from '../streams/events';
+import {
+  isoTime,
+  epochMs,
+  type ConnectionEvent,
+  type FeedEvent,
+  type MarketChannel,
+  type MarketEvent,
+  type MarketKind,
+  type MarketSubscriber,
+  type StreamStatus,
+} from '../streams/events';
 
 type Raw = Record<string, unknown>;
 type MarketStream = ReturnType<Alpaca['marketData']['stockStream']>;
-
-/** A market event as delivered to a node: live, recovered (backfilled) or polled over REST. */
-export interface FeedEvent extends MarketEvent {
-  recovered?: boolean;
-  polled?: boolean;
-}
-
-export interface MarketSubscriber {
-  id: string;
-  onEvent(event: FeedEvent): void;
-  onStatus(status: StreamStatus): void;
-  onConnectionEvent(event: ConnectionEvent): void;
-  /** Silence before the watchdog probes (ms, 0 = off); the feed uses the smallest of its nodes. */
-  watchdogMs: number;
-  /** Outage length before REST polling starts (ms, 0 = never); the smallest wins. */
-  pollAfterMs: number;
-}
 
 const num = (v: unknown): number | undefined => {
   const n = typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : NaN;
@@ -153,7 +148,7 @@ const MINUTE = 60_000;
 /** Live bars held back while a backfill runs, at most. */
 const MAX_HELD = 10_000;
 
-export class AlpacaMarketFeed {
+export class AlpacaMarketFeed implements MarketFeed {
   private readonly book = new SubscriptionBook();
   private readonly subscribers = new Map<string, MarketSubscriber>();
   private readonly health: StreamHealth;
@@ -170,7 +165,9 @@ export class AlpacaMarketFeed {
   private held: MarketEvent[] = [];
 
   constructor(
-    readonly connection: AlpacaConnection,
+    private readonly transport: Rest,
+    private readonly streams: StreamSource,
+    private readonly stockFeed: StockFeed,
     readonly kind: MarketKind,
     timers?: Timers,
   ) {
@@ -250,7 +247,7 @@ export class AlpacaMarketFeed {
   private open(): void {
     this.opening = true;
     this.health.connecting();
-    this.connection.acquireStream(this.kind).then(
+    this.streams.acquire(this.kind).then(
       (lease) => {
         this.opening = false;
         if (this.closed || this.subscribers.size === 0) {
@@ -376,8 +373,8 @@ export class AlpacaMarketFeed {
 
   private latest(channel: 'trades' | 'quotes' | 'bars', symbols: string[]): Promise<Record<string, Raw>> {
     const joined = symbols.join(',');
-    const feed = this.connection.stockFeed;
-    return this.connection
+    const feed = this.stockFeed;
+    return this.transport
       .rest(
         (a) => {
           const s = a.marketData.stocks;
@@ -391,7 +388,7 @@ export class AlpacaMarketFeed {
           }
           return (crypto ? c.cryptoLatestBars({ loc: 'us', symbols: joined }) : s.stockLatestBars({ symbols: joined, feed: feed as never })) as Promise<unknown>;
         },
-        { priority: -1 },
+        { priority: PRIORITY.background, api: 'data' },
       )
       .then((resp) => ((resp as Raw)[channel] ?? {}) as Record<string, Raw>);
   }
@@ -442,13 +439,13 @@ export class AlpacaMarketFeed {
       const symbols = this.symbolsOn('bars').filter((s) => this.lastBarTime.has(s));
       if (symbols.length && (this.kind === 'stocks' || this.kind === 'crypto')) {
         const from = Math.min(...symbols.map((s) => this.lastBarTime.get(s) as number)) + MINUTE;
-        const feed = this.connection.stockFeed;
-        const resp = (await this.connection.rest(
+        const feed = this.stockFeed;
+        const resp = (await this.transport.rest(
           (a) =>
             (this.kind === 'crypto'
               ? a.marketData.crypto.cryptoBars({ loc: 'us', symbols: symbols.join(','), timeframe: '1Min', start: new Date(from), limit: 10_000 })
               : a.marketData.stocks.stockBars({ symbols: symbols.join(','), timeframe: '1Min', start: new Date(from), limit: 10_000, feed: feed as never })) as Promise<unknown>,
-          { priority: -1 },
+          { priority: PRIORITY.background, api: 'data' },
         )) as { bars?: Record<string, Raw[]> };
         const events: MarketEvent[] = [];
         for (const symbol of symbols) for (const b of resp.bars?.[symbol] ?? []) events.push(normaliseBar(b, 'bars', symbol));

@@ -5,30 +5,29 @@
 // means this order already exists, and the existing order is reported instead.
 import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
-import { BrokerError } from '../core/broker';
+import { BrokerError } from '../core/errors';
+import { PRIORITY } from '../core/priority';
+import type { BulkResult } from '../core/snapshots';
 import {
   OrderFailure,
   type Attempt,
   type CancelResult,
   type OrderDetails,
-  type OrderGateway,
+  type OrderExecutor,
   type OrderRef,
   type OrderRequest,
   type PlacedOrder,
   type PlacementResult,
   type ReplaceChanges,
 } from '../orders/types';
-import type { AlpacaConnection } from './connection';
 import { toBrokerError } from './errors';
 import { toOrder } from './map';
+import type { Rest } from './transport';
 
 type Raw = Record<string, unknown>;
 type PostOrderRequest = Parameters<Alpaca['trading']['orders']['postOrderRaw']>[0]['postOrderRequest'];
 type PatchOrderRequest = Parameters<Alpaca['trading']['orders']['patchOrderByOrderIdRaw']>[0]['patchOrderRequest'];
 
-/** Orders and cancels go ahead of routine reads in the shared request budget. */
-const ORDER_PRIORITY = 8;
-const CANCEL_PRIORITY = 9;
 const DUPLICATE = /client_order_id must be unique/i;
 
 const numOrNull = (v: unknown): number | null => {
@@ -96,10 +95,6 @@ export function isAmbiguous(e: BrokerError): boolean {
 }
 
 /**
- * A 429 on an order write, without the status the shared budget would retry it on: an order
- * placed minutes after its signal is another trade, so the node reports it at once instead.
- */
-/**
  * A 429 on an order request, reported with the limit's reset time. It carries no HTTP status so
  * the budget does not re-send it: an order placed minutes after its signal is another trade.
  */
@@ -127,16 +122,30 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Lookup = { found: true; raw: Raw } | { found: false; definite: boolean; error?: BrokerError };
 
-export class AlpacaOrders implements OrderGateway {
+/** How orders are settled after a doubtful answer. */
+export interface OrderTuning {
   /**
-   * Delays before each lookup after an ambiguous failure. Each lookup is a GET, which the SDK
-   * itself retries twice on 5xx and network errors.
+   * Delays before each lookup by client order id after an ambiguous failure (default 0, 1 s,
+   * 3 s). Each lookup is a GET, which the SDK itself retries twice on 5xx and network errors.
    */
-  lookupDelaysMs: number[] = [0, 1000, 3000];
+  lookupDelaysMs?: number[];
+  /** How long an order answered 429 may wait for the limit to reset before it is reported as not placed (default 60 s). */
+  rateLimitRetryMs?: number;
+}
 
-  constructor(readonly connection: AlpacaConnection) {}
+export class AlpacaOrders implements OrderExecutor {
+  private readonly lookupDelaysMs: number[];
+  private readonly rateLimitRetryMs: number;
 
-  placed(raw: Raw): PlacedOrder {
+  constructor(
+    private readonly transport: Rest,
+    tuning: OrderTuning = {},
+  ) {
+    this.lookupDelaysMs = tuning.lookupDelaysMs ?? [0, 1000, 3000];
+    this.rateLimitRetryMs = tuning.rateLimitRetryMs ?? 60_000;
+  }
+
+  private placed(raw: Raw): PlacedOrder {
     return { order: toOrderDetails(raw), raw };
   }
 
@@ -144,7 +153,7 @@ export class AlpacaOrders implements OrderGateway {
   async submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult> {
     const attempts: Attempt[] = [];
     try {
-      const raw = await this.sendOnce((a) => a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) }));
+      const raw = await this.sendUntilNotLimited('submit', attempts, (a) => a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) }));
       attempts.push(okAttempt('submit'));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
@@ -159,7 +168,9 @@ export class AlpacaOrders implements OrderGateway {
     const attempts: Attempt[] = [];
     const orderId = await this.idOf(ref, attempts);
     try {
-      const raw = await this.sendOnce((a) => a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) }));
+      const raw = await this.sendUntilNotLimited('replace', attempts, (a) =>
+        a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) }),
+      );
       attempts.push(okAttempt('replace'));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
@@ -176,11 +187,11 @@ export class AlpacaOrders implements OrderGateway {
   }
 
   /** Cancels one order; an order already canceled counts as done (canceledNow false). */
-  async cancel(ref: OrderRef): Promise<CancelResult> {
+  async cancel(ref: OrderRef, priority: number): Promise<CancelResult> {
     const attempts: Attempt[] = [];
     const orderId = await this.idOf(ref, attempts);
     try {
-      await this.connection.rest((a) => a.trading.orders.deleteOrderByOrderID({ orderId }), { priority: CANCEL_PRIORITY });
+      await this.transport.rest((a) => a.trading.orders.deleteOrderByOrderID({ orderId }), { priority });
       attempts.push(okAttempt('cancel', 204));
     } catch (err) {
       const e = toBrokerError(err);
@@ -200,11 +211,49 @@ export class AlpacaOrders implements OrderGateway {
     return { orderId, canceledNow: true, attempts, ...(state ?? {}) };
   }
 
-  async fetch(orderId: string): Promise<PlacedOrder> {
-    const raw = await this.connection.rest(async (a) => {
-      const res = await a.trading.orders.getOrderByOrderIDRaw({ orderId, nested: true } as Parameters<Alpaca['trading']['orders']['getOrderByOrderIDRaw']>[0]);
-      return (await res.raw.json()) as Raw;
+  async cancelAll(priority: number): Promise<BulkResult[]> {
+    const results = await this.transport.rest((a) => a.trading.orders.deleteAllOrders(), { priority });
+    return results.map((r) => {
+      const status = Number((r as unknown as Raw).status ?? 200);
+      return { id: String((r as unknown as Raw).id ?? ''), status, ok: status >= 200 && status < 300 };
     });
+  }
+
+  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder> {
+    const raw = await this.transport.rest(
+      async (a) => {
+        const res = await a.trading.positions.deleteOpenPositionRaw({ symbolOrAssetId: symbol, qty: amount.qty, percentage: amount.percentage });
+        return (await res.raw.json()) as Raw;
+      },
+      { priority },
+    );
+    return this.placed(raw);
+  }
+
+  async closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]> {
+    const results = await this.transport.rest((a) => a.trading.positions.deleteAllOpenPositions({ cancelOrders }), { priority });
+    return results.map((r) => {
+      const ok = r.status >= 200 && r.status < 300;
+      const body = r.body as unknown as Raw | undefined;
+      return {
+        symbol: r.symbol,
+        status: r.status,
+        ok,
+        order: ok && body ? toOrder(body) : undefined,
+        error: ok ? undefined : String(body?.message ?? `status ${r.status}`),
+      };
+    });
+  }
+
+  async fetch(ref: OrderRef): Promise<PlacedOrder> {
+    if ('clientOrderId' in ref) return this.placed(await this.getByClientOrderId(ref.clientOrderId));
+    const raw = await this.transport.rest(
+      async (a) => {
+        const res = await a.trading.orders.getOrderByOrderIDRaw({ orderId: ref.orderId, nested: true } as Parameters<Alpaca['trading']['orders']['getOrderByOrderIDRaw']>[0]);
+        return (await res.raw.json()) as Raw;
+      },
+      { priority: PRIORITY.reconcile },
+    );
     return this.placed(raw);
   }
 
@@ -212,7 +261,7 @@ export class AlpacaOrders implements OrderGateway {
 
   private async tryFetch(orderId: string, attempts: Attempt[]): Promise<PlacedOrder | undefined> {
     try {
-      const state = await this.fetch(orderId);
+      const state = await this.fetch({ orderId });
       attempts.push(okAttempt('fetch'));
       return state;
     } catch (err) {
@@ -237,10 +286,13 @@ export class AlpacaOrders implements OrderGateway {
   }
 
   private async getByClientOrderId(clientOrderId: string): Promise<Raw> {
-    return this.connection.rest(async (a) => {
-      const res = await a.trading.orders.getOrderByClientOrderIdRaw({ clientOrderId });
-      return (await res.raw.json()) as Raw;
-    }, { priority: ORDER_PRIORITY });
+    return this.transport.rest(
+      async (a) => {
+        const res = await a.trading.orders.getOrderByClientOrderIdRaw({ clientOrderId });
+        return (await res.raw.json()) as Raw;
+      },
+      { priority: PRIORITY.reconcile },
+    );
   }
 
   /**
@@ -272,9 +324,29 @@ export class AlpacaOrders implements OrderGateway {
     return notFound > 0 ? { found: false, definite: true } : { found: false, definite: false, error: lastError };
   }
 
+  /**
+   * Sends an order request; a 429 (not executed by the broker) is sent again, with the same
+   * client order id, once the budget's pause for it is over, for at most `rateLimitRetryMs`.
+   * Anything else is never sent twice.
+   */
+  private async sendUntilNotLimited(step: Attempt['step'], attempts: Attempt[], request: (a: Alpaca) => Promise<{ raw: Response }>): Promise<Raw> {
+    const until = Date.now() + this.rateLimitRetryMs;
+    for (;;) {
+      try {
+        return await this.sendOnce(request);
+      } catch (err) {
+        if (!(err instanceof OrderRateLimited)) throw err;
+        // Retry-After is the broker's own word on when to come back; else the window's reset.
+        const retryAt = err.retryAfterMs !== undefined ? Date.now() + err.retryAfterMs : (err.resetAt ?? Date.now() + 1000);
+        if (retryAt > until) throw err;
+        attempts.push(failedAttempt(step, err));
+      }
+    }
+  }
+
   /** One order request, never re-sent, through the shared client and budget. */
   private sendOnce(request: (a: Alpaca) => Promise<{ raw: Response }>): Promise<Raw> {
-    return this.connection.rest(
+    return this.transport.rest(
       async (a) => {
         try {
           return (await (await request(a)).raw.json()) as Raw;
@@ -282,7 +354,7 @@ export class AlpacaOrders implements OrderGateway {
           throw err instanceof RateLimitError ? new OrderRateLimited(err) : err;
         }
       },
-      { priority: ORDER_PRIORITY },
+      { priority: PRIORITY.order },
     );
   }
 
@@ -291,7 +363,7 @@ export class AlpacaOrders implements OrderGateway {
       const reset = resetAt ?? (e.retryAfterMs !== undefined ? Date.now() + e.retryAfterMs : undefined);
       const when = reset !== undefined ? `; the limit resets at ${new Date(reset).toISOString()}` : '';
       throw new OrderFailure(
-        `${what} not placed: rate limited by the broker (429)${when}. It was not re-sent: queue orders through a rate-limit gate`,
+        `${what} not placed: rate limited by the broker (429)${when}, later than it may wait. Queue orders through a rate-limit gate`,
         'rate_limit',
         'not_placed',
         attempts,
@@ -335,5 +407,3 @@ export class AlpacaOrders implements OrderGateway {
     throw new OrderFailure(`${what} rejected: ${e.message}`, e.kind, 'not_placed', attempts, clientOrderId, e.status, e.code, e.retryAfterMs);
   }
 }
-
-export { BrokerError };

@@ -4,9 +4,12 @@
 // during a long outage, and gap fill after a reconnect: updates missed while down are recovered
 // from REST orders and delivered exactly once, in order, marked `recovered`.
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
-import type { OrderSnapshot, TradeUpdate, TradeUpdatesFeed } from '../core/broker';
-import type { AlpacaConnection, StreamLease } from './connection';
+import type { AccountReads, TradeUpdatesFeed, TradeUpdatesListenerOptions } from '../core/broker';
+import { PRIORITY } from '../core/priority';
+import type { OrderSnapshot, TradeUpdate } from '../core/snapshots';
 import { toOrder } from './map';
+import type { StreamLease, StreamSource } from './stream-pool';
+import type { Rest } from './transport';
 import { followLifecycle } from './stream-lifecycle';
 import { StreamHealth, type Timers } from '../streams/health';
 import { OrderTracker } from '../streams/order-tracker';
@@ -32,16 +35,6 @@ export function toTradeUpdate(u: Raw): TradeUpdate {
     positionQty: optionalNumber(u.positionQty ?? u.position_qty),
     executionId: typeof (u.executionId ?? u.execution_id) === 'string' ? String(u.executionId ?? u.execution_id) : undefined,
   };
-}
-
-/** Options of one listener beyond the updates themselves. */
-export interface TradeUpdatesListenerOptions {
-  onStatus?(status: StreamStatus): void;
-  onConnectionEvent?(event: ConnectionEvent): void;
-  /** Quiet time before the watchdog asks REST (ms, 0 = off; the smallest of all listeners wins). */
-  watchdogMs?: number;
-  /** Outage length before REST polling starts (ms, 0 = never; the smallest wins). */
-  pollAfterMs?: number;
 }
 
 interface Listener extends TradeUpdatesListenerOptions {
@@ -71,7 +64,9 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   private catchingUp?: Promise<number>;
 
   constructor(
-    private readonly connection: AlpacaConnection,
+    private readonly transport: Rest,
+    private readonly streams: StreamSource,
+    private readonly reads: Pick<AccountReads, 'clock' | 'openOrders'>,
     private readonly timers?: Timers,
   ) {
     this.health = this.makeHealth();
@@ -143,7 +138,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     this.health.connecting();
     // Known open orders and the broker's clock first, so a later gap fill knows what is new.
     const seeded = this.seed();
-    this.connection.acquireStream('trading').then(
+    this.streams.acquire('trading').then(
       (lease) => {
         this.opening = false;
         if (this.closed || this.listeners.size === 0) {
@@ -164,8 +159,8 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     const wall = Date.now();
     try {
       const [clock, open] = await Promise.all([
-        this.connection.clock().catch(() => undefined),
-        this.connection.openOrders().catch(() => [] as OrderSnapshot[]),
+        this.reads.clock().catch(() => undefined),
+        this.reads.openOrders().catch(() => [] as OrderSnapshot[]),
       ]);
       const broker = clock ? Date.parse(clock.timestamp) : NaN;
       this.startedAt = Number.isFinite(broker) ? broker : wall;
@@ -234,7 +229,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       const orders: OrderSnapshot[] = [];
       let after = this.tracker.queryAfter(cutoff);
       for (let page = 0; page < MAX_PAGES; page++) {
-        const list = await this.connection.rest(
+        const list = await this.transport.rest(
           (a) =>
             a.trading.orders.getAllOrders({
               status: 'all',
@@ -243,7 +238,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
               nested: true,
               limit: 500,
             } as never),
-          { priority: 1 },
+          { priority: PRIORITY.background },
         );
         for (const o of list as unknown as Raw[]) {
           orders.push(toOrder(o));

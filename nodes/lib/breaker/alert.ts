@@ -1,7 +1,10 @@
-// What the breaker says: the alert msg sent on every state change (and after trip actions), the
-// error a blocked order carries, and the status dot. Plain functions, no Node-RED.
-import type { ActionsReport, BreakerRecord, StateChange } from './guard';
-import { RULE_NAMES, STATE_MEANING, money, type BreakerState, type RuleId, type TripFigures } from './rules';
+// What the breaker says: the alert msg sent on every state change and after trip actions.
+// Plain functions, no Node-RED.
+import type { ActionsReport, StateChange } from './guard';
+import type { BreakerRecord } from './record';
+import type { TripFigures } from './rules';
+import type { BreakerState, RuleId } from './settings';
+import { RULE_NAMES, STATE_MEANING, money } from './words';
 
 /** msg.breaker on an alert msg. */
 export interface AlertDetails {
@@ -91,16 +94,3 @@ export function actionsAlert(report: ActionsReport, record: BreakerRecord, accou
   };
 }
 
-/** Status dot: ACTIVE green, REDUCING yellow, HALTED red, with the reason and the blocked count. */
-export function breakerStatus(r: BreakerRecord): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } {
-  const blocked = r.blocked > 0 ? ` · ${r.blocked} blocked` : '';
-  const short = (t: string) => (t.length > 60 ? `${t.slice(0, 59)}…` : t);
-  switch (r.state) {
-    case 'ACTIVE':
-      return { fill: 'green', shape: 'dot', text: short(`ACTIVE${blocked}`) };
-    case 'REDUCING':
-      return { fill: 'yellow', shape: 'dot', text: short(`REDUCING: ${r.short || r.reason}${blocked}`) };
-    default:
-      return { fill: 'red', shape: 'ring', text: short(`HALTED: ${r.short || r.reason}${blocked}`) };
-  }
-}

@@ -1,102 +1,34 @@
 // One guard per account, shared by every breaker node on that account config node: one account,
-// one halt. It watches the account through the shared connection (equity polled within the
-// request budget, every REST call's outcome, the trade-updates feed), keeps the state machine
-// ACTIVE -> REDUCING -> HALTED, persists it through a store the node provides, and decides each
-// order. No Node-RED here: the node passes the store, the clock and the connection.
+// one halt. It is the order policy of the account's gateway (so its state binds every order of
+// the account, whatever the wiring), watches the account (equity, every REST call's outcome, the
+// trade-updates feed), keeps the state machine ACTIVE -> REDUCING -> HALTED and persists it
+// through a store the node provides. No Node-RED here.
 import { EventEmitter } from 'node:events';
-import type {
-  AccountSnapshot,
-  BulkResult,
-  ClockSnapshot,
-  ConnectionStatus,
-  ConnectionUser,
-  OrderSnapshot,
-  PositionSnapshot,
-  TradeUpdate,
-  TradeUpdatesFeed,
-} from '../core/broker';
+import type { BrokerConnection, ConnectionUser, RequestEvent } from '../core/broker';
+import type { BulkResult, TradeUpdate } from '../core/snapshots';
+import { positionKey } from '../core/symbols';
+import type { OrderPolicy, PolicyRequest, PolicyVerdict } from '../orders/gateway';
+import { AccountWatch } from './account-watch';
+import { Ledger } from './ledger';
+import { checkOrder, intentOf, remainingQty, type OrderIntent } from './order-rules';
+import { initialRecord, resetTo, restoreRecord, STORED_SAMPLES, tripped, type BreakerRecord, type StateStore } from './record';
 import {
-  BREAKER_STATES,
-  SEVERITY,
   checkDailyLoss,
   checkDrawdown,
   checkErrorRate,
-  checkOrder,
   checkOrderRate,
   checkRejections,
   checkRollingLoss,
   checkStreamDown,
   inputsTrip,
-  marketSessionKey,
-  positionKey,
-  utcDate,
-  type BreakerSettings,
-  type BreakerState,
   type EquitySample,
-  type OrderCheckId,
-  type OrderIntent,
   type RequestOutcome,
-  type RuleId,
-  type Session,
   type Trip,
-  type TripFigures,
 } from './rules';
+import { SEVERITY, type BreakerSettings, type BreakerState, type RuleId } from './settings';
 
-/** What the guard needs from the shared connection (AlpacaConnection has all of it). */
-export interface BreakerConnection {
-  readonly status: ConnectionStatus;
-  register(user: ConnectionUser): void;
-  deregister(user: ConnectionUser): Promise<void>;
-  account(): Promise<AccountSnapshot>;
-  positions(): Promise<PositionSnapshot[]>;
-  openOrders(): Promise<OrderSnapshot[]>;
-  clock(): Promise<ClockSnapshot>;
-  cancelAllOrders(): Promise<BulkResult[]>;
-  closeAllPositions(cancelOrders: boolean): Promise<BulkResult[]>;
-  /** 'request' ({ ok, status?, kind?, at }) after every REST call of every node. */
-  readonly events: { on(event: 'request', listener: (e: RequestEvent) => void): unknown; off(event: 'request', listener: (e: RequestEvent) => void): unknown };
-  readonly tradeUpdates: TradeUpdatesFeed;
-}
-
-export interface RequestEvent {
-  ok: boolean;
-  status?: number;
-  kind?: string;
-  at?: number;
-}
-
-/** Where the shared state lives between deploys and restarts (the node: Node-RED global context). */
-export interface StateStore {
-  load(): Promise<unknown>;
-  save(record: BreakerRecord): Promise<void>;
-}
-
-export interface HistoryEntry {
-  state: BreakerState;
-  rule?: RuleId;
-  reason: string;
-  at: string;
-  by?: string;
-}
-
-/** The persisted state of one account's breaker. */
-export interface BreakerRecord {
-  version: 1;
-  state: BreakerState;
-  rule?: RuleId;
-  reason: string;
-  short: string;
-  /** ISO time of the last state change. */
-  since: string;
-  /** Name of the breaker node that caused the last change, when one did. */
-  by?: string;
-  figures: TripFigures;
-  /** Order msgs blocked since the last state change. */
-  blocked: number;
-  session?: Session;
-  /** The last state changes, newest last. */
-  history: HistoryEntry[];
-}
+/** What the guard uses of the account's connection. */
+export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest'>;
 
 export interface StateChange {
   previous: BreakerState;
@@ -122,10 +54,6 @@ export interface ActionsReport {
   at: string;
 }
 
-export type Decision =
-  | { pass: true; state: BreakerState }
-  | { pass: false; state: BreakerState; check: OrderCheckId | 'halted' | 'orderRate' | 'starting'; reason: string; trip?: Trip };
-
 export interface GuardMember {
   id: string;
   name: string;
@@ -133,34 +61,24 @@ export interface GuardMember {
 }
 
 export interface GuardOptions {
-  accountId: string;
   accountName: string;
-  connection: BreakerConnection;
+  connection: GuardConnection;
   store: StateStore;
-  /** The rules' clock (windows, sessions, alert times). The node passes Date.now (or the built-in simulator's clock). */
+  /** The rules' clock (windows, sessions, alert times): the connection's now(), the simulator's time in sim mode. */
   now?: () => number;
   /** Real time, for polling and staleness (never scaled). */
   realNow?: () => number;
-  /** Last trade price of a symbol, to value orders without a price of their own. */
-  priceOf?: (symbol: string) => Promise<number | undefined>;
-  /** Since when the order-updates stream is down (undefined: up). Default: `streamDownSince(connection)`. */
+  /** Since when the order-updates stream is down (undefined: up). Default: the trade-updates feed's status. */
   streamDownSince?: () => number | undefined;
   /** false: no timers; tests call tick() and poll() themselves. */
   timers?: boolean;
   tickMs?: number;
 }
 
-const HISTORY = 20;
-const LEDGER_MS = 30_000;
-const PRICE_CACHE_MS = 5_000;
+/** Why a verdict blocks: the state, or a per-order rule. */
+type Block = { pass: false; check: string; reason: string; state: BreakerState; trip?: Trip };
 
 const iso = (t: number): string => new Date(t).toISOString();
-
-function isRecord(v: unknown): v is BreakerRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return r.version === 1 && (BREAKER_STATES as readonly string[]).includes(r.state as string) && typeof r.since === 'string';
-}
 
 /** A failed request the API is to blame for (server, network, rate limit, keys), not a bad request. */
 export function isApiFailure(e: RequestEvent): boolean {
@@ -170,54 +88,28 @@ export function isApiFailure(e: RequestEvent): boolean {
   return e.kind === 'network' || e.kind === 'broker' || e.kind === 'rate_limit' || e.kind === 'auth';
 }
 
-/**
- * Since when the order-updates stream has been down, or undefined while it is up. The input of
- * the "stream disconnected" rule, kept in one place to wire to the stream's own connection
- * events once the trade-updates feed reports them: it reads the feed's `status` ({ state, since })
- * when the feed has one, else the connection's status.
- */
-export function streamDownSince(connection: BreakerConnection): number | undefined {
-  const feed = connection.tradeUpdates as unknown as { status?: { state?: string; since?: number } };
-  const s = feed.status && typeof feed.status.state === 'string' ? feed.status : connection.status;
-  if (!s || s.state === 'connected' || s.state === 'idle') return undefined;
-  return typeof s.since === 'number' ? s.since : undefined;
-}
+/** An order refused by the broker's REST answer (403 or 422): a rejection like a 'rejected' update. */
+const isRefusal = (status: number | undefined): boolean => status === 403 || status === 422;
 
-interface LedgerEntry {
-  key: string;
-  side: 'buy' | 'sell';
-  qty: number;
-  at: number;
-}
-
-export class BreakerGuard extends EventEmitter {
+export class BreakerGuard extends EventEmitter implements OrderPolicy {
+  readonly label: string;
   private readonly members = new Map<string, GuardMember>();
   private current: BreakerRecord;
   private readonly now: () => number;
   private readonly realNow: () => number;
-  private readonly connection: BreakerConnection;
+  private readonly connection: GuardConnection;
   private readonly user: ConnectionUser;
+  private readonly watch: AccountWatch;
+  private readonly ledger = new Ledger();
   private samples: EquitySample[] = [];
   private requests: RequestOutcome[] = [];
   private passed: number[] = [];
   private rejectionsInARow = 0;
-  private fetchFailures = 0;
-  private lastFetchError?: string;
-  private equity?: number;
-  private equityAtReal?: number;
   private freshSince: number;
-  private exposure = false;
-  private positionsCache = new Map<string, PositionSnapshot>();
-  private positionsAtReal = 0;
-  private ledger: LedgerEntry[] = [];
   private seenOrders = new Set<string>();
-  private prices = new Map<string, { price: number; at: number }>();
-  private clockCache?: { clock: ClockSnapshot; fetchedAt: number };
-  private nextPollAt = 0;
-  private polling?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
-  private readonly onRequest: (e: RequestEvent) => void;
+  private offRequest?: () => void;
   private loaded = false;
   private loadedResolve!: () => void;
   private readonly loadedPromise: Promise<void>;
@@ -226,33 +118,32 @@ export class BreakerGuard extends EventEmitter {
   private equityResolve!: () => void;
   private readonly equityPromise: Promise<void>;
   private chain: Promise<unknown> = Promise.resolve();
+  private saveTimer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly options: GuardOptions) {
     super();
+    this.label = `circuit breaker of "${options.accountName}"`;
     this.now = options.now ?? Date.now;
     this.realNow = options.realNow ?? Date.now;
     this.connection = options.connection;
     this.freshSince = this.realNow();
-    this.current = {
-      version: 1,
-      state: 'ACTIVE',
-      reason: 'not tripped',
-      short: '',
-      since: iso(this.now()),
-      figures: {},
-      blocked: 0,
-      history: [],
-    };
+    this.current = initialRecord(iso(this.now()));
     this.readyPromise = new Promise((resolve) => (this.readyResolve = resolve));
     this.loadedPromise = new Promise((resolve) => (this.loadedResolve = resolve));
     this.equityPromise = new Promise((resolve) => (this.equityResolve = resolve));
-    this.user = { id: `alpaca-breaker:${options.accountId}`, onConnectionStatus: () => undefined };
-    this.onRequest = (e) => this.noteRequest(e);
-  }
-
-  get accountId(): string {
-    return this.options.accountId;
+    this.user = { id: `alpaca-breaker:${options.accountName}`, onConnectionStatus: () => undefined };
+    this.watch = new AccountWatch({
+      reads: options.connection.reads,
+      now: this.now,
+      realNow: this.realNow,
+      intervalMs: (exposure) => this.pollInterval(exposure),
+      onEquity: (equity) => this.noteEquity(equity),
+      onFetchFailure: (failures, message) => {
+        const max = Math.min(...this.settingsList().map((m) => m.settings.maxFetchFailures), Infinity);
+        if (Number.isFinite(max) && failures >= max) this.trip(inputsTrip(`the last ${failures} account fetches failed (${message})`, { equity: this.watch.equity }));
+      },
+    });
   }
 
   get record(): BreakerRecord {
@@ -266,30 +157,26 @@ export class BreakerGuard extends EventEmitter {
   /** Live figures for the dialog and tests. */
   figures(): Record<string, unknown> {
     return {
-      equity: this.equity,
-      equityAt: this.equityAtReal ? iso(this.equityAtReal) : undefined,
+      equity: this.watch.equity,
+      equityAt: this.watch.equityAt ? iso(this.watch.equityAt) : undefined,
       session: this.current.session,
       requestsInWindow: this.requests.length,
       failedRequests: this.requests.filter((r) => !r.ok).length,
       rejectionsInARow: this.rejectionsInARow,
       ordersLastMinute: this.passed.filter((t) => t > this.now() - 60_000).length,
-      fetchFailures: this.fetchFailures,
-      lastFetchError: this.lastFetchError,
+      fetchFailures: this.watch.fetchFailures,
+      lastFetchError: this.watch.lastFetchError,
     };
   }
 
   attach(member: GuardMember): void {
     this.members.set(member.id, member);
     // A faster member may need an earlier check.
-    this.nextPollAt = Math.min(this.nextPollAt, this.realNow() + this.pollInterval());
+    this.watch.soon(this.pollInterval(this.watch.exposure));
   }
 
   detach(id: string): void {
     this.members.delete(id);
-  }
-
-  get memberCount(): number {
-    return this.members.size;
   }
 
   /** Loads the stored state, then starts watching the account. */
@@ -302,24 +189,25 @@ export class BreakerGuard extends EventEmitter {
       loadError = (err as Error).message;
     }
     if (this.closed) return;
-    if (isRecord(stored)) {
-      this.current = { ...stored, history: Array.isArray(stored.history) ? stored.history : [], figures: stored.figures ?? {}, blocked: stored.blocked ?? 0 };
+    const record = restoreRecord(stored);
+    this.loaded = true;
+    if (record) {
+      this.current = record;
+      this.samples = record.samples ?? [];
     } else if (loadError !== undefined || (stored !== undefined && stored !== null)) {
       // Fail closed: an unreadable record may have been a halt.
-      this.loaded = true;
       this.trip(inputsTrip(loadError ? `the stored breaker state could not be read (${loadError})` : 'the stored breaker state is unreadable'));
     }
-    this.loaded = true;
     this.loadedResolve();
     if (this.current.state === 'HALTED') this.readyResolve();
     this.connection.register(this.user);
-    this.connection.events.on('request', this.onRequest);
+    this.offRequest = this.connection.onRequest((e) => this.noteRequest(e));
     this.unsubscribe = this.connection.tradeUpdates.subscribe((u) => this.noteTradeUpdate(u));
     if (this.options.timers !== false) {
       this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
       this.timer.unref?.();
     }
-    await this.poll();
+    await this.watch.poll();
   }
 
   /** Resolves once the stored state is loaded (a reset or halt before that would be overwritten by it). */
@@ -337,7 +225,13 @@ export class BreakerGuard extends EventEmitter {
     this.closed = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.connection.events.off('request', this.onRequest);
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      this.persist();
+    }
+    this.watch.close();
+    this.offRequest?.();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.removeAllListeners();
@@ -347,13 +241,17 @@ export class BreakerGuard extends EventEmitter {
     await this.connection.deregister(this.user);
   }
 
+  /** Fetches the account now (tests, and after a reset). */
+  poll(): Promise<void> {
+    return this.watch.poll();
+  }
+
   // --- Inputs ---------------------------------------------------------------------------------
 
-  private pollInterval(): number {
-    const list = [...this.members.values()].map((m) => m.settings);
+  private pollInterval(exposure: boolean): number {
+    const list = this.settingsList().map((m) => m.settings);
     if (list.length === 0) return 60_000;
-    const s = Math.min(...list.map((x) => (this.exposure ? x.pollOpenSeconds : x.pollFlatSeconds)));
-    return s * 1000;
+    return Math.min(...list.map((x) => (exposure ? x.pollOpenSeconds : x.pollFlatSeconds))) * 1000;
   }
 
   private settingsList(): GuardMember[] {
@@ -363,90 +261,35 @@ export class BreakerGuard extends EventEmitter {
   /** One second's housekeeping: poll when due, fail closed on stale data, watch the stream. */
   tick(): void {
     if (this.closed || !this.loaded) return;
-    const real = this.realNow();
-    if (real >= this.nextPollAt && !this.polling) void this.poll();
+    this.watch.tick();
     const members = this.settingsList();
     if (members.length === 0) return;
+    const real = this.realNow();
     const staleMs = Math.min(...members.map((m) => m.settings.staleSeconds)) * 1000;
-    const lastFresh = Math.max(this.equityAtReal ?? 0, this.freshSince);
+    const lastFresh = Math.max(this.watch.equityAt ?? 0, this.freshSince);
     if (real - lastFresh > staleMs) {
       const age = Math.round((real - lastFresh) / 1000);
-      this.trip(
-        inputsTrip(`no fresh account equity for ${age} s (limit ${staleMs / 1000} s)${this.lastFetchError ? `; last error: ${this.lastFetchError}` : ''}`, {
-          equity: this.equity,
-        }),
-      );
+      const error = this.watch.lastFetchError;
+      this.trip(inputsTrip(`no fresh account equity for ${age} s (limit ${staleMs / 1000} s)${error ? `; last error: ${error}` : ''}`, { equity: this.watch.equity }));
     }
-    const down = (this.options.streamDownSince ?? (() => streamDownSince(this.connection)))();
+    const down = (this.options.streamDownSince ?? (() => this.streamDownSince()))();
     this.evaluate((s) => checkStreamDown(s, down, this.now()));
-    this.ledger = this.ledger.filter((e) => real - e.at < LEDGER_MS);
+    this.ledger.expire(real);
   }
 
-  /** Fetches the account (and the positions while any are open) through the shared budget. */
-  poll(): Promise<void> {
-    if (this.polling) return this.polling;
-    this.polling = this.fetchFigures().finally(() => {
-      this.polling = undefined;
-      this.nextPollAt = this.realNow() + this.pollInterval();
-    });
-    return this.polling;
-  }
-
-  private async fetchFigures(): Promise<void> {
-    if (this.closed) return;
-    let account: AccountSnapshot;
-    try {
-      account = await this.connection.account();
-    } catch (err) {
-      if (this.closed) return;
-      this.fetchFailures++;
-      this.lastFetchError = (err as Error).message;
-      const max = Math.min(...this.settingsList().map((m) => m.settings.maxFetchFailures), Infinity);
-      if (Number.isFinite(max) && this.fetchFailures >= max) {
-        this.trip(inputsTrip(`the last ${this.fetchFailures} account fetches failed (${this.lastFetchError})`, { equity: this.equity }));
-      }
-      return;
-    }
-    if (this.closed) return;
-    this.fetchFailures = 0;
-    this.lastFetchError = undefined;
-    this.exposure = account.longMarketValue !== 0 || account.shortMarketValue !== 0;
-    if (this.exposure) await this.refreshPositions().catch(() => undefined);
-    else this.positionsCache.clear();
-    await this.noteEquity(account.equity);
-  }
-
-  private async refreshPositions(): Promise<void> {
-    const list = await this.connection.positions();
-    this.positionsCache = new Map(list.map((p) => [positionKey(p.symbol), p]));
-    this.positionsAtReal = this.realNow();
-  }
-
-  private async sessionKey(): Promise<string> {
-    const now = this.now();
-    const first = this.settingsList()[0];
-    if (first?.settings.session === 'utc') return utcDate(now);
-    const cached = this.clockCache;
-    const boundary = cached ? Math.min(Date.parse(cached.clock.nextOpen) || Infinity, Date.parse(cached.clock.nextClose) || Infinity) : 0;
-    if (!cached || now >= boundary || this.realNow() - cached.fetchedAt > 3_600_000) {
-      try {
-        this.clockCache = { clock: await this.connection.clock(), fetchedAt: this.realNow() };
-      } catch {
-        // Keep the session we have; the clock is asked again next time.
-        if (this.current.session) return this.current.session.key;
-        return utcDate(now);
-      }
-    }
-    return marketSessionKey((this.clockCache as { clock: ClockSnapshot }).clock, now);
+  /** Since when the order-updates stream has been down, or undefined while it is up. */
+  private streamDownSince(): number | undefined {
+    const s = this.connection.tradeUpdates.status;
+    if (s.state === 'connected' || s.state === 'idle') return undefined;
+    return s.since;
   }
 
   /** A fresh equity figure: rolls the session, then runs the loss rules. */
-  async noteEquity(equity: number): Promise<void> {
+  private async noteEquity(equity: number): Promise<void> {
     const now = this.now();
-    const key = await this.sessionKey();
+    const sessionKind = this.settingsList()[0]?.settings.session ?? 'market';
+    const key = await this.watch.sessionKey(sessionKind, this.current.session?.key);
     if (this.closed) return;
-    this.equity = equity;
-    this.equityAtReal = this.realNow();
     this.samples.push({ at: now, equity });
     const longest = Math.max(30, ...this.settingsList().map((m) => m.settings.rollingLoss.minutes));
     const from = now - longest * 60_000;
@@ -454,11 +297,10 @@ export class BreakerGuard extends EventEmitter {
     const session = this.current.session;
     if (!session || session.key !== key) {
       this.current = { ...this.current, session: { key, startEquity: equity, peakEquity: equity, startedAt: iso(now) } };
-      this.persist();
     } else if (equity > session.peakEquity) {
       this.current = { ...this.current, session: { ...session, peakEquity: equity } };
-      this.persist();
     }
+    this.persistSoon();
     const s = this.current.session;
     this.evaluate((settings) => checkRollingLoss(settings, this.samples, now) ?? checkDailyLoss(settings, s, equity) ?? checkDrawdown(settings, s, equity));
     this.equityResolve();
@@ -480,29 +322,16 @@ export class BreakerGuard extends EventEmitter {
       // The order is now known to the broker: its passage no longer needs the ledger.
       this.seenOrders.add(o.id);
       if (this.seenOrders.size > 2000) this.seenOrders = new Set([...this.seenOrders].slice(-1000));
-      const key = positionKey(o.symbol ?? '');
-      const i = this.ledger.findIndex((e) => e.key === key && e.side === o.side && (o.qty === null || e.qty === o.qty));
-      const j = i >= 0 ? i : this.ledger.findIndex((e) => e.key === key && e.side === o.side);
-      if (j >= 0) this.ledger.splice(j, 1);
+      this.ledger.settle(o);
     }
-    if (u.event === 'rejected') {
-      this.rejectionsInARow++;
-      this.evaluate((s) => checkRejections(s, this.rejectionsInARow));
-    } else if (u.event === 'new' || u.event === 'fill' || u.event === 'partial_fill' || u.event === 'accepted') {
-      this.rejectionsInARow = 0;
-    }
-    if ((u.event === 'fill' || u.event === 'partial_fill') && o?.symbol) {
-      const key = positionKey(o.symbol);
-      const known = this.positionsCache.get(key);
-      if (u.positionQty !== undefined) {
-        const qty = Math.abs(u.positionQty);
-        if (qty === 0) this.positionsCache.delete(key);
-        else this.positionsCache.set(key, { ...(known ?? emptyPosition(o.symbol, u.price ?? 0)), qty, side: u.positionQty < 0 ? 'short' : 'long' });
-      }
-      this.exposure = this.exposure || this.positionsCache.size > 0;
-      // Equity moves with fills: look soon, within the budget.
-      this.nextPollAt = Math.min(this.nextPollAt, this.realNow() + 1000);
-    }
+    if (u.event === 'rejected') this.noteRejection();
+    else if (u.event === 'new' || u.event === 'fill' || u.event === 'partial_fill' || u.event === 'accepted') this.rejectionsInARow = 0;
+    if (u.event === 'fill' || u.event === 'partial_fill') this.watch.noteFill(u);
+  }
+
+  private noteRejection(): void {
+    this.rejectionsInARow++;
+    this.evaluate((s) => checkRejections(s, this.rejectionsInARow));
   }
 
   /** Runs `check` for every member's settings; trips on the most severe result. */
@@ -520,8 +349,18 @@ export class BreakerGuard extends EventEmitter {
   // --- State ----------------------------------------------------------------------------------
 
   private persist(): void {
-    const record = this.current;
+    const record: BreakerRecord = { ...this.current, samples: this.samples.slice(-STORED_SAMPLES) };
     this.options.store.save(record).catch((err: Error) => this.emit('warning', `could not store the breaker state: ${err.message}`));
+  }
+
+  /** Stores the figures within a few seconds (equity samples arrive often; state changes are stored at once). */
+  private persistSoon(): void {
+    if (this.saveTimer || this.closed) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.persist();
+    }, 5_000);
+    this.saveTimer.unref?.();
   }
 
   private change(next: BreakerRecord, previous: BreakerState, trip: Trip | undefined, origin: string | undefined): void {
@@ -532,23 +371,10 @@ export class BreakerGuard extends EventEmitter {
 
   /** Moves to the trip's state if that is more restrictive than now; returns whether it did. */
   trip(trip: Trip, origin?: string): boolean {
-    if (this.closed || SEVERITY[trip.target] <= SEVERITY[this.current.state]) return false;
-    const previous = this.current.state;
-    const at = iso(this.now());
-    const by = origin ? this.members.get(origin)?.name : undefined;
-    const next: BreakerRecord = {
-      ...this.current,
-      state: trip.target,
-      rule: trip.rule,
-      reason: trip.reason,
-      short: trip.short,
-      since: at,
-      by,
-      figures: trip.figures,
-      blocked: 0,
-      history: [...this.current.history, { state: trip.target, rule: trip.rule, reason: trip.reason, at, by }].slice(-HISTORY),
-    };
-    this.change(next, previous, trip, origin);
+    if (this.closed) return false;
+    const next = tripped(this.current, trip, iso(this.now()), origin ? this.members.get(origin)?.name : undefined);
+    if (!next) return false;
+    this.change(next, this.current.state, trip, origin);
     if (trip.target === 'HALTED') this.readyResolve();
     void this.runActions(trip, origin);
     return true;
@@ -556,7 +382,7 @@ export class BreakerGuard extends EventEmitter {
 
   /** A person's halt (msg.halt or the dialog's button). */
   halt(reason: string, origin?: string): boolean {
-    return this.trip({ rule: 'manual', target: 'HALTED', reason: `halted by hand: ${reason}`, short: 'halted by hand', figures: { equity: this.equity } }, origin);
+    return this.trip({ rule: 'manual', target: 'HALTED', reason: `halted by hand: ${reason}`, short: 'halted by hand', figures: { equity: this.watch.equity } }, origin);
   }
 
   /**
@@ -565,39 +391,22 @@ export class BreakerGuard extends EventEmitter {
    */
   reset(by: string, origin?: string): boolean {
     if (this.closed || this.current.state === 'ACTIVE') return false;
-    const previous = this.current.state;
-    const now = this.now();
-    const at = iso(now);
-    this.samples = this.equity !== undefined ? [{ at: now, equity: this.equity }] : [];
+    const next = resetTo(this.current, iso(this.now()), by, this.watch.equity);
+    this.samples = next.samples ?? [];
     this.requests = [];
     this.passed = [];
     this.rejectionsInARow = 0;
-    this.fetchFailures = 0;
+    this.watch.fetchFailures = 0;
     this.freshSince = this.realNow();
-    const session = this.current.session && this.equity !== undefined ? { ...this.current.session, startEquity: this.equity, peakEquity: this.equity } : this.current.session;
-    const reason = `reset by ${by}`;
-    const next: BreakerRecord = {
-      ...this.current,
-      state: 'ACTIVE',
-      rule: undefined,
-      reason,
-      short: '',
-      since: at,
-      by,
-      figures: { equity: this.equity },
-      blocked: 0,
-      session,
-      history: [...this.current.history, { state: 'ACTIVE' as BreakerState, reason, at, by }].slice(-HISTORY),
-    };
-    this.change(next, previous, undefined, origin);
-    void this.poll();
+    this.change(next, this.current.state, undefined, origin);
+    void this.watch.poll();
     return true;
   }
 
-  /** Counts a blocked order msg (shown in every breaker's status). */
-  noteBlocked(): void {
+  /** Counts a blocked order (shown in every breaker's status). */
+  private noteBlocked(): void {
     this.current = { ...this.current, blocked: this.current.blocked + 1 };
-    this.persist();
+    this.persistSoon();
     this.emit('blocked', this.current);
   }
 
@@ -606,15 +415,13 @@ export class BreakerGuard extends EventEmitter {
     const cancel = members.some((m) => m.settings.actions.cancelOrders);
     const flatten = members.some((m) => m.settings.actions.closePositions);
     if (!cancel && !flatten) return;
-    const results: ActionResult[] = [];
-    if (flatten) {
-      // Closing every position with its open orders canceled first covers both actions.
-      results.push(await this.action('closePositions', () => this.connection.closeAllPositions(true)));
-    } else if (cancel) {
-      results.push(await this.action('cancelOrders', () => this.connection.cancelAllOrders()));
-    }
+    const by = { name: `${this.label} (${trip.target}: ${trip.short})` };
+    // Closing every position with its open orders canceled first covers both actions.
+    const result = flatten
+      ? await this.action('closePositions', () => this.connection.orders.tripAction('closeAll', by))
+      : await this.action('cancelOrders', () => this.connection.orders.tripAction('cancelAll', by));
     if (this.closed) return;
-    this.emit('actions', { state: trip.target, rule: trip.rule, results, at: iso(this.now()) } satisfies ActionsReport);
+    this.emit('actions', { state: trip.target, rule: trip.rule, results: [result], at: iso(this.now()) } satisfies ActionsReport);
   }
 
   private async action(name: ActionResult['action'], run: () => Promise<BulkResult[]>): Promise<ActionResult> {
@@ -627,133 +434,97 @@ export class BreakerGuard extends EventEmitter {
     }
   }
 
-  // --- Orders ---------------------------------------------------------------------------------
+  // --- The account's order policy ---------------------------------------------------------------
 
-  /** Decides one order msg for breaker `memberId`. Decisions run one at a time per account. */
-  decide(memberId: string, order: OrderIntent): Promise<Decision> {
-    const run = this.chain.then(() => this.decideNow(memberId, order));
+  /** Decides one order-changing request of the account (the gateway asks). Decisions run one at a time. */
+  decide(request: PolicyRequest): Promise<PolicyVerdict> {
+    const run = this.chain.then(() => this.decideNow(request));
     this.chain = run.catch(() => undefined);
-    return run;
+    return run.then((verdict) => {
+      if (!verdict.pass) this.noteBlocked();
+      return verdict;
+    });
   }
 
-  private async decideNow(memberId: string, order: OrderIntent): Promise<Decision> {
+  /** A request that passed was answered by the broker: refusals count as rejections; refused orders leave the ledger. */
+  settled(request: PolicyRequest, outcome: { ok: true } | { ok: false; status?: number }): void {
+    if (outcome.ok) return;
+    const change = request.change;
+    if (change.action !== 'submit' && change.action !== 'replace') return;
+    if (isRefusal(outcome.status)) this.noteRejection();
+    const intent = intentOf(request);
+    if (intent && change.action === 'submit') this.ledger.settle({ symbol: intent.symbol, side: intent.side, qty: intent.qty ?? null, clientOrderId: change.clientOrderId });
+  }
+
+  private async decideNow(request: PolicyRequest): Promise<PolicyVerdict | Block> {
     await this.ready();
-    const member = this.members.get(memberId);
     const state = this.current.state;
-    if (this.closed || !member) return { pass: false, state, check: 'starting', reason: 'the breaker is closing' };
-    const s = member.settings;
-    if (state === 'HALTED') return { pass: false, state, check: 'halted', reason: `the breaker is HALTED (${this.current.reason}); a person must reset it` };
-    if (this.equity === undefined) {
+    if (this.closed || this.members.size === 0) return { pass: false, state, check: 'starting', reason: 'the breaker is closing' };
+    if (state === 'HALTED') return { pass: false, state, check: 'halted', reason: `HALTED (${this.current.reason}); only cancels pass until a person resets it` };
+    const change = request.change;
+    // Closing positions reduces risk: it passes in ACTIVE and REDUCING.
+    if (change.action === 'closePosition' || change.action === 'closeAll') return { pass: true };
+    if (this.watch.equity === undefined) {
       // Loaded as HALTED and just reset: the first account figures may still be on their way.
       let t: NodeJS.Timeout | undefined;
       await Promise.race([this.equityPromise, new Promise<void>((r) => (t = setTimeout(r, 15_000)))]).finally(() => clearTimeout(t));
     }
     if (this.closed) return { pass: false, state, check: 'starting', reason: 'the breaker is closing' };
-    if (this.current.state !== state) return this.decideNow(memberId, order);
-    if (this.equity === undefined) {
-      return {
-        pass: false,
-        state,
-        check: 'starting',
-        reason: `no account figures yet${this.lastFetchError ? ` (${this.lastFetchError})` : ''}: the breaker does not let orders through blind`,
-      };
+    if (this.current.state !== state) return this.decideNow(request);
+    const equity = this.watch.equity;
+    if (equity === undefined) {
+      const error = this.watch.lastFetchError;
+      return { pass: false, state, check: 'starting', reason: `no account figures yet${error ? ` (${error})` : ''}: the breaker does not let orders through blind` };
     }
-    const rate = checkOrderRate(s, this.passed, this.now());
-    if (rate) {
-      this.trip(rate, memberId);
-      return { pass: false, state: this.current.state, check: 'orderRate', reason: rate.reason, trip: rate };
+    for (const m of this.members.values()) {
+      const rate = checkOrderRate(m.settings, this.passed, this.now());
+      if (rate) {
+        this.trip(rate, m.id);
+        return { pass: false, state: this.current.state, check: 'orderRate', reason: rate.reason, trip: rate };
+      }
     }
+    const intent = intentOf(request);
+    if (!intent) return { pass: false, state, check: 'unreadable', reason: 'the order could not be read' };
+    const verdict = await this.checkIntent(intent, request, state, equity);
+    if (!verdict.pass) return verdict;
+    if (!request.dryRun) {
+      // Passed: counts toward the order rate, and is on its way until the broker reports it.
+      this.passed.push(this.now());
+      this.passed = this.passed.filter((t) => t > this.now() - 60_000);
+      const qty = intent.qty ?? 0;
+      const clientOrderId = change.action === 'submit' || change.action === 'replace' ? change.clientOrderId : undefined;
+      if (qty > 0) this.ledger.add(intent.symbol, intent.side, qty, this.realNow(), clientOrderId);
+    }
+    return { pass: true };
+  }
 
-    const key = positionKey(order.symbol);
-    let positionQty: number;
+  private async checkIntent(intent: OrderIntent, request: PolicyRequest, state: BreakerState, equity: number): Promise<PolicyVerdict | Block> {
+    const members = this.settingsList();
+    const valued = members.some((m) => m.settings.concentration.enabled || m.settings.maxNotional.enabled);
     let pendingReduceQty = 0;
-    let marketPrice: number | undefined;
     try {
       if (state === 'REDUCING') {
         // Exits must be right: ask the broker now rather than trust the cache.
-        const [positions, open] = await Promise.all([this.connection.positions(), this.connection.openOrders()]);
-        this.positionsCache = new Map(positions.map((p) => [positionKey(p.symbol), p]));
-        this.positionsAtReal = this.realNow();
+        const [, open] = await Promise.all([this.watch.refreshPositions(), this.connection.reads.openOrders()]);
+        const originalId = request.original?.id;
         pendingReduceQty = open
-          .filter((o) => positionKey(o.symbol) === key && o.side === order.side)
-          .reduce((sum, o) => sum + Math.max(0, (o.qty ?? 0) - o.filledQty), 0);
-      } else if ((s.concentration.enabled || s.maxNotional.enabled) && this.exposure && this.realNow() - this.positionsAtReal > s.pollOpenSeconds * 2000) {
-        await this.refreshPositions();
+          .filter((o) => o.id !== originalId && positionKey(o.symbol) === positionKey(intent.symbol) && o.side === intent.side)
+          .reduce((sum, o) => sum + remainingQty(o), 0);
+      } else if (valued && this.watch.exposure) {
+        await this.watch.refreshPositions(Math.min(...members.map((m) => m.settings.pollOpenSeconds)) * 2000);
       }
     } catch (err) {
       return { pass: false, state, check: 'reducingOnly', reason: `the positions could not be read (${(err as Error).message}), so the order cannot be checked` };
     }
-    const position = this.positionsCache.get(key);
-    positionQty = position ? (position.side === 'short' ? -Math.abs(position.qty) : Math.abs(position.qty)) : 0;
-    pendingReduceQty += this.ledger.filter((e) => e.key === key && e.side === order.side).reduce((sum, e) => sum + e.qty, 0);
-    const needsPrice = (s.concentration.enabled || s.maxNotional.enabled || order.notional !== undefined) && order.limitPrice === undefined && order.stopPrice === undefined;
-    if (needsPrice) marketPrice = position?.currentPrice || (await this.price(order.symbol));
-
-    const verdict = checkOrder(s, order, { state, equity: this.equity, positionQty, pendingReduceQty, marketPrice });
-    if (!verdict.pass) return { pass: false, state, check: verdict.check, reason: verdict.reason };
-    // Passed: counts toward the order rate, and is on its way until the broker reports it.
-    this.passed.push(this.now());
-    this.passed = this.passed.filter((t) => t > this.now() - 60_000);
-    const qty = order.qty ?? (marketPrice ? (order.notional as number) / marketPrice : 0);
-    this.ledger.push({ key, side: order.side, qty, at: this.realNow() });
-    return { pass: true, state };
-  }
-
-  private async price(symbol: string): Promise<number | undefined> {
-    const cached = this.prices.get(symbol);
-    if (cached && this.realNow() - cached.at < PRICE_CACHE_MS) return cached.price;
-    if (!this.options.priceOf) return undefined;
-    try {
-      const price = await this.options.priceOf(symbol);
-      if (price !== undefined) this.prices.set(symbol, { price, at: this.realNow() });
-      return price;
-    } catch {
-      return undefined;
+    const position = this.watch.position(intent.symbol);
+    pendingReduceQty += this.ledger.pending(intent.symbol, intent.side);
+    const needsPrice = (valued || intent.notional !== undefined) && intent.limitPrice === undefined && intent.stopPrice === undefined;
+    const marketPrice = needsPrice ? await this.watch.price(intent.symbol) : undefined;
+    const replacesQty = request.original ? remainingQty(request.original) : undefined;
+    for (const m of members) {
+      const verdict = checkOrder(m.settings, intent, { state, equity, positionQty: position.qty, pendingReduceQty, marketPrice, replacesQty });
+      if (!verdict.pass) return { ...verdict, state };
     }
+    return { pass: true };
   }
-}
-
-function emptyPosition(symbol: string, price: number): PositionSnapshot {
-  return {
-    symbol,
-    assetClass: symbol.includes('/') ? 'crypto' : 'us_equity',
-    side: 'long',
-    qty: 0,
-    qtyAvailable: 0,
-    avgEntryPrice: price,
-    currentPrice: price,
-    marketValue: 0,
-    costBasis: 0,
-    unrealizedPl: 0,
-    unrealizedPlpc: 0,
-    unrealizedIntradayPl: 0,
-    changeToday: 0,
-  };
-}
-
-// --- One guard per account ---------------------------------------------------------------------
-
-const guards = new Map<string, { guard: BreakerGuard; refs: number }>();
-
-/** The account's guard, created (and started) by the first breaker; later breakers share it. */
-export function acquireGuard(accountId: string, create: () => BreakerGuard): BreakerGuard {
-  let entry = guards.get(accountId);
-  if (!entry) {
-    const guard = create();
-    entry = { guard, refs: 0 };
-    guards.set(accountId, entry);
-    void guard.start();
-  }
-  entry.refs++;
-  return entry.guard;
-}
-
-/** Gives back a share; the last one closes the guard (a redeploy starts a new one from the store). */
-export function releaseGuard(guard: BreakerGuard): Promise<void> {
-  const entry = guards.get(guard.accountId);
-  if (!entry || entry.guard !== guard) return Promise.resolve();
-  entry.refs--;
-  if (entry.refs > 0) return Promise.resolve();
-  guards.delete(guard.accountId);
-  return guard.close();
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Bottleneck from 'bottleneck';
 import IORedis from 'ioredis';
-import { BrokerError, type BudgetEvents, type BudgetState, type RequestBudget } from '../core/broker';
+import { BrokerError } from '../core/errors';
+import type { BudgetEvents, BudgetState, RequestBudget } from './types';
 
 export type BudgetShape = 'bucket' | 'window';
 
@@ -541,47 +542,6 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   override off<E extends keyof BudgetEvents>(event: E, listener: (payload: BudgetEvents[E]) => void): this {
     return super.off(event, listener);
   }
-}
-
-/** A budget that runs every call at once (tests, or a deliberately unlimited account). */
-export class UnlimitedBudget extends EventEmitter implements RequestBudget {
-  readonly state: BudgetState = {
-    name: 'unlimited',
-    limit: Infinity,
-    windowMs: 0,
-    shape: 'bucket',
-    store: 'local',
-    storeOk: true,
-    tokens: Infinity,
-    queued: 0,
-    running: 0,
-    rateLimited: 0,
-    dropped: 0,
-    lowered: 0,
-  };
-  schedule<T>(call: () => Promise<T>): Promise<T> {
-    return call();
-  }
-  grant(): Promise<void> {
-    return Promise.resolve();
-  }
-  observe(): void {
-    // Nothing to adjust without a limit.
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-  override on<E extends keyof BudgetEvents>(event: E, listener: (payload: BudgetEvents[E]) => void): this {
-    return super.on(event, listener);
-  }
-  override off<E extends keyof BudgetEvents>(event: E, listener: (payload: BudgetEvents[E]) => void): this {
-    return super.off(event, listener);
-  }
-}
-
-/** Builds the budget an options object describes. */
-export function createBudget(options: BudgetOptions = {}): RequestBudgetImpl {
-  return new RequestBudgetImpl(options);
 }
 
 /** A stable name for an account's shared budget that does not reveal the key id. */

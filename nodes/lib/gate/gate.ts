@@ -2,7 +2,7 @@
 // released one token at a time by a request budget (one "lane" per budget: the account's, or one
 // per category in standalone mode), with expiry and a policy for a full queue. Every message
 // leaves exactly once: released, or dropped with a reason.
-import type { BudgetState, RequestBudget } from '../core/broker';
+import type { RequestBudget } from '../budget/types';
 import type { BudgetFeedback, BudgetShape } from '../budget/budget';
 
 export const FULL_POLICIES = ['reject-newest', 'drop-oldest', 'drop-lowest'] as const;
@@ -65,10 +65,6 @@ export class RateGate<M> {
 
   get depth(): number {
     return this.count;
-  }
-
-  depthOf(lane: string): number {
-    return this.lanes.get(lane)?.items.length ?? 0;
   }
 
   hasLane(lane: string): boolean {
@@ -338,12 +334,4 @@ export function categoryProblems(categories: unknown): string[] {
     if (c?.shape !== 'bucket' && c?.shape !== 'window') problems.push(`${where}: the shape must be "bucket" or "window"`);
   });
   return problems;
-}
-
-/** A short status line: tokens left, queue depth, pause. */
-export function gateStatusText(state: Pick<BudgetState, 'tokens' | 'limit' | 'pausedUntil' | 'storeOk' | 'store'>, depth: number, label = ''): string {
-  const prefix = label ? `${label} ` : '';
-  if (!state.storeOk) return `${prefix}Redis unreachable · queue ${depth}`;
-  if (state.pausedUntil) return `${prefix}paused until ${new Date(state.pausedUntil).toTimeString().slice(0, 8)} · queue ${depth}`;
-  return `${prefix}${Math.max(0, state.tokens)}/${state.limit} tokens · queue ${depth}`;
 }

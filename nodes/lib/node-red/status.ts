@@ -1,6 +1,11 @@
-// One status vocabulary for every node: green dot working, yellow ring on the way or retrying,
-// red ring broken or refused, grey ring idle. Text stays short: it shows under the node.
+// One status vocabulary for every node: green dot working, blue dot busy, yellow on the way or
+// retrying (a ring) or restricted (a dot), red ring broken or refused, grey ring idle. Text stays
+// short: it shows under the node.
+import type { BudgetState } from '../budget/types';
+import type { BreakerRecord } from '../breaker/record';
 import type { ConnectionStatus } from '../core/broker';
+import { hhmmss } from '../core/time';
+import type { StreamStatus } from '../streams/events';
 
 export interface NodeStatus {
   fill?: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
@@ -14,9 +19,12 @@ function short(text: string): string {
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 }
 
-function hhmmss(ms = Date.now()): string {
-  return new Date(ms).toTimeString().slice(0, 8);
-}
+export const status = {
+  working: (text: string): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(text) }),
+  success: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(`${text} · ${hhmmss()}`) }),
+  failed: (text: string): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(text) }),
+  idle: (text: string): NodeStatus => ({ fill: 'grey', shape: 'ring', text: short(text) }),
+};
 
 export function connectionStatus(s: ConnectionStatus): NodeStatus {
   switch (s.state) {
@@ -33,9 +41,43 @@ export function connectionStatus(s: ConnectionStatus): NodeStatus {
   }
 }
 
-export const status = {
-  working: (text: string): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(text) }),
-  success: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(`${text} · ${hhmmss()}`) }),
-  failed: (text: string): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(text) }),
-  idle: (text: string): NodeStatus => ({ fill: 'grey', shape: 'ring', text: short(text) }),
-};
+/** A stream node: the account's verdict when it is terminal (refused, keys rejected), else its shared socket's state. */
+export function streamStatus(stream: StreamStatus, connection?: ConnectionStatus, detail?: string): NodeStatus {
+  if (connection && (connection.state === 'refused' || connection.state === 'auth_failed')) return connectionStatus(connection);
+  const text = short(detail && stream.state === 'connected' ? `${stream.text} · ${detail}` : stream.text);
+  switch (stream.state) {
+    case 'connected':
+      return { fill: 'green', shape: 'dot', text };
+    case 'connecting':
+    case 'reconnecting':
+    case 'stale':
+      return { fill: 'yellow', shape: 'ring', text };
+    case 'auth_failed':
+    case 'unavailable':
+      return { fill: 'red', shape: 'ring', text };
+    default:
+      return { fill: 'grey', shape: 'ring', text };
+  }
+}
+
+/** A breaker: its state and why, and how many orders it blocked since. */
+export function breakerStatus(r: BreakerRecord): NodeStatus {
+  const blocked = r.blocked > 0 ? ` · ${r.blocked} blocked` : '';
+  switch (r.state) {
+    case 'ACTIVE':
+      return { fill: 'green', shape: 'dot', text: short(`ACTIVE${blocked}`) };
+    case 'REDUCING':
+      return { fill: 'yellow', shape: 'dot', text: short(`REDUCING: ${r.short || r.reason}${blocked}`) };
+    default:
+      return { fill: 'red', shape: 'ring', text: short(`HALTED: ${r.short || r.reason}${blocked}`) };
+  }
+}
+
+/** A rate gate: tokens left, queue depth, pause or an unreachable shared store. */
+export function gateStatus(state: Pick<BudgetState, 'tokens' | 'limit' | 'pausedUntil' | 'storeOk'>, depth: number, label = '', dropped = 0): NodeStatus {
+  const prefix = label ? `${label} ` : '';
+  const drops = dropped ? ` · ${dropped} dropped` : '';
+  if (!state.storeOk) return { fill: 'red', shape: 'ring', text: short(`${prefix}Redis unreachable · queue ${depth}${drops}`) };
+  if (state.pausedUntil) return { fill: 'yellow', shape: 'ring', text: short(`${prefix}paused until ${hhmmss(state.pausedUntil)} · queue ${depth}${drops}`) };
+  return { fill: depth ? 'blue' : 'green', shape: 'dot', text: short(`${prefix}${Math.max(0, state.tokens)}/${state.limit} tokens · queue ${depth}${drops}`) };
+}

@@ -20,9 +20,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * msg driving two different orders through the same node still places both. At most 53 chars
  * (Alpaca allows 128).
  */
-export function deriveClientOrderId(nodeId: string, msgId: unknown, order: unknown): { clientOrderId: string; derived: boolean } {
-  if (typeof msgId !== 'string' || !msgId) return { clientOrderId: `nr-${randomUUID()}`, derived: false };
+export function deriveClientOrderId(nodeId: string, msgId: unknown, order: unknown): string {
+  if (typeof msgId !== 'string' || !msgId) return `nr-${randomUUID()}`;
   const readable = msgId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32) || 'msg';
   const digest = sha256(`${nodeId}\n${msgId}\n${canonical(order)}`).slice(0, 16);
-  return { clientOrderId: `nr-${readable}-${digest}`, derived: true };
+  return `nr-${readable}-${digest}`;
 }

@@ -1,9 +1,10 @@
 // Works out what an order node should do from its dialog settings and the msg, following the
 // http request node's rule: a msg value applies only where the dialog leaves the field empty;
 // where both set it, the dialog wins and a warning says so. Then validates the result.
-import { InputError } from '../positions/request';
+import { InputError } from '../core/errors';
+import { blank, isPlainObject, own, refuseForbiddenKeys, show } from '../core/values';
 import { ORDER_ACTIONS, type OrderAction, type ResolvedAction } from './types';
-import { blank, validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './validate';
+import { validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './validate';
 
 /** Dialog settings, as the editor saves them (text; empty = left to the msg). */
 export interface OrderSettings {
@@ -63,10 +64,10 @@ function read(payload: Payload, field: string, names = ALIASES[field] ?? [field]
   let found: unknown;
   let foundName = '';
   for (const name of names) {
-    const v = payload[name];
+    const v = own(payload, name);
     if (blank(v)) continue;
     if (foundName && String(v) !== String(found)) {
-      throw new InputError(field, `msg.payload.${foundName} and msg.payload.${name} disagree (${String(found)} vs ${String(v)})`);
+      throw new InputError(field, `msg.payload.${foundName} and msg.payload.${name} disagree (${show(found)} vs ${show(v)})`);
     }
     if (!foundName) {
       found = v;
@@ -99,13 +100,14 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
   if (typeof msg !== 'object' || msg === null) throw new InputError('msg', 'msg must be an object');
   const warnings: string[] = [];
   const raw = msg.payload;
-  const payload: Payload = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Payload) : {};
+  refuseForbiddenKeys(raw, 'msg.payload');
+  const payload: Payload = isPlainObject(raw) ? raw : {};
 
   let action: OrderAction;
   const isAction = (v: unknown): v is OrderAction => typeof v === 'string' && (ORDER_ACTIONS as readonly string[]).includes(v);
   if (blank(settings.action) || settings.action === 'msg') {
     if (!isAction(msg.topic)) {
-      throw new InputError('msg.topic', `msg.topic must name the action: one of ${ORDER_ACTIONS.join(', ')} (got ${JSON.stringify(msg.topic)})`);
+      throw new InputError('msg.topic', `msg.topic must name the action: one of ${ORDER_ACTIONS.join(', ')} (got ${show(msg.topic)})`);
     }
     action = msg.topic;
   } else if (isAction(settings.action)) {
@@ -117,7 +119,7 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
   const pick = (field: string, fromDialog: unknown, fromMsg: unknown, label = `msg.payload.${field}`): unknown => {
     if (!blank(fromDialog)) {
       if (!blank(fromMsg) && String(fromMsg).trim().toLowerCase() !== String(fromDialog).trim().toLowerCase()) {
-        warnings.push(`${label} (${String(fromMsg)}) ignored: the node's ${field} is set to ${String(fromDialog)}`);
+        warnings.push(`${label} (${String(fromMsg).slice(0, 200)}) ignored: the node's ${field} is set to ${String(fromDialog)}`);
       }
       return fromDialog;
     }
@@ -196,11 +198,4 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
       return { resolved: { action, order, clientOrderId }, warnings };
     }
   }
-}
-
-/** A few words saying what an order is: "buy 10 AAPL limit 150". */
-export function describeOrder(o: { side: string; qty?: number | null; notional?: number | null; symbol: string; type: string; limitPrice?: number | null; stopPrice?: number | null }): string {
-  const amount = o.qty !== undefined && o.qty !== null ? String(o.qty) : o.notional !== undefined && o.notional !== null ? `$${o.notional}` : '';
-  const price = o.type === 'limit' && o.limitPrice ? ` @ ${o.limitPrice}` : o.type === 'stop' && o.stopPrice ? ` stop ${o.stopPrice}` : o.type === 'market' ? ' @ market' : ` ${o.type.replace('_', ' ')}`;
-  return `${o.side} ${amount} ${o.symbol}${price}`.replace(/\s+/g, ' ').trim();
 }

@@ -1,6 +1,8 @@
-// What the place-order node asks of a broker, in broker-neutral terms: the order request, the
-// richer order view it emits, and how a placement ended (placed, duplicate, not placed, unknown).
-import { BrokerError, type ErrorKind, type OrderSnapshot, type TradeUpdate } from '../core/broker';
+// Orders in broker-neutral terms: the order request, the richer order view the nodes emit, how a
+// placement ended (placed, duplicate, not placed, unknown), and what a broker must do with them.
+import { BrokerError, type ErrorKind } from '../core/errors';
+import type { AssetKind } from '../core/symbols';
+import type { BulkResult, OrderSnapshot } from '../core/snapshots';
 
 export const ORDER_ACTIONS = ['submit', 'cancel', 'cancelAll', 'replace'] as const;
 export type OrderAction = (typeof ORDER_ACTIONS)[number];
@@ -20,8 +22,6 @@ export type OrderClass = (typeof ORDER_CLASSES)[number];
 
 export const POSITION_INTENTS = ['buy_to_open', 'buy_to_close', 'sell_to_open', 'sell_to_close'] as const;
 export type PositionIntent = (typeof POSITION_INTENTS)[number];
-
-export type AssetKind = 'stock' | 'crypto' | 'option';
 
 /** A new order, validated: numbers are finite and positive, exactly one of qty / notional. */
 export interface OrderRequest {
@@ -137,16 +137,14 @@ export class OrderFailure extends BrokerError {
   }
 }
 
-/** What the place-order node needs from a broker connection. */
-export interface OrderGateway {
+/** The broker's side of order changes: each request exactly once, reconciled after an ambiguous answer. */
+export interface OrderExecutor {
   submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult>;
-  cancel(ref: OrderRef): Promise<CancelResult>;
   replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult>;
-  /** Fresh state of one order, by id. */
-  fetch(orderId: string): Promise<PlacedOrder>;
+  cancel(ref: OrderRef, priority: number): Promise<CancelResult>;
+  cancelAll(priority: number): Promise<BulkResult[]>;
+  closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder>;
+  closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]>;
+  /** Fresh state of one order, by id or client order id. */
+  fetch(ref: OrderRef): Promise<PlacedOrder>;
 }
-
-/** Order statuses after which nothing more happens to the order. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(['filled', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day']);
-
-export type { TradeUpdate };

@@ -1,14 +1,15 @@
 // Checks an order before anything is sent: every rule here is one a broker would otherwise
 // answer with a rejection (or worse, accept in a form the user did not mean). Each error names
 // the field at fault. No Node-RED, no broker: plain data in, a validated request out.
-import { InputError } from '../positions/request';
+import { InputError } from '../core/errors';
+import { parseSymbol, type AssetKind } from '../core/symbols';
+import { blank, positiveAmount as amount, show } from '../core/values';
 import {
   ORDER_CLASSES,
   ORDER_SIDES,
   ORDER_TYPES,
   POSITION_INTENTS,
   TIME_IN_FORCE,
-  type AssetKind,
   type OrderClass,
   type OrderRef,
   type OrderRequest,
@@ -18,8 +19,6 @@ import {
   type ReplaceChanges,
   type TimeInForce,
 } from './types';
-
-export { InputError };
 
 /** The fields of a new order before validation (from the dialog and the msg, merged). */
 export interface OrderFields {
@@ -49,35 +48,7 @@ export interface ReplaceFields {
   timeInForce?: unknown;
 }
 
-const STOCK = /^[A-Z][A-Z0-9.]{0,9}$/;
-const CRYPTO = /^[A-Z0-9]{2,10}\/[A-Z0-9]{2,10}$/;
-/** OCC option symbol: root, expiry YYMMDD, C or P, strike x 1000 in 8 digits. */
-const OPTION = /^[A-Z]{1,6}\d{6}[CP]\d{8}$/;
 const MAX_QTY_DECIMALS = 9;
-
-export function blank(v: unknown): boolean {
-  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
-}
-
-const show = (v: unknown): string => {
-  if (typeof v === 'number') return String(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-};
-
-/** A positive finite number from a number or a numeric string; undefined when blank. */
-export function amount(field: string, v: unknown): number | undefined {
-  if (blank(v)) return undefined;
-  let n = NaN;
-  if (typeof v === 'number') n = v;
-  else if (typeof v === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v)) n = Number(v);
-  if (!Number.isFinite(n)) throw new InputError(field, `${field} must be a number (got ${show(v)})`);
-  if (!(n > 0)) throw new InputError(field, `${field} must be greater than 0 (got ${show(v)})`);
-  return n;
-}
 
 /** Digits after the decimal point of a number as JavaScript prints it. */
 export function decimals(n: number): number {
@@ -96,20 +67,6 @@ function flag(field: string, v: unknown): boolean {
   if (v === true || v === 'true') return true;
   if (v === false || v === 'false') return false;
   throw new InputError(field, `${field} must be true or false (got ${show(v)})`);
-}
-
-/** Upper-cases and classifies a symbol: a ticker, a crypto pair with a slash, or an OCC option. */
-export function parseSymbol(v: unknown): { symbol: string; assetKind: AssetKind } {
-  if (blank(v)) throw new InputError('symbol', 'symbol is required: a ticker (AAPL), a crypto pair (BTC/USD) or an OCC option symbol');
-  if (typeof v !== 'string') throw new InputError('symbol', `symbol must be text (got ${show(v)})`);
-  const symbol = v.trim().toUpperCase();
-  if (OPTION.test(symbol)) return { symbol, assetKind: 'option' };
-  if (CRYPTO.test(symbol)) return { symbol, assetKind: 'crypto' };
-  if (STOCK.test(symbol)) return { symbol, assetKind: 'stock' };
-  throw new InputError(
-    'symbol',
-    `symbol ${show(v)} is not a ticker (AAPL, BRK.B), a crypto pair (BTC/USD) or an OCC option symbol (AAPL250117C00150000)`,
-  );
 }
 
 /** Stocks: whole cents from $1 up, 4 decimals below; options: cents; crypto: up to 9 decimals. */
@@ -136,7 +93,7 @@ export function validateClientOrderId(v: unknown): string | undefined {
 
 /** Validates a new order; throws InputError naming the first field at fault. */
 export function validateOrder(f: OrderFields): OrderRequest {
-  const { symbol, assetKind } = parseSymbol(f.symbol);
+  const { symbol, assetKind } = parseSymbol('symbol', f.symbol);
   const crypto = assetKind === 'crypto';
   const option = assetKind === 'option';
 

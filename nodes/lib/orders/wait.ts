@@ -1,8 +1,10 @@
 // "Wait for final state": follows orders on the account's shared trade-updates feed until each is
 // filled, canceled, expired, rejected or replaced, or until a timeout, and then confirms the
 // state over REST (one read) so the report is complete even if a stream event was missed.
-import type { TradeUpdate, TradeUpdatesFeed } from '../core/broker';
-import { FINAL_STATUSES, type OrderDetails, type PlacedOrder } from './types';
+import type { TradeUpdatesFeed } from '../core/broker';
+import { FINAL_EVENTS, FINAL_STATUSES } from '../core/order-status';
+import type { TradeUpdate } from '../core/snapshots';
+import type { OrderDetails, PlacedOrder } from './types';
 
 export interface FinalState extends PlacedOrder {
   /** False when the timeout came first: `order` is then the last known state. */
@@ -13,8 +15,6 @@ export interface FinalState extends PlacedOrder {
   /** The last trade update seen for the order (fill price and quantity are here). */
   lastUpdate?: TradeUpdate;
 }
-
-const FINAL_EVENTS: ReadonlySet<string> = new Set(['fill', 'canceled', 'expired', 'rejected', 'replaced', 'done_for_day']);
 
 export function isFinalUpdate(u: TradeUpdate): boolean {
   return FINAL_EVENTS.has(u.event) || FINAL_STATUSES.has(u.order.status);

@@ -1,6 +1,10 @@
 // What the positions/account node does, with no Node-RED in sight: read the action and its
 // parameters from the dialog settings and the msg, validate them, and run them on a connection.
 import type { BrokerConnection } from '../core/broker';
+import { InputError } from '../core/errors';
+import { parseSymbol } from '../core/symbols';
+import { blank, isPlainObject, own, positiveAmount, refuseForbiddenKeys, show } from '../core/values';
+import type { OrderOrigin } from '../orders/gateway';
 
 export const POSITION_ACTIONS = ['account', 'positions', 'position', 'orders', 'clock', 'close', 'closeAll'] as const;
 export type PositionAction = (typeof POSITION_ACTIONS)[number];
@@ -29,42 +33,16 @@ export interface ResolvedRequest {
   warnings: string[];
 }
 
-/** A bad setting or msg: names the field; nothing was sent to the broker. */
-export class InputError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
-const SYMBOL = /^[A-Z][A-Z0-9.]{0,9}(\/[A-Z]{2,6})?$/;
-
 type Msg = { topic?: unknown; payload?: unknown; [key: string]: unknown };
 
 function isAction(v: unknown): v is PositionAction {
   return typeof v === 'string' && (POSITION_ACTIONS as readonly string[]).includes(v);
 }
 
-function blank(v: unknown): boolean {
-  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
-}
-
 function positiveNumber(field: string, v: unknown): number {
-  const n = typeof v === 'string' ? Number(v.trim()) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
-    throw new InputError(field, `${field} must be a number greater than 0 (got ${JSON.stringify(v)})`);
-  }
+  const n = positiveAmount(field, v);
+  if (n === undefined) throw new InputError(field, `${field} must be a number greater than 0 (got ${show(v)})`);
   return n;
-}
-
-export function normaliseSymbol(field: string, v: unknown): string {
-  if (typeof v !== 'string' || !SYMBOL.test(v.trim().toUpperCase())) {
-    throw new InputError(field, `${field} must be a ticker like AAPL or a crypto pair like BTC/USD (got ${JSON.stringify(v)})`);
-  }
-  return v.trim().toUpperCase();
 }
 
 /**
@@ -74,14 +52,15 @@ export function normaliseSymbol(field: string, v: unknown): string {
 export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedRequest {
   if (typeof msg !== 'object' || msg === null) throw new InputError('msg', 'msg must be an object');
   const warnings: string[] = [];
-  const payload = typeof msg.payload === 'object' && msg.payload !== null && !Array.isArray(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+  refuseForbiddenKeys(msg.payload, 'msg.payload');
+  const payload = isPlainObject(msg.payload) ? msg.payload : {};
 
   let action: PositionAction;
   if (settings.action === 'msg') {
     if (!isAction(msg.topic)) {
       throw new InputError(
         'msg.topic',
-        `msg.topic must name the action: one of ${POSITION_ACTIONS.join(', ')} (got ${JSON.stringify(msg.topic)})`,
+        `msg.topic must name the action: one of ${POSITION_ACTIONS.join(', ')} (got ${show(msg.topic)})`,
       );
     }
     action = msg.topic;
@@ -92,7 +71,7 @@ export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedR
   }
 
   // A msg may carry the symbol as msg.payload.symbol, or as a plain string payload.
-  const msgSymbol = !blank(payload.symbol) ? payload.symbol : typeof msg.payload === 'string' && !blank(msg.payload) ? msg.payload : undefined;
+  const msgSymbol = !blank(own(payload, 'symbol')) ? own(payload, 'symbol') : typeof msg.payload === 'string' && !blank(msg.payload) ? msg.payload : undefined;
   const pick = (field: string, fromDialog: unknown, fromMsg: unknown): unknown => {
     if (!blank(fromDialog)) {
       if (!blank(fromMsg) && String(fromMsg) !== String(fromDialog)) {
@@ -107,11 +86,11 @@ export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedR
   if (action === 'position' || action === 'close') {
     const symbol = pick('symbol', settings.symbol, msgSymbol);
     if (blank(symbol)) throw new InputError('symbol', `action "${action}" needs a symbol: set it in the node or in msg.payload.symbol`);
-    request.symbol = normaliseSymbol('symbol', symbol);
+    request.symbol = parseSymbol('symbol', symbol).symbol;
   }
   if (action === 'close') {
-    const qty = pick('qty', settings.qty, payload.qty);
-    const percentage = pick('percentage', settings.percentage, payload.percentage);
+    const qty = pick('qty', settings.qty, own(payload, 'qty'));
+    const percentage = pick('percentage', settings.percentage, own(payload, 'percentage'));
     if (!blank(qty) && !blank(percentage)) throw new InputError('qty', 'give qty or percentage to close, not both');
     if (!blank(qty)) request.qty = positiveNumber('qty', qty);
     if (!blank(percentage)) {
@@ -121,7 +100,7 @@ export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedR
     }
   }
   if (action === 'closeAll') {
-    const fromMsg = payload.cancelOrders;
+    const fromMsg = own(payload, 'cancelOrders');
     if (fromMsg !== undefined && typeof fromMsg !== 'boolean') {
       throw new InputError('cancelOrders', 'msg.payload.cancelOrders must be true or false');
     }
@@ -130,23 +109,24 @@ export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedR
   return { request, warnings };
 }
 
-/** Runs a validated request; the result becomes msg.payload. */
-export async function runRequest(connection: BrokerConnection, r: PositionsRequest): Promise<unknown> {
+/** Runs a validated request (closes through the account's order gateway); the result becomes msg.payload. */
+export async function runRequest(connection: Pick<BrokerConnection, 'reads' | 'orders'>, r: PositionsRequest, origin: OrderOrigin): Promise<unknown> {
+  const { reads, orders } = connection;
   switch (r.action) {
     case 'account':
-      return connection.account();
+      return reads.account();
     case 'positions':
-      return connection.positions();
+      return reads.positions();
     case 'position':
-      return connection.position(r.symbol as string);
+      return reads.position(r.symbol as string);
     case 'orders':
-      return connection.openOrders();
+      return reads.openOrders();
     case 'clock':
-      return connection.clock();
+      return reads.clock();
     case 'close':
-      return connection.closePosition(r.symbol as string, { qty: r.qty, percentage: r.percentage });
+      return (await orders.closePosition(r.symbol as string, { qty: r.qty, percentage: r.percentage }, origin)).order;
     case 'closeAll':
-      return connection.closeAllPositions(r.cancelOrders);
+      return orders.closeAll(r.cancelOrders, origin);
   }
 }
 

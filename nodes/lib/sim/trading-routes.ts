@@ -102,7 +102,7 @@ export function tradingRoutes(broker: Broker, market: MarketView, clock: SimCloc
         const exchange = req.query.get('exchange');
         const list = market
           .assets()
-          .filter((a) => !status || status === 'active')
+          .filter(() => !status || status === 'active')
           .filter((a) => !assetClass || a.assetClass === assetClass)
           .filter((a) => !exchange || a.exchange === exchange)
           .map(assetJson);

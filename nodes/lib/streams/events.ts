@@ -22,6 +22,24 @@ export interface MarketEvent {
   payload: Record<string, unknown> & { timestamp: string; time: number };
 }
 
+/** A market event as delivered to a node: live, recovered (backfilled) or polled over REST. */
+export interface FeedEvent extends MarketEvent {
+  recovered?: boolean;
+  polled?: boolean;
+}
+
+/** A node listening to a market feed. */
+export interface MarketSubscriber {
+  id: string;
+  onEvent(event: FeedEvent): void;
+  onStatus(status: StreamStatus): void;
+  onConnectionEvent(event: ConnectionEvent): void;
+  /** Silence before the watchdog probes (ms, 0 = off); the feed uses the smallest of its nodes. */
+  watchdogMs: number;
+  /** Outage length before REST polling starts (ms, 0 = never); the smallest wins. */
+  pollAfterMs: number;
+}
+
 /** The state of one shared stream, for status dots. */
 export type StreamState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stale' | 'auth_failed' | 'unavailable' | 'closed';
 
@@ -67,10 +85,6 @@ export interface ConnectionEvent {
   reason?: string;
   /** Events recovered over REST after an outage (recovered / reconnected). */
   count?: number;
-}
-
-export function hhmmss(ms: number): string {
-  return new Date(ms).toTimeString().slice(0, 8);
 }
 
 /** Epoch ms of a Date, ISO string or number; NaN when unusable. */

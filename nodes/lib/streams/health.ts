@@ -3,7 +3,8 @@
 // the watchdog for an open but silent socket, the REST polling fallback during a long outage,
 // and the gap fill after a reconnect. Timers and clock are injectable for unit tests.
 import { EventEmitter } from 'node:events';
-import { connectionEvent, hhmmss, type ConnectionEvent, type StreamState, type StreamStatus } from './events';
+import { hhmmss } from '../core/time';
+import { connectionEvent, type ConnectionEvent, type StreamState, type StreamStatus } from './events';
 
 export interface Timers {
   now(): number;
@@ -110,9 +111,7 @@ export class StreamHealth extends EventEmitter {
     if (this.closed || this.current.state === 'auth_failed' || this.current.state === 'unavailable') return;
     this.stopWatchdog();
     if (this.downSince !== undefined) return;
-    if (this.current.state === 'connecting' || this.current.state === 'idle') {
-      // Never connected yet: a failed first attempt counts as an outage from now.
-    }
+    // A failed first attempt (never connected yet) counts as an outage from now, like any other.
     this.downSince = this.timers.now();
     this.set('reconnecting', `reconnecting (since ${hhmmss(this.downSince)})`, reason, this.downSince);
     this.emitEvent('disconnected', { downSince: this.downSince, downMs: 0 });

@@ -1,8 +1,9 @@
 // Exactly-once trade updates across stream outages: remembers the last known state of recent
 // orders, drops duplicate live events, and turns a REST order listing into the updates the
 // stream missed (marked recovered), oldest first. Broker-neutral; no timers, no I/O.
-import type { OrderSnapshot, TradeUpdate } from '../core/broker';
-import { RecentKeys } from './output';
+import { FINAL_STATUSES } from '../core/order-status';
+import { RecentKeys } from '../core/recent-keys';
+import type { OrderSnapshot, TradeUpdate } from '../core/snapshots';
 
 const EVENT_OF_STATUS: Record<string, string> = {
   new: 'new',
@@ -22,12 +23,6 @@ const EVENT_OF_STATUS: Record<string, string> = {
   suspended: 'suspended',
   calculated: 'calculated',
 };
-
-const TERMINAL = new Set(['filled', 'canceled', 'expired', 'replaced', 'rejected', 'done_for_day']);
-
-export function isTerminalStatus(status: string): boolean {
-  return TERMINAL.has(status);
-}
 
 /** The trade-update event that leaves an order in `status` (undefined: none to report, e.g. held). */
 export function eventForStatus(status: string): string | undefined {
@@ -53,8 +48,6 @@ const ms = (iso: string | null | undefined): number => (iso ? Date.parse(iso) : 
 export class OrderTracker {
   private readonly known = new Map<string, Known>();
   private readonly seen: RecentKeys;
-  /** Latest broker time seen in any update or order (epoch ms); 0 before any. */
-  lastBrokerTime = 0;
 
   constructor(private readonly capacity = 2000) {
     this.seen = new RecentKeys(capacity * 4);
@@ -77,8 +70,6 @@ export class OrderTracker {
       return false;
     }
     if (!this.seen.add(updateKey(u))) return false;
-    const t = ms(u.timestamp);
-    if (t > this.lastBrokerTime) this.lastBrokerTime = t;
     // An older event arriving late must not roll the known state back.
     if (!prior || !(updatedAt < prior.updatedAt)) this.remember(u.order);
     return true;
@@ -90,7 +81,7 @@ export class OrderTracker {
    */
   queryAfter(cutoff: number): number {
     let after = cutoff;
-    for (const k of this.known.values()) if (!TERMINAL.has(k.status) && k.submittedAt < after) after = k.submittedAt;
+    for (const k of this.known.values()) if (!FINAL_STATUSES.has(k.status) && k.submittedAt < after) after = k.submittedAt;
     return after - 1000;
   }
 
@@ -137,10 +128,7 @@ export class OrderTracker {
       out.push({ at, update });
     }
     out.sort((a, b) => a.at - b.at);
-    for (const { at, update } of out) {
-      this.remember(update.order, true);
-      if (at > this.lastBrokerTime) this.lastBrokerTime = at;
-    }
+    for (const { update } of out) this.remember(update.order, true);
     return out.map((x) => x.update);
   }
 
@@ -155,7 +143,6 @@ export class OrderTracker {
     if (!Number.isFinite(k.submittedAt)) k.submittedAt = k.updatedAt;
     this.known.delete(o.id);
     this.known.set(o.id, k);
-    if (Number.isFinite(k.updatedAt) && k.updatedAt > this.lastBrokerTime) this.lastBrokerTime = k.updatedAt;
     while (this.known.size > this.capacity) this.known.delete(this.known.keys().next().value as string);
   }
 }
