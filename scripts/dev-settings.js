@@ -35,7 +35,7 @@ function developmentSettings({ nodesDir, credentialSecret = crypto.randomBytes(2
     if (!known.has(key)) lines.push(`  ${JSON.stringify(key)}: ${JSON.stringify(value)},`);
   }
   return `// Written by @tradeflow/node-red-alpaca's scripts/start.js for local development. Edit freely: it is
-// never overwritten (delete it to get the current defaults).
+// never overwritten. Keep it: its credentialSecret decrypts the keys saved in flows_cred.json.
 module.exports = {
 ${lines.join('\n')}
 };

@@ -23,7 +23,7 @@ if (!fs.existsSync(settingsFile)) {
   fs.writeFileSync(settingsFile, developmentSettings({ nodesDir: root }));
 } else if (!/\bcontextStorage\b/.test(fs.readFileSync(settingsFile, 'utf8'))) {
   // Directories made before the persistent context store keep their settings.js: say how to update.
-  console.log(`Note: ${settingsFile} keeps context in memory (a breaker's HALT is lost on restart). Delete it to get the current settings.`);
+  console.log(`Note: ${settingsFile} keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage (see README, Quick start), or delete ${userDir} to start afresh.`);
 }
 const flowFile = path.join(userDir, 'flows.json');
 if (!fs.existsSync(flowFile)) {

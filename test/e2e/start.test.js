@@ -90,7 +90,7 @@ describe('npm start (scripts/start.js)', function () {
         throw new Error(`${err.message}\n${out}`);
       });
       assert.strictEqual(fs.readFileSync(path.join(oldDir, 'settings.js'), 'utf8'), old);
-      assert.match(out, /settings\.js keeps context in memory .* Delete it to get the current settings/);
+      assert.match(out, /settings\.js keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage/);
       assert.match(out, /Context store\s*:\s*'default' \[module=memory\]/);
     } finally {
       starting.kill('SIGTERM');
