@@ -5,8 +5,8 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const crypto = require('crypto');
 const { spawn } = require('child_process');
+const { developmentSettings } = require('./dev-settings');
 
 const root = path.resolve(__dirname, '..');
 const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, '.node-red-dev'));
@@ -20,21 +20,10 @@ if (!fs.existsSync(path.join(root, 'dist', 'alpaca-account.js'))) {
 fs.mkdirSync(userDir, { recursive: true });
 const settingsFile = path.join(userDir, 'settings.js');
 if (!fs.existsSync(settingsFile)) {
-  const settings = `// Written by scripts/start.js for local development. Edit freely; it is not overwritten.
-module.exports = {
-  uiHost: '127.0.0.1',
-  flowFile: 'flows.json',
-  // Encrypts flows_cred.json; generated once for this directory.
-  credentialSecret: '${crypto.randomBytes(24).toString('hex')}',
-  // Loads the pack straight from the repository (package.json "node-red" section, examples too).
-  nodesDir: [${JSON.stringify(root)}],
-  // The built-in simulator: same seed, same prices.
-  alpacaSimulator: { seed: 1 },
-  logging: { console: { level: 'info', metrics: false, audit: false } },
-  editorTheme: { tours: false },
-};
-`;
-  fs.writeFileSync(settingsFile, settings);
+  fs.writeFileSync(settingsFile, developmentSettings({ nodesDir: root }));
+} else if (!/\bcontextStorage\b/.test(fs.readFileSync(settingsFile, 'utf8'))) {
+  // Directories made before the persistent context store keep their settings.js: say how to update.
+  console.log(`Note: ${settingsFile} keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage (see README, Quick start), or delete ${userDir} to start afresh.`);
 }
 const flowFile = path.join(userDir, 'flows.json');
 if (!fs.existsSync(flowFile)) {

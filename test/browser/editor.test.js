@@ -50,6 +50,13 @@ describe('the Node-RED editor in chromium', function () {
     assert.deepStrictEqual(editor.problems.splice(0), [], 'errors in the browser console');
   }
 
+  it('opens with no "Enable Update Notifications" dialog in the way', async function () {
+    // The editor asks only when the telemetry choice it loaded is undefined (ui.openEditor would
+    // have answered it, and the editor does not reload the choice): settings.js decides it.
+    assert.strictEqual(await page.evaluate(() => RED.settings.telemetryEnabled), false);
+    assert.strictEqual(await page.locator('.red-ui-popover button', { hasText: /notifications/i }).count(), 0);
+  });
+
   it('lists every node of the pack in the palette under "alpaca"', async function () {
     const listed = await page.locator('#red-ui-palette-container-alpaca .red-ui-palette-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-palette-type')));
     assert.deepStrictEqual([...listed].sort(), [...nodeTypes].sort());

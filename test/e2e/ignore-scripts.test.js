@@ -11,34 +11,10 @@ const path = require('path');
 const { execFile, spawn } = require('child_process');
 const { promisify } = require('util');
 const { root, MODULE, packTypes, freePort, until } = require('../support/flows');
+const { nativeCode } = require('../../scripts/native-code');
 
 const run = promisify(execFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-
-/** Packages under node_modules that declare an install-time script or a native addon. */
-function installScripts(nodeModules) {
-  const found = [];
-  const visit = (dir) => {
-    if (!fs.existsSync(dir)) return;
-    for (const entry of fs.readdirSync(dir)) {
-      if (entry.startsWith('.')) continue;
-      const pkgDir = path.join(dir, entry);
-      if (entry.startsWith('@')) {
-        visit(pkgDir);
-        continue;
-      }
-      const file = path.join(pkgDir, 'package.json');
-      if (!fs.existsSync(file)) continue;
-      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
-      const scripts = ['preinstall', 'install', 'postinstall'].filter((s) => pkg.scripts && pkg.scripts[s]);
-      if (fs.existsSync(path.join(pkgDir, 'binding.gyp')) || pkg.gypfile) scripts.push('binding.gyp');
-      if (scripts.length) found.push(`${pkg.name}: ${scripts.join(', ')}`);
-      visit(path.join(pkgDir, 'node_modules'));
-    }
-  };
-  visit(nodeModules);
-  return found;
-}
 
 describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', function () {
   this.timeout(180000);
@@ -71,7 +47,7 @@ describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', fu
     assert.ok(fs.existsSync(path.join(installed, 'package.json')), 'the pack was not installed');
 
     // Nothing in the installed tree wanted to run a script or compile an addon.
-    assert.deepStrictEqual(installScripts(path.join(app, 'node_modules')), [], 'runtime dependencies with install scripts');
+    assert.deepStrictEqual(nativeCode(path.join(app, 'node_modules')), [], 'runtime dependencies with install scripts or native code');
 
     // Node-RED (the repository's copy) with that directory as its user dir: it finds the pack in
     // node_modules, as on a Pi after `cd ~/.node-red && npm install`.

@@ -63,5 +63,39 @@ describe('npm start (scripts/start.js)', function () {
     // The user dir got its settings and the demo flow; no credentials were needed.
     assert.ok(fs.existsSync(path.join(userDir, 'flows.json')));
     assert.doesNotMatch(log, /\[error\]/);
+
+    // A persistent context store (a breaker's HALT survives a restart), in the runtime's own words.
+    assert.match(log, /Context store\s*:\s*'default' \[module=localfilesystem\]/);
+    // Telemetry decided by settings.js: the editor asks "Enable Update Notifications?" only when
+    // this is undefined (test/browser/editor.test.js checks the editor itself).
+    const settings = await (await fetch(`${base}/settings`, { headers: { Accept: 'application/json' } })).json();
+    assert.strictEqual(settings.telemetryEnabled, false);
+  });
+
+  it('keeps an existing settings.js and says how to get the current one', async function () {
+    const port = await freePort();
+    const oldDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-start-old-'));
+    const old = `module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: 'old', nodesDir: [${JSON.stringify(path.join(__dirname, '..', '..'))}] };\n`;
+    fs.writeFileSync(path.join(oldDir, 'settings.js'), old);
+    const starting = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
+      env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: oldDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    starting.stdout.on('data', (d) => (out += d));
+    starting.stderr.on('data', (d) => (out += d));
+    const exited = new Promise((r) => starting.once('exit', r));
+    try {
+      await waitFor(() => /Server now running/.test(out), 45000, 'Node-RED to start').catch((err) => {
+        throw new Error(`${err.message}\n${out}`);
+      });
+      assert.strictEqual(fs.readFileSync(path.join(oldDir, 'settings.js'), 'utf8'), old);
+      assert.match(out, /settings\.js keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage/);
+      assert.match(out, /Context store\s*:\s*'default' \[module=memory\]/);
+    } finally {
+      starting.kill('SIGTERM');
+      await exited;
+      fs.rmSync(oldDir, { recursive: true, force: true });
+    }
   });
 });

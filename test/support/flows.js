@@ -10,6 +10,7 @@ const net = require('net');
 const path = require('path');
 const { spawn } = require('child_process');
 const WebSocket = require('ws');
+const { developmentSettings } = require('../../scripts/dev-settings');
 
 const root = path.resolve(__dirname, '..', '..');
 const examplesDir = path.join(root, 'examples');
@@ -68,18 +69,8 @@ async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-nr-'));
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows));
   if (options.settings) {
-    // Same content start.js writes, plus the overrides (start.js never overwrites settings.js).
-    const settings = {
-      uiHost: '127.0.0.1',
-      flowFile: 'flows.json',
-      credentialSecret: 'test-only-secret',
-      nodesDir: [root],
-      alpacaSimulator: { seed: 1 },
-      logging: { console: { level: 'info', metrics: false, audit: false } },
-      editorTheme: { tours: false },
-      ...options.settings,
-    };
-    fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+    // What start.js would write (it never overwrites settings.js), plus the overrides.
+    fs.writeFileSync(path.join(userDir, 'settings.js'), developmentSettings({ nodesDir: root, credentialSecret: 'test-only-secret', overrides: options.settings }));
   }
   const child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
     cwd: options.cwd || root,
