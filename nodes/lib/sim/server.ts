@@ -406,6 +406,8 @@ export class SimServer {
       headerCredentials: keyId !== undefined || secret !== undefined ? { keyId, secret } : undefined,
     };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // An oversized message or a reset peer is routine: ws closes the socket, 'close' cleans up.
+      ws.on('error', () => undefined);
       this.sockets.add(ws);
       this.stats.streamConnections++;
       this.stats.streamConnectionsTotal++;
