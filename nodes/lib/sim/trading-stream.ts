@@ -49,8 +49,9 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
       forward = undefined;
     };
 
+    // No documented frame for this: a plain close, which a client treats as a drop and retries.
     const authTimer = setTimeout(() => {
-      if (!authorized) unauthorized('authenticate', 'authentication timeout');
+      if (!authorized) ws.close(4001, 'authentication timeout');
     }, authTimeoutMs);
 
     const authenticate = (keyId: unknown, secret: unknown) => {
