@@ -8,6 +8,7 @@ const http = require('http');
 const os = require('os');
 const WebSocket = require('ws');
 const { SimServer } = require('../../dist/lib/sim/server');
+const { hostnameOf, isLoopbackHost } = require('../../dist/lib/sim/http-guard');
 
 const KEYS = { 'APCA-API-KEY-ID': 'K', 'APCA-API-SECRET-KEY': 'S' };
 
@@ -108,5 +109,17 @@ describe('simulator: Host and Origin checks (CSRF, DNS rebinding)', function () 
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'a loopback URL local clients can use');
     assert.strictEqual((await request(`${url}/v2/account`, { headers: { ...KEYS, Host: os.hostname() } })).status, 200);
     assert.strictEqual((await request(`${url}/v2/account`, { headers: { ...KEYS, Host: 'attacker.example' } })).status, 403);
+  });
+
+  it('reads Host headers strictly: case, ports, IPv6 brackets; userinfo and trailing dots are foreign', function () {
+    assert.strictEqual(hostnameOf('LOCALHOST:8765'), 'localhost');
+    assert.strictEqual(hostnameOf('[::1]:8765'), '[::1]');
+    assert.strictEqual(hostnameOf('127.0.0.1'), '127.0.0.1');
+    for (const bad of ['', undefined, '::1', 'a:b:c', '127.0.0.1:port', '[::1']) assert.strictEqual(hostnameOf(bad), undefined, String(bad));
+    const allowed = new Set(['localhost', '127.0.0.1', '[::1]']);
+    for (const foreign of ['evil@127.0.0.1', 'localhost.', '127.0.0.1.nip.io', 'localhost.attacker.example']) {
+      assert.ok(!allowed.has(hostnameOf(foreign)), foreign);
+    }
+    assert.deepStrictEqual(['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', '0.0.0.0', '::', '192.168.1.5', 'pi.local'].map(isLoopbackHost), [true, true, true, true, true, false, false, false, false]);
   });
 });

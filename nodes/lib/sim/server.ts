@@ -434,11 +434,12 @@ export class SimServer {
 
   /** A closed socket's slots: freed at once, or kept taken for `staleSlotMs` (Alpaca's half-dead connection). */
   private releaseSlots(ws: WebSocket): void {
-    const staleUntil = this.faults.staleSlotMs > 0 ? Date.now() + this.faults.staleSlotMs : 0;
+    const now = Date.now();
+    const staleUntil = this.faults.staleSlotMs > 0 ? now + this.faults.staleSlotMs : 0;
     for (const [slot, holder] of this.claims) {
-      if (holder !== ws) continue;
-      if (staleUntil) this.claims.set(slot, staleUntil);
-      else this.claims.delete(slot);
+      if (holder === ws && staleUntil) this.claims.set(slot, staleUntil);
+      // Expired stale slots go too, so the map holds only live or still-stale slots.
+      else if (holder === ws || (typeof holder === 'number' && holder <= now)) this.claims.delete(slot);
     }
   }
 
