@@ -6,19 +6,14 @@
 // Uses the npm registry (or npm's cache, --prefer-offline) for the pack's runtime dependencies.
 const assert = require('assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { execFile, spawn } = require('child_process');
-const { promisify } = require('util');
+const { spawn } = require('child_process');
 const { root, MODULE, packTypes, freePort, until } = require('../support/flows');
 const { nativeCode } = require('../../scripts/native-code');
-
-const run = promisify(execFile);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const { installPacked } = require('../support/packed');
 
 describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', function () {
   this.timeout(180000);
-  let work;
   let child;
 
   after(async function () {
@@ -27,24 +22,10 @@ describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', fu
       child.kill('SIGTERM');
       await exited;
     }
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it('installs the packed tarball without install scripts and runs it in Node-RED', async function () {
-    assert.ok(fs.existsSync(path.join(root, 'dist', 'alpaca-account.js')), 'dist/ is missing: run "npm run build" first (npm test does)');
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-pi-'));
-    const app = path.join(work, 'app');
-    fs.mkdirSync(app);
-
-    // dist/ is already built (npm test's pretest); --ignore-scripts keeps prepack from rebuilding.
-    const packed = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, maxBuffer: 16 << 20 });
-    const tarball = path.join(work, JSON.parse(packed.stdout)[0].filename);
-    assert.ok(fs.existsSync(tarball), tarball);
-
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pi-node-red', private: true }));
-    await run(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: app, maxBuffer: 16 << 20 });
-    const installed = path.join(app, 'node_modules', ...MODULE.split('/'));
-    assert.ok(fs.existsSync(path.join(installed, 'package.json')), 'the pack was not installed');
+    const { app, installed } = await installPacked();
 
     // Nothing in the installed tree wanted to run a script or compile an addon.
     assert.deepStrictEqual(nativeCode(path.join(app, 'node_modules')), [], 'runtime dependencies with install scripts or native code');

@@ -1,6 +1,6 @@
 'use strict';
 // The simulator's market-data WebSocket, driven by the official SDK's stock and crypto streams,
-// plus the raw msgpack protocol for the cases the SDK never produces.
+// plus the raw protocol (JSON by default, msgpack when asked) for the cases the SDK never produces.
 const assert = require('assert');
 const WebSocket = require('ws');
 const { encode, decode } = require('@msgpack/msgpack');
@@ -24,14 +24,21 @@ function record(stream) {
   return seen;
 }
 
-/** A raw msgpack client: collects every decoded frame and every whole message (array). */
-function rawClient(url) {
-  const ws = new WebSocket(url, { headers: { 'Content-Type': 'application/msgpack' } });
+/**
+ * A raw client: collects every decoded frame and every whole message (array), and how each came
+ * (`binary`). msgpack both ways by default, as the SDK asks; `codec: 'json'` sends no Content-Type
+ * and speaks JSON text. `headers` go on the upgrade request.
+ */
+function rawClient(url, { codec = 'msgpack', headers = {} } = {}) {
+  const msgpack = codec === 'msgpack';
+  const ws = new WebSocket(url, { headers: { ...(msgpack ? { 'Content-Type': 'application/msgpack' } : {}), ...headers } });
   const queue = [];
-  const c = { ws, frames: [], messages: [], closed: false, send: (m) => (ws.readyState === 1 ? ws.send(encode(m)) : queue.push(encode(m))) };
+  const pack = (m) => (msgpack ? encode(m) : JSON.stringify(m));
+  const c = { ws, frames: [], messages: [], binary: [], closed: false, send: (m) => (ws.readyState === 1 ? ws.send(pack(m)) : queue.push(pack(m))) };
   ws.on('open', () => queue.splice(0).forEach((b) => ws.send(b)));
-  ws.on('message', (data) => {
-    const msg = decode(data);
+  ws.on('message', (data, isBinary) => {
+    const msg = isBinary ? decode(data) : JSON.parse(data.toString('utf8'));
+    c.binary.push(isBinary);
     c.messages.push(msg);
     c.frames.push(...msg);
   });
@@ -171,23 +178,54 @@ describe('simulator market-data stream (official SDK)', function () {
     assert.ok(seen.trades.slice(before).every((t) => t.symbol === 'NVDA'));
     assert.strictEqual((await s.stats()).streamsDropped, 1);
   });
+
+  it('a dropped stream\'s stale slot answers 406, and the SDK reconnects once it is freed', async () => {
+    s = await startSim({ tickMs: 50 });
+    const stream = open(s.alpaca.marketData.stockStream({ url: s.urls.stocks, initialReconnectMs: 100 }));
+    const seen = record(stream);
+    stream.subscribeForTrades(['AAPL']);
+    stream.connect();
+    await waitFor(() => seen.trades.length, 5000, 'first trade');
+    await s.faults({ staleSlotMs: 1500 });
+    assert.strictEqual(s.sim.dropStreams(), 1);
+    await waitFor(() => seen.errors.some((e) => /connection limit exceeded/.test(e)), 5000, 'a 406 while the old slot is stale');
+    await waitFor(() => seen.reconnected >= 1, 10000, 'reconnected after the slot was freed');
+    const before = seen.trades.length;
+    await waitFor(() => seen.trades.length > before, 5000, 'trades again');
+  });
+
+  it('the basic data plan refuses the live SIP stream with 409; the sip plan serves it', async () => {
+    s = await startSim({ tickMs: 50 });
+    const sipUrl = `${s.url.replace('http', 'ws')}/v2/sip`;
+    const refused = open(s.alpaca.marketData.stockStream({ url: sipUrl, reconnect: false }));
+    const seen = record(refused);
+    refused.connect();
+    await waitFor(() => seen.errors.length, 5000, 'an error on the SIP stream');
+    assert.match(seen.errors[0], /insufficient subscription/);
+    await waitFor(() => refused.getState() === 'disconnected', 5000, 'closed by the server');
+    await s.stop();
+    s = await startSim({ tickMs: 50, dataPlan: 'sip' });
+    const served = open(s.alpaca.marketData.stockStream({ url: `${s.url.replace('http', 'ws')}/v2/sip` }));
+    served.connect();
+    assert.strictEqual(await served.waitForAuthentication(5000), true);
+  });
 });
 
 describe('simulator market-data stream (raw protocol)', function () {
   this.timeout(15000);
   let server, market, endpoint, url;
   const clients = [];
-  const connect = (path = '/v2/iex') => {
-    const c = rawClient(url + path);
+  const connect = (path = '/v2/iex', options) => {
+    const c = rawClient(url + path, options);
     clients.push(c);
     return c;
   };
   const auth = (c, key = 'PK1') => c.send({ action: 'auth', key, secret: 'x' });
   const frameOf = (c, pred) => c.frames.find(pred);
 
-  async function start(opts = {}) {
+  async function start(opts = {}, serverOptions = {}) {
     market = new Market({ clock: new Clock({}), seed: 3, tickMs: 20 });
-    server = new SimServer({});
+    server = new SimServer(serverOptions);
     endpoint = dataStreamEndpoint(market, opts);
     server.addStream(endpoint);
     url = (await server.listen()).replace('http', 'ws');
@@ -255,8 +293,74 @@ describe('simulator market-data stream (raw protocol)', function () {
     assert.ok(frameOf(c, (f) => f.code === 407 && f.msg === 'slow client'));
   });
 
-  it('releases its market listeners across many connections', async () => {
+  it('speaks JSON text frames unless the upgrade asks for msgpack', async () => {
     await start();
+    const json = connect('/v2/iex', { codec: 'json' });
+    const packed = connect('/v2/iex');
+    for (const [c, key] of [[json, 'J1'], [packed, 'M1']]) {
+      auth(c, key);
+      c.send({ action: 'subscribe', trades: ['AAPL'] });
+    }
+    await waitFor(() => [json, packed].every((c) => c.frames.some((f) => f.T === 't')), 5000, 'trades on both');
+    assert.deepStrictEqual(json.frames[0], { T: 'success', msg: 'connected' });
+    assert.ok(json.binary.every((b) => b === false), 'JSON arrives as text frames');
+    assert.ok(packed.binary.every((b) => b === true), 'msgpack arrives as binary frames');
+    assert.ok(json.frames.some((f) => f.T === 'subscription' && f.trades[0] === 'AAPL'));
+  });
+
+  it('authenticates by the upgrade request\'s key headers', async () => {
+    await start();
+    const c = connect('/v2/iex', { codec: 'json', headers: { 'APCA-API-KEY-ID': 'PKH', 'APCA-API-SECRET-KEY': 'x' } });
+    await waitFor(() => frameOf(c, (f) => f.msg === 'authenticated'), 3000, 'authenticated without a message');
+    assert.deepStrictEqual(c.frames.slice(0, 2), [{ T: 'success', msg: 'connected' }, { T: 'success', msg: 'authenticated' }]);
+    c.send({ action: 'subscribe', quotes: ['MSFT'] });
+    await waitFor(() => frameOf(c, (f) => f.T === 'q' && f.S === 'MSFT'), 5000, 'a quote');
+    auth(c, 'PKH');
+    await waitFor(() => frameOf(c, (f) => f.code === 403 && f.msg === 'already authenticated'), 3000, '403');
+  });
+
+  it('bad key headers are a 402 and the socket closes', async () => {
+    await start({}, { key: 'K', secret: 'S' });
+    const c = connect('/v2/iex', { codec: 'json', headers: { 'APCA-API-KEY-ID': 'K', 'APCA-API-SECRET-KEY': 'wrong' } });
+    await waitFor(() => c.closed, 3000, 'closed');
+    assert.ok(frameOf(c, (f) => f.T === 'error' && f.code === 402 && f.msg === 'auth failed'));
+    assert.ok(!frameOf(c, (f) => f.msg === 'authenticated'));
+  });
+
+  it('the basic plan refuses the live SIP feed at auth (409) but serves the delayed one', async () => {
+    await start();
+    const sip = connect('/v2/sip');
+    const delayed = connect('/v2/delayed_sip');
+    auth(sip, 'P1');
+    auth(delayed, 'P1');
+    await waitFor(() => sip.closed, 3000, 'SIP socket closed');
+    assert.deepStrictEqual(frameOf(sip, (f) => f.T === 'error'), { T: 'error', code: 409, msg: 'insufficient subscription' });
+    await waitFor(() => frameOf(delayed, (f) => f.msg === 'authenticated'), 3000, 'delayed SIP authenticated');
+  });
+
+  it('sends updated bars as T:"u" to updatedBars subscribers only', async () => {
+    await start();
+    const subscriber = connect();
+    const other = connect();
+    auth(subscriber, 'U1');
+    auth(other, 'U2');
+    subscriber.send({ action: 'subscribe', updatedBars: ['AAPL'] });
+    other.send({ action: 'subscribe', bars: ['AAPL'] });
+    await waitFor(() => [subscriber, other].every((c) => frameOf(c, (f) => f.T === 'subscription')), 3000, 'acks');
+    assert.deepStrictEqual(frameOf(subscriber, (f) => f.T === 'subscription').updatedBars, ['AAPL']);
+    const t = Date.now() - (Date.now() % 60000) - 60000;
+    market.emit('updatedBar', { symbol: 'AAPL', t, o: 190.5, h: 191, l: 190, c: 190.75, v: 1234, n: 12, vw: 190.6 });
+    await waitFor(() => frameOf(subscriber, (f) => f.T === 'u'), 3000, 'an updated bar');
+    const u = frameOf(subscriber, (f) => f.T === 'u');
+    assert.strictEqual(u.S, 'AAPL');
+    assert.deepStrictEqual([u.o, u.h, u.l, u.c, u.v], [190.5, 191, 190, 190.75, 1234]);
+    assert.strictEqual(Date.parse(u.t), t);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!frameOf(other, (f) => f.T === 'u'), 'a bars subscriber gets no updated bar');
+  });
+
+  it('releases its market listeners across many connections', async () => {
+    await start({ dataPlan: 'sip' });
     const baseline = ['trade', 'quote', 'bar', 'dailyBar', 'updatedBar'].map((e) => market.listenerCount(e));
     for (let round = 0; round < 5; round++) {
       const batch = Array.from({ length: 40 }, (_, i) => connect(i % 2 ? '/v2/sip' : '/v1beta3/crypto/us'));

@@ -1,17 +1,25 @@
 'use strict';
 // The simulator's trading stream (/stream) through the official SDK's TradingStream, plus the raw
-// protocol edges (listen before auth, listener cleanup across many connections).
+// protocol in Alpaca's documented shapes (listen before auth, bad keys, unknown actions, a second
+// connection, binary frames, msgpack) and listener cleanup across many connections.
 const assert = require('assert');
 const WebSocket = require('ws');
+const { encode, decode } = require('@msgpack/msgpack');
 const { startSim, waitFor } = require('../support/sim');
 const { createClient } = require('../../dist/lib/alpaca/client');
 
-function openRaw(url) {
+/** A raw client; `msgpack` asks for msgpack on the upgrade. Records frames and whether each came binary. */
+function openRaw(url, { msgpack = false } = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, msgpack ? { headers: { 'Content-Type': 'application/msgpack' } } : undefined);
     const frames = [];
-    ws.on('message', (m) => frames.push(JSON.parse(m.toString())));
-    ws.once('open', () => resolve({ ws, frames }));
+    const binary = [];
+    ws.on('message', (m, isBinary) => {
+      binary.push(isBinary);
+      frames.push(msgpack ? decode(m) : JSON.parse(m.toString()));
+    });
+    const send = (m) => ws.send(msgpack ? encode(m) : JSON.stringify(m));
+    ws.once('open', () => resolve({ ws, frames, binary, send }));
     ws.once('error', reject);
   });
 }
@@ -80,16 +88,16 @@ describe('simulator trading stream (official SDK)', function () {
     assert.strictEqual(order.symbol, 'AAPL');
   });
 
-  it('allows one trading stream per key: a second one gets the connection-limit error', async () => {
+  it('allows one trading stream per key: a second one is rejected in Alpaca\'s words and closed', async () => {
     s = await startSim();
     await connected();
-    const second = s.alpaca.trading.stream({ url: s.urls.trading, reconnect: false });
-    streams.push(second);
-    const errors = [];
-    second.onError((e) => errors.push(e));
-    second.connect();
-    await waitFor(() => errors.length > 0, 5000, 'connection limit error');
-    assert.match(errors[0], /connection limit exceeded/);
+    const second = await openRaw(s.urls.trading);
+    raws.push(second.ws);
+    second.send({ action: 'authenticate', data: { key_id: s.key, secret_key: s.secret } });
+    await closed(second.ws);
+    assert.deepStrictEqual(second.frames, [
+      { stream: 'listening', data: { error: 'your connection is rejected while another connection is open under the same account' } },
+    ]);
   });
 
   it('bad keys are a terminal auth failure', async () => {
@@ -114,17 +122,71 @@ describe('simulator trading stream (official SDK)', function () {
     await waitFor(() => updates.some((u) => u.order.id === order.id && u.event === 'fill'), 5000, 'fill after reconnect');
   });
 
-  it('raw protocol: listen before auth is an error; listeners return to baseline after many sockets', async () => {
+  it('a stale slot after a drop rejects the reconnect; the SDK keeps trying and gets back in', async () => {
     s = await startSim();
-    const baseline = s.sim.broker.listenerCount('trade_update');
+    const { stream, updates, subscriptions } = await connected();
+    let reconnected = false;
+    stream.onReconnected(() => (reconnected = true));
+    await s.faults({ staleSlotMs: 1500 });
+    const before = (await s.stats()).streamConnectionsTotal;
+    assert.strictEqual(s.sim.dropStreams(), 1);
+    await waitFor(() => reconnected && subscriptions.length >= 2, 12000, 'reconnect once the slot is free');
+    assert.ok((await s.stats()).streamConnectionsTotal >= before + 2, 'at least one attempt was turned away first');
+    const order = await s.alpaca.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
+    await waitFor(() => updates.some((u) => u.order.id === order.id && u.event === 'fill'), 5000, 'fill after reconnect');
+  });
+
+  it('raw protocol: binary JSON frames as Alpaca\'s paper stream sends them, or msgpack when asked', async () => {
+    s = await startSim();
+    for (const msgpack of [false, true]) {
+      const c = await openRaw(s.urls.trading, { msgpack });
+      raws.push(c.ws);
+      c.send({ action: 'auth', key: s.key, secret: s.secret });
+      c.send({ action: 'listen', data: { streams: ['trade_updates', 'no_such_stream'] } });
+      await waitFor(() => c.frames.some((f) => f.stream === 'listening'), 5000, 'listening');
+      assert.deepStrictEqual(c.frames, [
+        { stream: 'authorization', data: { action: 'authenticate', status: 'authorized' } },
+        { stream: 'listening', data: { streams: ['trade_updates'] } },
+      ]);
+      assert.deepStrictEqual(c.binary, [true, true]);
+      c.ws.close();
+      await closed(c.ws);
+      await new Promise((r) => setTimeout(r, 50)); // the server frees the slot on its close
+    }
+  });
+
+  it('raw protocol: listen before auth, bad keys and unknown actions get Alpaca\'s shapes', async () => {
+    s = await startSim({ key: 'K', secret: 'S' });
     const early = await openRaw(s.urls.trading);
     raws.push(early.ws);
-    early.ws.send(JSON.stringify({ action: 'listen', data: { streams: ['trade_updates'] } }));
-    await waitFor(() => early.frames.length > 0, 5000, 'error frame');
-    assert.strictEqual(early.frames[0].action, 'error');
-    early.ws.close();
+    early.send({ action: 'listen', data: { streams: ['trade_updates'] } });
     await closed(early.ws);
+    assert.deepStrictEqual(early.frames, [{ stream: 'authorization', data: { action: 'listen', status: 'unauthorized' } }]);
 
+    const wrong = await openRaw(s.urls.trading);
+    raws.push(wrong.ws);
+    wrong.send({ action: 'authenticate', data: { key_id: 'K', secret_key: 'nope' } });
+    await closed(wrong.ws);
+    assert.deepStrictEqual(wrong.frames, [
+      { stream: 'authorization', data: { action: 'authenticate', status: 'unauthorized', message: 'access key verification failed' } },
+    ]);
+
+    const c = await openRaw(s.urls.trading);
+    raws.push(c.ws);
+    c.send({ action: 'authenticate', data: { key_id: 'K', secret_key: 'S' } });
+    c.send({ action: 'dance' });
+    c.ws.send('{not json');
+    await waitFor(() => c.frames.length >= 3, 5000, 'three replies');
+    assert.deepStrictEqual(c.frames.slice(1), [
+      { stream: 'listening', data: { error: 'unrecognized action "dance"' } },
+      { stream: 'listening', data: { error: 'invalid message: expected a JSON object with an action' } },
+    ]);
+    assert.strictEqual(c.ws.readyState, WebSocket.OPEN, 'an authorized socket stays open');
+  });
+
+  it('raw protocol: listeners return to baseline after many sockets', async () => {
+    s = await startSim();
+    const baseline = s.sim.broker.listenerCount('trade_update');
     for (let i = 0; i < 25; i++) {
       const { ws, frames } = await openRaw(s.urls.trading);
       raws.push(ws);

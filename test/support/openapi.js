@@ -1,11 +1,12 @@
 'use strict';
-// Validates simulator responses against Alpaca's own OpenAPI specs (../shared/alpaca-openapi).
+// Validates simulator responses against Alpaca's own OpenAPI specs: the schema-only copy in
+// test/openapi/ (see its README), or the directory named by ALPACA_OPENAPI_DIR.
 const fs = require('fs');
 const path = require('path');
 const Ajv = require('ajv');
 const addFormats = require('ajv-formats');
 
-const SPEC_DIR = process.env.ALPACA_OPENAPI_DIR || path.resolve(__dirname, '..', '..', '..', 'shared', 'alpaca-openapi');
+const SPEC_DIR = process.env.ALPACA_OPENAPI_DIR || path.resolve(__dirname, '..', 'openapi');
 const SPECS = { trading: 'trading-api.json', data: 'market-data-api.json' };
 
 let ajv;

@@ -12,6 +12,8 @@ async function startSim(options = {}) {
   const url = await sim.start();
   const key = options.key || KEY;
   const secret = options.secret || SECRET;
+  // /sim/ needs the key pair when the simulator was given one.
+  const control = { 'APCA-API-KEY-ID': key, 'APCA-API-SECRET-KEY': secret };
   const alpaca = createClient({ keyId: key, secret, paper: true, endpoint: url, rateLimit: false });
   return {
     sim,
@@ -21,9 +23,9 @@ async function startSim(options = {}) {
     alpaca,
     urls: streamUrls(true, url, 'iex'),
     /** GET /sim/stats over HTTP, as a user would read it. */
-    stats: () => fetch(`${url}/sim/stats`).then((r) => r.json()),
+    stats: () => fetch(`${url}/sim/stats`, { headers: control }).then((r) => r.json()),
     /** POST /sim/faults over HTTP. */
-    faults: (f) => fetch(`${url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) }).then((r) => r.json()),
+    faults: (f) => fetch(`${url}/sim/faults`, { method: 'POST', headers: { ...control, 'content-type': 'application/json' }, body: JSON.stringify(f) }).then((r) => r.json()),
     /** A raw REST call with the test key (for contract tests that need the exact body and status). */
     rest: async (method, path, body) => {
       const res = await fetch(url + path, {

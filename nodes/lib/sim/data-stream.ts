@@ -1,19 +1,25 @@
 // Alpaca's real-time market-data WebSocket (stocks /v2/{iex,sip,delayed_sip}, crypto
-// /v1beta3/crypto/us): msgpack both ways, auth, cumulative subscriptions with `*`, one frame
-// array per socket per tick, and Alpaca's error codes (401/402/404/406/407/400).
+// /v1beta3/crypto/us): JSON text frames, or msgpack when the upgrade asked for it; auth by message
+// or by headers; cumulative subscriptions with `*`; one frame array per socket per tick; the data
+// plan's entitlement; and Alpaca's error codes (400/401/402/403/404/406/407/409).
 import { decode, encode } from '@msgpack/msgpack';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Market } from './market';
 import { barJson, cryptoQuoteJson, cryptoTradeJson, stockQuoteJson, stockTradeJson } from './data-routes';
-import type { SimAsset, SimBar, SimQuote, SimTrade, StreamContext, StreamEndpoint } from './types';
+import type { DataPlan, SimAsset, SimBar, SimQuote, SimTrade, StreamContext, StreamEndpoint } from './types';
 
 export interface DataStreamOptions {
   /** Close sockets that have not authenticated within this long (Alpaca: 10 s). */
   authTimeoutMs?: number;
   /** A socket whose unsent data exceeds this is a slow client: error 407 and closed. */
   maxBufferedBytes?: number;
+  /** The account's market-data plan: on `basic` (default, as a new account has) the live SIP feed answers 409. */
+  dataPlan?: DataPlan;
 }
+
+/** Feeds the basic plan may not stream (delayed_sip is 15 minutes old, and allowed). */
+const SIP_ONLY_PATHS = new Set(['/v2/sip']);
 
 type Kind = 'iex' | 'sip' | 'crypto';
 type Frame = Record<string, unknown>;
@@ -67,8 +73,12 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
   let flushHandle: NodeJS.Immediate | undefined;
   let listening = false;
 
+  const dataPlan = options.dataPlan ?? 'basic';
+
   const send = (c: Client, frames: Frame[]) => {
-    if (!c.closed && c.ws.readyState === 1) c.ws.send(encode(frames));
+    if (c.closed || c.ws.readyState !== 1) return;
+    if (c.ctx.codec === 'msgpack') c.ws.send(encode(frames));
+    else c.ws.send(JSON.stringify(frames));
   };
   const fail = (c: Client, code: number, msg: string, close: boolean) => {
     send(c, [{ T: 'error', code, msg }]);
@@ -168,25 +178,35 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
     return true;
   };
 
-  const onMessage = (c: Client, ctx: StreamContext, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+  /** Auth by message or by upgrade headers: credentials, then the plan's entitlement, then the one slot per key. */
+  const authenticate = (c: Client, keyId: unknown, secret: unknown) => {
+    if (c.authed) return fail(c, 403, 'already authenticated', false);
+    clearTimeout(c.authTimer);
+    if (!c.ctx.checkCredentials(keyId, secret)) return fail(c, 402, 'auth failed', true);
+    if (dataPlan === 'basic' && SIP_ONLY_PATHS.has(c.path)) return fail(c, 409, 'insufficient subscription', true);
+    if (!c.ctx.claimConnection(keyId as string, c.path, c.ws)) return fail(c, 406, 'connection limit exceeded', true);
+    c.authed = true;
+    send(c, [{ T: 'success', msg: 'authenticated' }]);
+  };
+
+  const decodeMessage = (c: Client, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): unknown => {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    return isBinary && c.ctx.codec === 'msgpack' ? decode(bytes) : JSON.parse(bytes.toString('utf8'));
+  };
+
+  const onMessage = (c: Client, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    if (c.closed) return;
     let msg: unknown;
     try {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      msg = isBinary ? decode(bytes) : JSON.parse(bytes.toString('utf8'));
+      msg = decodeMessage(c, data, isBinary);
     } catch {
       return fail(c, 400, 'invalid syntax', false);
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return fail(c, 400, 'invalid syntax', false);
     const m = msg as Record<string, unknown>;
     switch (m.action) {
-      case 'auth': {
-        if (c.authed) return fail(c, 403, 'already authenticated', false);
-        if (!ctx.checkCredentials(m.key, m.secret)) return fail(c, 402, 'auth failed', true);
-        clearTimeout(c.authTimer);
-        if (!ctx.claimConnection(m.key as string, c.path, c.ws)) return fail(c, 406, 'connection limit exceeded', true);
-        c.authed = true;
-        return send(c, [{ T: 'success', msg: 'authenticated' }]);
-      }
+      case 'auth':
+        return authenticate(c, m.key, m.secret);
       case 'subscribe':
       case 'unsubscribe':
         if (!c.authed) return fail(c, 401, 'not authenticated', false);
@@ -204,7 +224,7 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
       clients.add(c);
       listen(true);
       c.authTimer = setTimeout(() => fail(c, 404, 'auth timeout', true), authTimeoutMs);
-      ws.on('message', (data, isBinary) => onMessage(c, ctx, data as Buffer, isBinary));
+      ws.on('message', (data, isBinary) => onMessage(c, data as Buffer, isBinary));
       ws.on('error', () => undefined); // a reset peer is routine; 'close' follows and cleans up
       ws.once('close', () => {
         c.closed = true;
@@ -215,6 +235,7 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
         if (clients.size === 0) listen(false);
       });
       send(c, [{ T: 'success', msg: 'connected' }]);
+      if (ctx.headerCredentials) authenticate(c, ctx.headerCredentials.keyId, ctx.headerCredentials.secret);
     },
     close() {
       if (flushHandle) clearImmediate(flushHandle);

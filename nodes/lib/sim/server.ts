@@ -1,9 +1,21 @@
 // The simulator's HTTP and WebSocket shell: one loopback port, Alpaca's paths, API-key auth,
-// Alpaca's rate limit and lockout, injected faults, and the /sim/ control API. What the routes
-// and streams do lives in the market and broker parts; this file only carries requests to them.
+// Alpaca's rate limits and lockout, injected faults, and the /sim/ control API, behind Host and
+// Origin checks and size caps. What the routes and streams do lives in the market and broker
+// parts; this file only carries requests to them.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  BodyTooLarge,
+  allowedHostnames,
+  bracketed,
+  foreignRequest,
+  isJsonContentType,
+  isWildcardHost,
+  readBody,
+  sameSecret,
+} from './http-guard';
+import { RATE_LIMIT_ALGORITHMS, RateLimiter, RequestLog, apiOf, type Admission } from './rate-limit';
 import {
   SimHttpError,
   type Route,
@@ -11,6 +23,7 @@ import {
   type SimRequest,
   type SimResponse,
   type SimStats,
+  type StreamContext,
   type StreamEndpoint,
 } from './types';
 
@@ -38,22 +51,24 @@ interface CompiledRoute {
   names: string[];
 }
 
-interface Bucket {
-  tokens: number;
-  updated: number;
-  lockedUntil: number;
-}
-
-const MINUTE = 60_000;
+/** Largest REST request body (Alpaca's own bodies are a few KB). */
+export const REST_BODY_LIMIT = 1024 * 1024;
+/** Largest /sim/ control request body. */
+export const CONTROL_BODY_LIMIT = 64 * 1024;
+/** Largest WebSocket message a client may send (ws closes the socket with 1009 beyond it). */
+export const STREAM_MESSAGE_LIMIT = 1024 * 1024;
 
 export const DEFAULT_FAULTS: SimFaults = {
   errorRate: 0,
   latencyMs: 0,
   rateLimitPerMinute: 200,
+  dataRateLimitPerMinute: 200,
+  rateLimitAlgorithm: 'sliding',
   lockoutMs: 0,
   errorAfterRate: 0,
   resetAfterRate: 0,
   silentStreams: false,
+  staleSlotMs: 0,
 };
 
 function compile(route: Route): CompiledRoute {
@@ -87,16 +102,27 @@ export class SimServer {
   readonly faults: SimFaults;
   private readonly routes: CompiledRoute[] = [];
   private readonly streams = new Map<string, StreamEndpoint>();
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly claims = new Map<string, WebSocket>();
+  /** Arrival time and API of every counted REST request, for GET /sim/requests. */
+  readonly requestLog = new RequestLog();
+  private readonly tradingLimits: RateLimiter;
+  private readonly dataLimits: RateLimiter;
+  /** Stream slot per key and path: the socket holding it, or until when a closed socket's slot stays taken. */
+  private readonly claims = new Map<string, WebSocket | number>();
   private readonly sockets = new Set<WebSocket>();
   private readonly tcp = new Set<Socket>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: STREAM_MESSAGE_LIMIT });
   private readonly server: http.Server;
   private control?: ControlHandlers;
+  private allowedHosts = allowedHostnames('127.0.0.1');
 
   constructor(private readonly options: ServerOptions = {}) {
-    this.faults = { ...DEFAULT_FAULTS, ...options.faults };
+    const given = Object.entries(options.faults ?? {}).filter(([, v]) => v !== undefined);
+    this.faults = { ...DEFAULT_FAULTS, ...Object.fromEntries(given) };
+    const problems = applyFaults({ ...DEFAULT_FAULTS }, this.faults as unknown as Record<string, unknown>);
+    if (problems.length) throw new Error(`simulator faults: ${problems.join('; ')}`);
+    const { faults } = this;
+    this.tradingLimits = new RateLimiter(() => ({ algorithm: faults.rateLimitAlgorithm, perMinute: faults.rateLimitPerMinute, lockoutMs: faults.lockoutMs }));
+    this.dataLimits = new RateLimiter(() => ({ algorithm: faults.rateLimitAlgorithm, perMinute: faults.dataRateLimitPerMinute, lockoutMs: faults.lockoutMs }));
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.send(res, 500, errorBody(50010000, `internal error: ${(err as Error).message}`));
@@ -123,6 +149,7 @@ export class SimServer {
 
   async listen(): Promise<string> {
     const host = this.options.host ?? '127.0.0.1';
+    this.allowedHosts = allowedHostnames(host);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port ?? 0, host, () => {
@@ -137,8 +164,16 @@ export class SimServer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** The address and port really bound, e.g. `0.0.0.0:8765` or `[::1]:8765`. */
+  get boundAddress(): string {
+    return `${bracketed((this.server.address() as AddressInfo).address)}:${this.port}`;
+  }
+
+  /** A URL a client on this machine can use (loopback when bound to every interface). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    const { address } = this.server.address() as AddressInfo;
+    const host = isWildcardHost(address) ? (address.includes(':') ? '[::1]' : '127.0.0.1') : bracketed(address);
+    return `http://${host}:${this.port}`;
   }
 
   async close(): Promise<void> {
@@ -160,20 +195,31 @@ export class SimServer {
     return count;
   }
 
+  /** Whether this key pair is accepted: the configured one (compared in constant time), else any non-empty pair. */
   checkCredentials(keyId: unknown, secret: unknown): boolean {
     if (typeof keyId !== 'string' || typeof secret !== 'string' || !keyId || !secret) return false;
     if (this.options.key !== undefined || this.options.secret !== undefined) {
-      return keyId === this.options.key && secret === this.options.secret;
+      const keyOk = sameSecret(keyId, this.options.key ?? '');
+      const secretOk = sameSecret(secret, this.options.secret ?? '');
+      return keyOk && secretOk;
     }
     return true;
+  }
+
+  /** Forgets every rate-limit count and lockout. */
+  clearRateLimits(): void {
+    this.tradingLimits.clear();
+    this.dataLimits.clear();
   }
 
   // --- REST ---------------------------------------------------------------
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const refused = foreignRequest(req, this.allowedHosts);
+    if (refused) return this.send(res, 403, errorBody(40310000, refused));
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (path.startsWith('/sim/')) return this.handleControl(req, res, path);
+    if (path === '/sim' || path.startsWith('/sim/')) return this.handleControl(req, res, path, url.searchParams);
 
     this.stats.requests++;
     const keyId = req.headers['apca-api-key-id'];
@@ -184,12 +230,11 @@ export class SimServer {
       return this.send(res, 401, errorBody(40110000, 'request is not authorized'));
     }
     const key = keyless ? `anonymous:${req.socket.remoteAddress ?? ''}` : (keyId as string);
-    const limit = this.takeToken(key);
-    const rateHeaders = {
-      'X-RateLimit-Limit': String(this.faults.rateLimitPerMinute),
-      'X-RateLimit-Remaining': String(limit.remaining),
-      'X-RateLimit-Reset': String(limit.reset),
-    };
+    const api = apiOf(path);
+    const now = Date.now();
+    const limit = (api === 'data' ? this.dataLimits : this.tradingLimits).take(key, now);
+    this.requestLog.record(now, api, !limit.ok);
+    const rateHeaders = rateLimitHeaders(limit);
     if (!limit.ok) {
       this.stats.rateLimited++;
       return this.send(res, 429, errorBody(42910000, 'rate limit exceeded'), {
@@ -208,8 +253,9 @@ export class SimServer {
 
     let body: unknown;
     try {
-      body = await readJson(req);
-    } catch {
+      body = await readJson(req, REST_BODY_LIMIT);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return this.send(res, 413, errorBody(41310000, err.message), { ...rateHeaders, Connection: 'close' });
       return this.send(res, 400, errorBody(40010000, 'request body format is invalid'), rateHeaders);
     }
     if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
@@ -261,37 +307,24 @@ export class SimServer {
     return undefined;
   }
 
-  /** Token bucket per key: `rateLimitPerMinute` requests, refilled continuously over a minute. */
-  private takeToken(key: string): { ok: boolean; remaining: number; reset: number; retryAfterMs: number } {
-    const now = Date.now();
-    const capacity = this.faults.rateLimitPerMinute;
-    const perMs = capacity / MINUTE;
-    let b = this.buckets.get(key);
-    if (!b) {
-      b = { tokens: capacity, updated: now, lockedUntil: 0 };
-      this.buckets.set(key, b);
+  private async handleControl(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    if (this.options.key !== undefined && !this.checkCredentials(req.headers['apca-api-key-id'], req.headers['apca-api-secret-key'])) {
+      return this.send(res, 401, { error: 'the control API needs the simulator\'s key pair (APCA-API-KEY-ID, APCA-API-SECRET-KEY headers)' });
     }
-    b.tokens = Math.min(capacity, b.tokens + (now - b.updated) * perMs);
-    b.updated = now;
-    const resetAt = (tokens: number) => Math.ceil((now + (capacity - tokens) / perMs) / 1000);
-    if (b.lockedUntil > now) {
-      return { ok: false, remaining: 0, reset: Math.ceil(b.lockedUntil / 1000), retryAfterMs: b.lockedUntil - now };
-    }
-    if (b.tokens < 1) {
-      if (this.faults.lockoutMs > 0) b.lockedUntil = now + this.faults.lockoutMs;
-      const retryAfterMs = this.faults.lockoutMs > 0 ? this.faults.lockoutMs : (1 - b.tokens) / perMs;
-      return { ok: false, remaining: 0, reset: resetAt(b.tokens), retryAfterMs };
-    }
-    b.tokens -= 1;
-    return { ok: true, remaining: Math.floor(b.tokens), reset: resetAt(b.tokens), retryAfterMs: 0 };
-  }
-
-  private async handleControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     let body: Record<string, unknown> = {};
-    try {
-      body = ((await readJson(req)) as Record<string, unknown>) ?? {};
-    } catch {
-      return this.send(res, 400, { error: 'body must be JSON' });
+    if (req.method === 'POST') {
+      // JSON only: a browser cannot send it cross-origin without a preflight this server never answers.
+      if (!isJsonContentType(req.headers['content-type'])) return this.send(res, 415, { error: 'control requests must be Content-Type: application/json' });
+      try {
+        const parsed = await readJson(req, CONTROL_BODY_LIMIT);
+        if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
+          return this.send(res, 400, { error: 'body must be a JSON object' });
+        }
+        body = (parsed as Record<string, unknown>) ?? {};
+      } catch (err) {
+        if (err instanceof BodyTooLarge) return this.send(res, 413, { error: err.message }, { Connection: 'close' });
+        return this.send(res, 400, { error: 'body must be JSON' });
+      }
     }
     const route = `${req.method} ${path}`;
     switch (route) {
@@ -299,16 +332,25 @@ export class SimServer {
         return this.send(res, 200, { ...this.stats, ...this.control?.extraStats?.() });
       case 'GET /sim/faults':
         return this.send(res, 200, this.faults);
+      case 'GET /sim/requests': {
+        const since = Number(query.get('since') ?? 0);
+        if (!Number.isFinite(since)) return this.send(res, 400, { error: 'since must be epoch milliseconds' });
+        const { capacity, overwritten } = this.requestLog;
+        return this.send(res, 200, { capacity, overwritten, requests: this.requestLog.since(since) });
+      }
       case 'POST /sim/faults': {
         const problems = applyFaults(this.faults, body);
         if (problems.length) return this.send(res, 400, { error: problems.join('; ') });
-        if (body.rateLimitPerMinute !== undefined || body.lockoutMs !== undefined) this.buckets.clear();
+        if (['rateLimitPerMinute', 'dataRateLimitPerMinute', 'rateLimitAlgorithm', 'lockoutMs'].some((f) => body[f] !== undefined)) {
+          this.clearRateLimits();
+        }
+        if (body.staleSlotMs === 0) this.releaseStaleSlots();
         const dropped = body.dropStreams === true ? this.dropStreams() : 0;
         return this.send(res, 200, { ...this.faults, dropped });
       }
       case 'POST /sim/prices': {
         const { symbol, price } = body;
-        if (typeof symbol !== 'string' || typeof price !== 'number' || !(price > 0)) {
+        if (typeof symbol !== 'string' || typeof price !== 'number' || !(price > 0) || !Number.isFinite(price)) {
           return this.send(res, 400, { error: 'expected {symbol: string, price: number > 0}' });
         }
         try {
@@ -320,10 +362,10 @@ export class SimServer {
       }
       case 'POST /sim/reset':
         this.control?.reset();
-        this.buckets.clear();
+        this.clearRateLimits();
         return this.send(res, 200, { reset: true });
       default:
-        return this.send(res, 404, { error: `unknown control endpoint ${route}` });
+        return this.send(res, 404, { error: `unknown control endpoint ${route.slice(0, 100)}` });
     }
   }
 
@@ -341,59 +383,94 @@ export class SimServer {
   // --- WebSocket ----------------------------------------------------------
 
   private upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy()); // a peer gone mid-handshake is routine
+    const refused = foreignRequest(req, this.allowedHosts);
+    if (refused) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const endpoint = this.streams.get(path);
     if (!endpoint) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    const keyId = req.headers['apca-api-key-id'];
+    const secret = req.headers['apca-api-secret-key'];
+    const ctx: StreamContext = {
+      checkCredentials: (k, s) => this.checkCredentials(k, s),
+      claimConnection: (k, p, w) => this.claim(`${k}\u0000${p}`, w),
+      stats: this.stats,
+      faults: this.faults,
+      codec: /^application\/msgpack\s*(;|$)/i.test(req.headers['content-type'] ?? '') ? 'msgpack' : 'json',
+      headerCredentials: keyId !== undefined || secret !== undefined ? { keyId, secret } : undefined,
+    };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // An oversized message or a reset peer is routine: ws closes the socket, 'close' cleans up.
+      ws.on('error', () => undefined);
       this.sockets.add(ws);
       this.stats.streamConnections++;
       this.stats.streamConnectionsTotal++;
       ws.once('close', () => {
         this.sockets.delete(ws);
         this.stats.streamConnections--;
-        for (const [k, holder] of this.claims) if (holder === ws) this.claims.delete(k);
+        this.releaseSlots(ws);
       });
-      endpoint.accept(ws, req, path, {
-        checkCredentials: (k, s) => this.checkCredentials(k, s),
-        claimConnection: (keyId, p, w) => {
-          const k = `${keyId}\u0000${p}`;
-          const holder = this.claims.get(k);
-          if (holder && holder !== w && holder.readyState <= 1) return false;
-          this.claims.set(k, w);
-          return true;
-        },
-        stats: this.stats,
-        faults: this.faults,
-      });
+      endpoint.accept(ws, req, path, ctx);
     });
+  }
+
+  /** Takes the one stream slot Alpaca allows per key and endpoint; false while another socket (or a stale one) holds it. */
+  private claim(slot: string, ws: WebSocket): boolean {
+    const holder = this.claims.get(slot);
+    if (typeof holder === 'number') {
+      if (holder > Date.now()) return false;
+    } else if (holder && holder !== ws && holder.readyState <= 1) {
+      return false;
+    }
+    this.claims.set(slot, ws);
+    return true;
+  }
+
+  /** A closed socket's slots: freed at once, or kept taken for `staleSlotMs` (Alpaca's half-dead connection). */
+  private releaseSlots(ws: WebSocket): void {
+    const now = Date.now();
+    const staleUntil = this.faults.staleSlotMs > 0 ? now + this.faults.staleSlotMs : 0;
+    for (const [slot, holder] of this.claims) {
+      if (holder === ws && staleUntil) this.claims.set(slot, staleUntil);
+      // Expired stale slots go too, so the map holds only live or still-stale slots.
+      else if (holder === ws || (typeof holder === 'number' && holder <= now)) this.claims.delete(slot);
+    }
+  }
+
+  private releaseStaleSlots(): void {
+    for (const [slot, holder] of this.claims) if (typeof holder === 'number') this.claims.delete(slot);
   }
 }
 
-function readJson(req: http.IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (!text) return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+/** Reads a JSON body of at most `limit` bytes; undefined when empty. */
+async function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
+  const text = (await readBody(req, limit)).toString('utf8').trim();
+  return text ? JSON.parse(text) : undefined;
+}
+
+function rateLimitHeaders(a: Admission): Record<string, string> {
+  return {
+    'X-RateLimit-Limit': String(a.limit),
+    'X-RateLimit-Remaining': String(a.remaining),
+    'X-RateLimit-Reset': String(a.reset),
+  };
 }
 
 /** Validates and applies a partial fault update; returns what was wrong, if anything. */
 export function applyFaults(faults: SimFaults, update: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const next: SimFaults = { ...faults };
-  const num = (name: 'errorRate' | 'latencyMs' | 'rateLimitPerMinute' | 'lockoutMs' | 'errorAfterRate' | 'resetAfterRate', min: number, max: number) => {
+  for (const name of Object.keys(update)) {
+    if (!(name in DEFAULT_FAULTS) && name !== 'dropStreams') problems.push(`unknown fault "${name.slice(0, 50)}"`);
+  }
+  type NumericFault = 'errorRate' | 'latencyMs' | 'rateLimitPerMinute' | 'dataRateLimitPerMinute' | 'lockoutMs' | 'errorAfterRate' | 'resetAfterRate' | 'staleSlotMs';
+  const num = (name: NumericFault, min: number, max: number) => {
     const v = update[name];
     if (v === undefined) return;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
@@ -405,9 +482,16 @@ export function applyFaults(faults: SimFaults, update: Record<string, unknown>):
   num('errorRate', 0, 1);
   num('latencyMs', 0, 120_000);
   num('rateLimitPerMinute', 1, 1_000_000);
+  num('dataRateLimitPerMinute', 1, 1_000_000);
   num('lockoutMs', 0, 3_600_000);
   num('errorAfterRate', 0, 1);
   num('resetAfterRate', 0, 1);
+  num('staleSlotMs', 0, 3_600_000);
+  const algorithm = update.rateLimitAlgorithm;
+  if (algorithm !== undefined) {
+    if (!RATE_LIMIT_ALGORITHMS.includes(algorithm as never)) problems.push(`rateLimitAlgorithm must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`);
+    else next.rateLimitAlgorithm = algorithm as SimFaults['rateLimitAlgorithm'];
+  }
   for (const flag of ['dropStreams', 'silentStreams'] as const) {
     if (update[flag] !== undefined && typeof update[flag] !== 'boolean') problems.push(`${flag} must be true or false`);
   }

@@ -8,7 +8,7 @@ import { dataRoutes } from './data-routes';
 import { dataStreamEndpoint } from './data-stream';
 import { tradingRoutes } from './trading-routes';
 import { tradingStreamEndpoint } from './trading-stream';
-import type { SimFaults, SimStats } from './types';
+import type { DataPlan, SimFaults, SimStats } from './types';
 
 export interface SimulatorOptions {
   /** 0 (default) picks a free port. */
@@ -30,6 +30,8 @@ export interface SimulatorOptions {
   /** Slippage of market orders beyond the touch, in basis points (default 5). */
   slippageBps?: number;
   faults?: Partial<SimFaults>;
+  /** Market-data plan: `basic` (default, a new account's: the live SIP stream is refused) or `sip`. */
+  dataPlan?: DataPlan;
   market?: Partial<MarketOptions>;
   broker?: Partial<BrokerOptions>;
 }
@@ -67,7 +69,7 @@ export class Simulator {
     });
     this.server.addRoutes(tradingRoutes(this.broker, this.market, this.clock, this.server.stats));
     this.server.addRoutes(dataRoutes(this.market, this.clock));
-    const data = dataStreamEndpoint(this.market);
+    const data = dataStreamEndpoint(this.market, { dataPlan: options.dataPlan });
     const trading = tradingStreamEndpoint(this.broker);
     this.server.addStream(data);
     this.server.addStream(trading);
@@ -92,6 +94,11 @@ export class Simulator {
 
   get url(): string {
     return this.server.url;
+  }
+
+  /** The address and port really bound, e.g. `0.0.0.0:8765`. */
+  get boundAddress(): string {
+    return this.server.boundAddress;
   }
 
   async start(): Promise<string> {

@@ -1,5 +1,9 @@
-// Alpaca's trading stream (/stream): JSON frames, authenticate then listen to trade_updates, one
-// connection per key. Each listening socket forwards the broker's 'trade_update' events.
+// Alpaca's trading stream (/stream): authenticate, then listen to trade_updates, one connection
+// per key. Frames are JSON in binary frames, as Alpaca's paper stream sends them, or msgpack when
+// the upgrade asked for it. Replies use Alpaca's shapes: `authorization` (authorized /
+// unauthorized, also for anything sent before authenticating, which closes the socket),
+// `listening`, and a `listening` frame with `error` for a rejected connection or message.
+import { decode, encode } from '@msgpack/msgpack';
 import type { WebSocket, RawData } from 'ws';
 import type { Broker, TradeUpdate } from './broker';
 import type { StreamContext, StreamEndpoint } from './types';
@@ -12,6 +16,10 @@ export interface TradingStreamOptions {
 }
 
 const OPEN = 1;
+const STREAMS = new Set(['trade_updates']);
+
+/** Alpaca's words for a second connection under the same account. */
+export const CONNECTION_REJECTED = 'your connection is rejected while another connection is open under the same account';
 
 export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOptions = {}): StreamEndpoint & { close(): void } {
   const authTimeoutMs = options.authTimeoutMs ?? 10_000;
@@ -29,65 +37,69 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
         ws.terminate();
         return;
       }
-      ws.send(JSON.stringify(frame));
+      ws.send(ctx.codec === 'msgpack' ? encode(frame) : Buffer.from(JSON.stringify(frame)), { binary: true });
     };
-    const error = (message: string) => send({ action: 'error', data: { error_message: message } });
+    const unauthorized = (action: string, message?: string) => {
+      send({ stream: 'authorization', data: { action, status: 'unauthorized', ...(message ? { message } : {}) } });
+      ws.close();
+    };
+    const rejected = (error: string) => send({ stream: 'listening', data: { error } });
     const stopForwarding = () => {
       if (forward) broker.off('trade_update', forward);
       forward = undefined;
     };
 
+    // No documented frame for this: a plain close, which a client treats as a drop and retries.
     const authTimer = setTimeout(() => {
       if (!authorized) ws.close(4001, 'authentication timeout');
     }, authTimeoutMs);
 
-    ws.on('message', (raw: RawData) => {
-      let msg: { action?: unknown; data?: unknown };
-      try {
-        msg = JSON.parse(raw.toString());
-      } catch {
-        error('invalid syntax');
+    const authenticate = (keyId: unknown, secret: unknown) => {
+      if (authorized) return send({ stream: 'authorization', data: { action: 'authenticate', status: 'authorized' } });
+      clearTimeout(authTimer);
+      if (!ctx.checkCredentials(keyId, secret)) return unauthorized('authenticate', 'access key verification failed');
+      if (!ctx.claimConnection(keyId as string, path, ws)) {
+        rejected(CONNECTION_REJECTED);
+        ws.close();
         return;
       }
-      const data = (msg && typeof msg.data === 'object' && msg.data !== null ? msg.data : {}) as Record<string, unknown>;
-      switch (msg?.action) {
-        case 'authenticate':
-        case 'auth': {
-          if (authorized) return send({ stream: 'authorization', data: { status: 'authorized', action: 'authenticate' } });
-          const keyId = data.key_id;
-          if (!ctx.checkCredentials(keyId, data.secret_key)) {
-            send({ stream: 'authorization', data: { status: 'unauthorized', action: 'authenticate' } });
-            ws.close(4003, 'unauthorized');
-            return;
-          }
-          if (!ctx.claimConnection(keyId as string, path, ws)) {
-            error('connection limit exceeded');
-            ws.close(4008, 'connection limit exceeded');
-            return;
-          }
-          authorized = true;
-          clearTimeout(authTimer);
-          send({ stream: 'authorization', data: { status: 'authorized', action: 'authenticate' } });
-          return;
-        }
-        case 'listen': {
-          if (!authorized) return error('not authenticated: send {"action":"authenticate"} first');
-          const streams = Array.isArray(data.streams) ? data.streams.filter((s): s is string => s === 'trade_updates') : [];
-          if (streams.length && !forward) {
-            // The silentStreams fault: the socket stays open but trade updates are not sent (lost, as on a stalled link).
-            forward = (update) => {
-              if (!ctx.faults.silentStreams) send({ stream: 'trade_updates', data: update });
-            };
-            broker.on('trade_update', forward);
-          } else if (!streams.length) {
-            stopForwarding();
-          }
-          send({ stream: 'listening', data: { streams } });
-          return;
-        }
-        default:
-          error(`unknown action "${String(msg?.action)}"`);
+      authorized = true;
+      send({ stream: 'authorization', data: { action: 'authenticate', status: 'authorized' } });
+    };
+
+    const listen = (data: Record<string, unknown>) => {
+      if (!Array.isArray(data.streams) || !data.streams.every((s) => typeof s === 'string')) return rejected('invalid listen message: data.streams must be a list of stream names');
+      // Streams that do not exist are left out of the acknowledgement, as Alpaca documents.
+      const streams = [...new Set(data.streams as string[])].filter((s) => STREAMS.has(s));
+      if (streams.length && !forward) {
+        // The silentStreams fault: the socket stays open but trade updates are not sent (lost, as on a stalled link).
+        forward = (update) => {
+          if (!ctx.faults.silentStreams) send({ stream: 'trade_updates', data: update });
+        };
+        broker.on('trade_update', forward);
+      } else if (!streams.length) {
+        stopForwarding();
       }
+      send({ stream: 'listening', data: { streams } });
+    };
+
+    ws.on('message', (raw: RawData, isBinary: boolean) => {
+      let msg: unknown;
+      try {
+        const bytes = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
+        msg = isBinary && ctx.codec === 'msgpack' ? decode(bytes) : JSON.parse(bytes.toString('utf8'));
+      } catch {
+        msg = undefined;
+      }
+      const m = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : {};
+      const action = typeof m.action === 'string' ? m.action.slice(0, 50) : '';
+      const data = typeof m.data === 'object' && m.data !== null && !Array.isArray(m.data) ? (m.data as Record<string, unknown>) : {};
+      if (action === 'authenticate') return authenticate(data.key_id, data.secret_key);
+      if (action === 'auth') return authenticate(m.key, m.secret);
+      // Before authentication everything else is refused, and the socket closed.
+      if (!authorized) return unauthorized(action || 'unknown');
+      if (action === 'listen') return listen(data);
+      rejected(action ? `unrecognized action "${action}"` : 'invalid message: expected a JSON object with an action');
     });
     ws.on('error', () => undefined);
     const cleanup = () => {

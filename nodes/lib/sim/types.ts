@@ -3,6 +3,7 @@
 // trading-routes.ts, trading-stream.ts). Each part depends on these types, not on the others.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
+import type { RateLimitAlgorithm } from './rate-limit';
 
 /** Simulated time. `now()` runs `speed` times faster than the wall clock. */
 export interface SimClock {
@@ -135,7 +136,16 @@ export interface StreamContext {
   stats: SimStats;
   /** The faults in force (live object: read it when sending, it changes at run time). */
   faults: SimFaults;
+  /** Frame encoding the client asked for on the upgrade (`Content-Type: application/msgpack`), else JSON. */
+  codec: StreamCodec;
+  /** Key pair sent as APCA-API-KEY-ID / APCA-API-SECRET-KEY headers on the upgrade, if any. */
+  headerCredentials?: { keyId: unknown; secret: unknown };
 }
+
+export type StreamCodec = 'json' | 'msgpack';
+
+/** Alpaca's market-data plans: `basic` (free: IEX live, SIP only 15 min delayed) or `sip` (Algo Trader Plus). */
+export type DataPlan = 'basic' | 'sip';
 
 export interface SimStats {
   requests: number;
@@ -152,8 +162,12 @@ export interface SimFaults {
   errorRate: number;
   /** Added delay for every REST request. */
   latencyMs: number;
-  /** Requests per minute per key before 429. */
+  /** Trading-API requests per minute per key before 429. */
   rateLimitPerMinute: number;
+  /** Market-data REST requests per minute per key before 429 (counted apart from trading). */
+  dataRateLimitPerMinute: number;
+  /** How the limits count: sliding 60 s window (default, strictest), fixed minute windows, or a token bucket. */
+  rateLimitAlgorithm: RateLimitAlgorithm;
   /** After a 429, every request of that key gets 429 for this long. 0 = no lockout. */
   lockoutMs: number;
   /** Fraction 0..1 of REST requests that are carried out and THEN answered with 500 (ambiguous). */
@@ -162,6 +176,8 @@ export interface SimFaults {
   resetAfterRate: number;
   /** Streams stay connected but send no data frames (a silent socket). */
   silentStreams: boolean;
+  /** A closed stream's connection slot stays taken this long: a reconnect within it gets 406. 0 = freed at once. */
+  staleSlotMs: number;
 }
 
 export type { ServerResponse };
