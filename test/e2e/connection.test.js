@@ -39,7 +39,7 @@ describe('AlpacaConnection', function () {
       observe: (f) => observed.push(f),
       stop: async () => undefined,
     };
-    connection = new AlpacaConnection({ mode: 'sim', budget });
+    connection = new AlpacaConnection({ mode: 'sim', budget, sim: { marketHours: 'always' } });
     connection.register(user('a'));
     const updates = [];
     const other = [];

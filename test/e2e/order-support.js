@@ -32,7 +32,7 @@ function flow(orders) {
 
 /** Loads the flow; returns { account, sim(), rec, send, next, control }. */
 async function start(orders, simSettings = {}) {
-  helper.settings({ alpacaSimulator: { seed: 7, tickMs: 50, ...simSettings } });
+  helper.settings({ alpacaSimulator: { seed: 7, tickMs: 50, marketHours: 'always', ...simSettings } });
   await helper.load(nodes, flow(orders));
   const account = helper.getNode('acct');
   const rec = orders.map(() => ({ accepted: [], filled: [], ended: [], error: [] }));

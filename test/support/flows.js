@@ -74,7 +74,7 @@ async function startNodeRed(options = {}) {
       flowFile: 'flows.json',
       credentialSecret: 'test-only-secret',
       nodesDir: [root],
-      alpacaSimulator: { seed: 1 },
+      alpacaSimulator: { seed: 1, marketHours: 'always' },
       logging: { console: { level: 'info', metrics: false, audit: false } },
       editorTheme: { tours: false },
       ...options.settings,
