@@ -4,6 +4,7 @@ import { Clock, type MarketHours } from './clock';
 import { Market, type MarketOptions } from './market';
 import { Broker, type BrokerOptions } from './broker';
 import { SimServer } from './server';
+import type { DataPlan } from './data-plan';
 import { dataRoutes } from './data-routes';
 import { dataStreamEndpoint } from './data-stream';
 import { tradingRoutes } from './trading-routes';
@@ -23,7 +24,10 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Simulated ms per real ms (default 1). */
   speed?: number;
+  /** `nyse` (default): the exchange's calendar in New York time; `always`: stocks never close. */
   marketHours?: MarketHours;
+  /** The market-data plan: `basic` (default, a new account's: IEX, no recent SIP) or `sip`. */
+  dataPlan?: DataPlan;
   /** Path of a CSV of bars to replay instead of the random walk. */
   csv?: string;
   startingCash?: number;
@@ -66,7 +70,7 @@ export class Simulator {
       faults: options.faults,
     });
     this.server.addRoutes(tradingRoutes(this.broker, this.market, this.clock, this.server.stats));
-    this.server.addRoutes(dataRoutes(this.market, this.clock));
+    this.server.addRoutes(dataRoutes(this.market, this.clock, { dataPlan: options.dataPlan }));
     const data = dataStreamEndpoint(this.market);
     const trading = tradingStreamEndpoint(this.broker);
     this.server.addStream(data);
