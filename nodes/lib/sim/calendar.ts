@@ -31,21 +31,27 @@ const nyFormat = new Intl.DateTimeFormat('en-US', {
   second: '2-digit',
 });
 
-// New York changes its offset only on whole UTC hours, so one lookup per hour is exact.
-const offsets = new Map<number, number>();
+/** New York's offset from UTC in ms at the start of a UTC hour, from Intl. */
+function offsetAt(hourStart: number): number {
+  const parts = nyFormat.formatToParts(new Date(hourStart));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - hourStart;
+}
+
+// New York changes its offset at most once a UTC day, on a whole hour: a day whose first and
+// last hours agree has one offset throughout; the two changeover days a year are looked up by hour.
+const dayOffsets = new Map<number, [number, number]>();
 
 /** New York's offset from UTC in ms at an instant (-4 h in summer, -5 h in winter). */
 export function newYorkOffset(at: number): number {
-  const hour = Math.floor(at / HOUR);
-  let offset = offsets.get(hour);
-  if (offset === undefined) {
-    const parts = nyFormat.formatToParts(new Date(hour * HOUR));
-    const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-    offset = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - hour * HOUR;
-    if (offsets.size > 50_000) offsets.clear();
-    offsets.set(hour, offset);
+  const day = Math.floor(at / DAY);
+  let ends = dayOffsets.get(day);
+  if (!ends) {
+    ends = [offsetAt(day * DAY), offsetAt(day * DAY + 23 * HOUR)];
+    if (dayOffsets.size > 100_000) dayOffsets.clear();
+    dayOffsets.set(day, ends);
   }
-  return offset;
+  return ends[0] === ends[1] ? ends[0] : offsetAt(Math.floor(at / HOUR) * HOUR);
 }
 
 /** The New York date (YYYY-MM-DD), weekday (0 = Sunday) and minute of the day of an instant. */
@@ -175,7 +181,7 @@ export function nyseSession(date: string): SimSession | undefined {
           earlyClose: early,
         }
       : null;
-    if (sessionCache.size > 20_000) sessionCache.clear();
+    if (sessionCache.size > 40_000) sessionCache.clear();
     sessionCache.set(date, session);
   }
   return session ?? undefined;
