@@ -20,9 +20,8 @@ import { SINGLE_PASS, TIFS, WORKING, newOrder, type SimOrder, type TimeInForce }
 import { Watchlists } from './watchlists';
 import { SimHttpError, type MarketView, type SimClock, type SimQuote } from './types';
 
-export type { OrderJson, TradeUpdate } from './json';
-export type { ListOrdersQuery } from './orders/book';
-export { DEFAULT_MAX_CLOSED_ORDERS } from './orders/book';
+// The trading stream takes the event type from here.
+export type { TradeUpdate } from './json';
 
 export interface BrokerOptions {
   market: MarketView;
