@@ -25,7 +25,7 @@ const tickMs = Number(process.argv[3] || 2);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
-  const sim = new Simulator({ seed: 7, tickMs, faults: { rateLimitPerMinute: 1000000 } });
+  const sim = new Simulator({ seed: 7, tickMs, marketHours: 'always', faults: { rateLimitPerMinute: 1000000 } });
   const url = await sim.start();
 
   // The raw SDK, as a hand-written bot would use it.

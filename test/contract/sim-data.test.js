@@ -20,7 +20,8 @@ describe('simulator market-data REST API', function () {
   }
 
   before(async () => {
-    s = await startSim({ speed: 60, tickMs: 50 });
+    // The SIP plan reads every feed in real time; the Basic plan's limits have their own tests below.
+    s = await startSim({ speed: 60, tickMs: 50, dataPlan: 'sip' });
     md = s.alpaca.marketData;
     await waitFor(() => s.sim.market.minuteBar('AAPL') || s.sim.market.latestBar('AAPL'), 3000, 'ticks');
   });
@@ -162,6 +163,40 @@ describe('simulator market-data REST API', function () {
       await assert.rejects(md.getLatestPrice('NOPE'), (err) => err.status === 400);
       const dates = await conforming('/v2/stocks/AAPL/bars?timeframe=1Day&start=2020-01-01&end=2030-01-01T00:00:00.123456789Z&limit=3');
       assert.strictEqual(dates.bars.length, 3, 'date and nanosecond RFC-3339 forms are accepted');
+    });
+  });
+
+  describe('data plan (Basic, the default of a new account)', () => {
+    let basic;
+    before(async () => {
+      basic = await startSim({ speed: 60, tickMs: 50 });
+    });
+    after(() => basic && basic.stop());
+
+    it('defaults stock data to IEX and refuses SIP data younger than 15 minutes with 403', async () => {
+      const latest = await basic.rest('GET', '/v2/stocks/trades/latest?symbols=AAPL');
+      assert.strictEqual(latest.status, 200);
+      assert.strictEqual(latest.body.trades.AAPL.x, 'V', 'IEX prints carry exchange V');
+      assertConforms('data', 'GET', '/v2/stocks/trades/latest', 200, latest.body);
+      const now = basic.sim.clock.now();
+      for (const path of [
+        '/v2/stocks/trades/latest?symbols=AAPL&feed=sip',
+        '/v2/stocks/AAPL/quotes/latest?feed=sip',
+        '/v2/stocks/snapshots?symbols=AAPL&feed=sip',
+        `/v2/stocks/bars?symbols=AAPL&timeframe=1Min&feed=sip&start=${new Date(now - 3600_000).toISOString()}`,
+        `/v2/stocks/AAPL/trades?feed=sip&start=${new Date(now - 3600_000).toISOString()}&end=${new Date(now - 5 * 60_000).toISOString()}`,
+      ]) {
+        const r = await basic.rest('GET', path);
+        assert.strictEqual(r.status, 403, path);
+        assert.deepStrictEqual(r.body, { code: 40310000, message: 'subscription does not permit querying recent SIP data' }, path);
+        assertConforms('data', 'GET', path.split('?')[0], 403, r.body);
+      }
+      await assert.rejects(basic.alpaca.marketData.stocks.stockLatestTrades({ symbols: 'AAPL', feed: 'sip' }), (err) => err.status === 403);
+      // SIP data at least 15 minutes old is free.
+      const old = await basic.rest('GET', `/v2/stocks/AAPL/bars?timeframe=1Min&feed=sip&start=${new Date(now - 3600_000).toISOString()}&end=${new Date(now - 16 * 60_000).toISOString()}`);
+      assert.strictEqual(old.status, 200, JSON.stringify(old.body));
+      assert.ok(old.body.bars.length > 0);
+      assertConforms('data', 'GET', '/v2/stocks/AAPL/bars', 200, old.body);
     });
   });
 

@@ -266,6 +266,132 @@ describe('simulator trading REST API (contract, official SDK)', function () {
     assert.strictEqual((await s.stats()).orders, 0);
   });
 
+  it("refuses what Alpaca refuses, with Alpaca's status, code and body", async () => {
+    const order = (body) => s.rest('POST', '/v2/orders', { symbol: 'AAPL', side: 'buy', type: 'market', time_in_force: 'day', ...body });
+    const conformsPost = (res) => assertConforms('trading', 'POST', '/v2/orders', res.status, res.body);
+    const subPenny = await order({ qty: '1', type: 'limit', limit_price: '94.123' });
+    assertError(subPenny, 422, 42210000, /^invalid limit_price 94\.123\. sub-penny increment does not fulfill minimum pricing criteria$/);
+    conformsPost(subPenny);
+    const tiny = await order({ notional: '0.5' });
+    assertError(tiny, 403, 40310000, /^cost basis must be >= 1$/);
+    conformsPost(tiny);
+    const cryptoTiny = await order({ symbol: 'BTC/USD', notional: '5', time_in_force: 'gtc' });
+    assertError(cryptoTiny, 403, 40310000, /^cost basis must be >= minimal amount of order 10$/);
+    const shortFraction = await s.rest('POST', '/v2/orders', { symbol: 'AAPL', qty: '0.5', side: 'sell', type: 'market', time_in_force: 'day' });
+    assertError(shortFraction, 422, 42210000, /fractional orders cannot be sold short/);
+    conformsPost(shortFraction);
+    const broke = await order({ qty: '5000', type: 'limit', limit_price: '100' });
+    assertError(broke, 403, 40310000, /^insufficient buying power$/);
+    assert.deepStrictEqual(Object.keys(broke.body).sort(), ['buying_power', 'code', 'cost_basis', 'message']);
+    assert.strictEqual(broke.body.buying_power, '200000');
+    assert.strictEqual(broke.body.cost_basis, '500000');
+    conformsPost(broke);
+    assert.strictEqual((await order({ qty: '2', type: 'limit', limit_price: '1' })).status, 200);
+    const sell = await s.rest('POST', '/v2/orders', { symbol: 'AAPL', qty: '1', side: 'sell', type: 'market', time_in_force: 'day' });
+    assertError(sell, 403, 40310000, /^potential wash trade detected\. use complex orders$/);
+    conformsPost(sell);
+
+    for (const path of ['/v2/orders/not-a-uuid', '/v2/orders/123']) {
+      assertError(await s.rest('GET', path), 422, 40010001, /^order_id is missing$/);
+      assertError(await s.rest('DELETE', path), 422, 40010001, /^order_id is missing$/);
+    }
+    await expectApiError(s.alpaca.trading.orders.getOrderByOrderID({ orderId: 'nope' }), 422);
+    for (const path of ['/v2/account?verbose=1', '/v2/orders?status=open&symbol=AAPL', '/v2/positions?x=1', '/v2/clock?tz=UTC', '/v2/orders/00000000-0000-4000-8000-000000000000?nested=true&expand=1']) {
+      assertError(await s.rest('GET', path), 400, 40010001, /^unknown query parameter: /);
+    }
+    const calendarTypo = await s.rest('GET', '/v2/calendar?from=2025-01-01');
+    assertError(calendarTypo, 400, 40010001, /from/);
+    assertConforms('trading', 'GET', '/v2/calendar', 400, calendarTypo.body);
+    // Every parameter the spec lists is accepted.
+    assert.strictEqual((await s.rest('GET', '/v2/orders?status=all&limit=5&direction=asc&nested=false&symbols=AAPL&side=buy&asset_class=us_equity')).status, 200);
+  });
+
+  it('writes crypto increments as decimal strings', async () => {
+    for (const symbol of ['BTC%2FUSD', 'DOGE%2FUSD', 'SHIB%2FUSD'].slice(0, 2)) {
+      const a = (await s.rest('GET', `/v2/assets/${symbol}`)).body;
+      for (const k of ['min_order_size', 'min_trade_increment', 'price_increment']) assert.match(a[k], /^(0|[1-9]\d*)(\.\d*[1-9])?$/, `${symbol} ${k}: ${a[k]}`);
+    }
+  });
+
+  it('account activities: a FILL per execution and the crypto fee (CFEE), filtered and paged', async () => {
+    await s.alpaca.trading.orders.market({ symbol: 'AAPL', qty: 3, side: 'buy', clientOrderId: 'act-1' });
+    await s.alpaca.trading.orders.market({ symbol: 'BTC/USD', notional: 100, side: 'buy', timeInForce: 'gtc' });
+    const all = await waitFor(async () => {
+      const r = await s.rest('GET', '/v2/account/activities');
+      return r.body.length >= 3 && r;
+    }, 5000, 'activities');
+    assertConforms('trading', 'GET', '/v2/account/activities', 200, all.body);
+    assert.deepStrictEqual(all.body.map((a) => a.activity_type).sort(), ['CFEE', 'FILL', 'FILL']);
+    const fill = all.body.find((a) => a.activity_type === 'FILL' && a.symbol === 'AAPL');
+    assert.strictEqual(fill.qty, '3');
+    assert.strictEqual(fill.side, 'buy');
+    assert.strictEqual(fill.order_status, 'filled');
+    const fee = all.body.find((a) => a.activity_type === 'CFEE');
+    assert.strictEqual(fee.symbol, 'BTCUSD');
+    assert.ok(Number(fee.qty) < 0, 'paid in BTC');
+    // The by-type schema is a oneOf of two schemas that both accept any activity: only that ambiguity is tolerated.
+    for (const type of ['FILL', 'CFEE']) {
+      const one = await s.rest('GET', `/v2/account/activities/${type}`);
+      assert.ok(one.body.length >= 1 && one.body.every((a) => a.activity_type === type));
+      const problems = validateResponse('trading', 'GET', `/v2/account/activities/${type}`, 200, one.body).filter((p) => !/^GET \S+ 200: \/\d+ must match exactly one schema in oneOf$/.test(p));
+      assert.deepStrictEqual(problems, []);
+    }
+    const sdk = await s.alpaca.trading.accountActivities.getAccountActivities({ activityTypes: ['FILL'], pageSize: 1, direction: 'asc' });
+    assert.strictEqual(sdk.length, 1);
+    const next = await s.rest('GET', `/v2/account/activities?activity_types=FILL&page_size=1&direction=asc&page_token=${encodeURIComponent(sdk[0].id)}`);
+    assert.strictEqual(next.body.length, 1);
+    assert.notStrictEqual(next.body[0].id, sdk[0].id);
+    assertError(await s.rest('GET', '/v2/account/activities?activity_types=BOGUS'), 400, 40010001, /activity type/);
+    assertError(await s.rest('GET', '/v2/account/activities?page_size=0'), 400, 40010001, /page_size/);
+  });
+
+  it('portfolio history: an equity curve of the simulated account', async () => {
+    await s.alpaca.trading.orders.market({ symbol: 'AAPL', qty: 5, side: 'buy' });
+    for (const q of ['', '?period=1D&timeframe=1Min&intraday_reporting=continuous', '?period=1W&timeframe=1D', '?timeframe=15Min&period=5D&pnl_reset=no_reset&cashflow_types=ALL']) {
+      const r = await s.rest('GET', `/v2/account/portfolio/history${q}`);
+      assert.strictEqual(r.status, 200, `${q}: ${JSON.stringify(r.body)}`);
+      assertConforms('trading', 'GET', '/v2/account/portfolio/history', 200, r.body);
+      assert.strictEqual(r.body.timestamp.length, r.body.equity.length);
+    }
+    const h = await s.alpaca.trading.portfolioHistory.getAccountPortfolioHistory({ period: '1D', timeframe: '1Min', intradayReporting: 'continuous' });
+    assert.strictEqual(h.timeframe, '1Min');
+    assert.ok(h.equity.length >= 1 && h.equity.every((e) => e > 99_000 && e < 101_000));
+    assertError(await s.rest('GET', '/v2/account/portfolio/history?period=3M&timeframe=1Min'), 400, 40010001, /30 days/);
+    assertError(await s.rest('GET', '/v2/account/portfolio/history?period=1D&start=2025-01-01T00:00:00Z&end=2025-01-02T00:00:00Z'), 400, 40010001, /only two/);
+    assertError(await s.rest('GET', '/v2/account/portfolio/history?intraday_reporting=sometimes'), 400, 40010001, /intraday_reporting/);
+  });
+
+  it('watchlists: create, read, rename, add, remove and delete, by id and by name', async () => {
+    const w = s.alpaca.trading.watchlists;
+    const created = await w.postWatchlist({ createWatchlistRequest: { name: 'tech', symbols: ['AAPL', 'MSFT'] } });
+    assert.deepStrictEqual(created.assets.map((a) => a.symbol), ['AAPL', 'MSFT']);
+    const raw = await s.rest('GET', `/v2/watchlists/${created.id}`);
+    assertConforms('trading', 'GET', `/v2/watchlists/${created.id}`, 200, raw.body);
+    assertConforms('trading', 'GET', '/v2/watchlists', 200, (await s.rest('GET', '/v2/watchlists')).body);
+    const added = await s.rest('POST', `/v2/watchlists/${created.id}`, { symbol: 'NVDA' });
+    assertConforms('trading', 'POST', `/v2/watchlists/${created.id}`, 200, added.body);
+    assert.deepStrictEqual(added.body.assets.map((a) => a.symbol), ['AAPL', 'MSFT', 'NVDA']);
+    const removed = await s.rest('DELETE', `/v2/watchlists/${created.id}/MSFT`);
+    assertConforms('trading', 'DELETE', `/v2/watchlists/${created.id}/MSFT`, 200, removed.body);
+    assert.deepStrictEqual(removed.body.assets.map((a) => a.symbol), ['AAPL', 'NVDA']);
+    const renamed = await s.rest('PUT', `/v2/watchlists/${created.id}`, { name: 'ai', symbols: ['NVDA', 'BTC/USD'] });
+    assertConforms('trading', 'PUT', `/v2/watchlists/${created.id}`, 200, renamed.body.assets ? { ...renamed.body, assets: renamed.body.assets.filter((a) => a.class !== 'crypto') } : renamed.body);
+    const byName = await s.rest('GET', '/v2/watchlists:by_name?name=ai');
+    assert.strictEqual(byName.body.id, created.id);
+    const crypto = await s.rest('DELETE', `/v2/watchlists/${created.id}/BTC%2FUSD`);
+    assert.deepStrictEqual(crypto.body.assets.map((a) => a.symbol), ['NVDA']);
+    assert.strictEqual((await s.rest('POST', '/v2/watchlists:by_name?name=ai', { symbol: 'TSLA' })).body.assets.length, 2);
+    assertError(await s.rest('POST', '/v2/watchlists', { name: 'ai' }), 422, 40010001, /unique/);
+    assertError(await s.rest('POST', '/v2/watchlists', { name: 'x', symbols: ['NOSUCH'] }), 422, 40010001, /NOSUCH/);
+    assertError(await s.rest('POST', '/v2/watchlists', { symbols: ['AAPL'] }), 422, 40010001, /name/);
+    const gone = await s.rest('DELETE', '/v2/watchlists:by_name?name=ai');
+    assert.strictEqual(gone.status, 204);
+    const missing = await s.rest('DELETE', `/v2/watchlists/${created.id}`);
+    assertError(missing, 404, 40410000, /watchlist not found/);
+    assertConforms('trading', 'DELETE', `/v2/watchlists/${created.id}`, 404, missing.body);
+    assert.deepStrictEqual(await w.getWatchlists(), []);
+  });
+
   it('401 with bad keys on every trading endpoint', async () => {
     await s.stop();
     s = await startSim({ key: 'K', secret: 'S' });
@@ -278,3 +404,67 @@ describe('simulator trading REST API (contract, official SDK)', function () {
     assert.strictEqual(good.status, 200);
   });
 });
+
+describe('simulator trading REST API on the NYSE calendar (contract)', function () {
+  this.timeout(20000);
+  let s;
+  before(async () => {
+    s = await startSim({ marketHours: 'nyse' });
+  });
+  after(() => s && s.stop());
+
+  it('serves the NYSE calendar: holidays, 13:00 early closes, extended sessions, settlement dates', async () => {
+    const week = await s.rest('GET', '/v2/calendar?start=2025-11-24&end=2025-12-01');
+    assertConforms('trading', 'GET', '/v2/calendar', 200, week.body);
+    assert.deepStrictEqual(week.body, [
+      { date: '2025-11-24', open: '09:30', close: '16:00', session_open: '0400', session_close: '2000', settlement_date: '2025-11-25' },
+      { date: '2025-11-25', open: '09:30', close: '16:00', session_open: '0400', session_close: '2000', settlement_date: '2025-11-26' },
+      { date: '2025-11-26', open: '09:30', close: '16:00', session_open: '0400', session_close: '2000', settlement_date: '2025-11-28' },
+      { date: '2025-11-28', open: '09:30', close: '13:00', session_open: '0400', session_close: '1700', settlement_date: '2025-12-01' },
+      { date: '2025-12-01', open: '09:30', close: '16:00', session_open: '0400', session_close: '2000', settlement_date: '2025-12-02' },
+    ]);
+    const sdk = await s.alpaca.trading.calendar.legacyCalendar({ start: new Date('2026-07-01T00:00:00Z'), end: new Date('2026-07-07T00:00:00Z') });
+    assert.deepStrictEqual(sdk.map((d) => d.date instanceof Date ? d.date.toISOString().slice(0, 10) : d.date), ['2026-07-01', '2026-07-02', '2026-07-06', '2026-07-07']);
+    const settling = await s.rest('GET', '/v2/calendar?start=2025-11-28&end=2025-11-28&date_type=SETTLEMENT');
+    assert.deepStrictEqual(settling.body.map((d) => d.date), ['2025-11-26']);
+    const everything = await s.rest('GET', '/v2/calendar');
+    assert.strictEqual(everything.body[0].date, '1970-01-02');
+    assert.strictEqual(everything.body[everything.body.length - 1].date, '2029-12-31');
+    const bad = await s.rest('GET', '/v2/calendar?start=yesterday');
+    assertError(bad, 400, 40010001, /start/);
+    assertConforms('trading', 'GET', '/v2/calendar', 400, bad.body);
+  });
+
+  it('the clocks follow the calendar: phase, next open and close, is_market_day', async () => {
+    const at = async (time) => (await s.rest('GET', `/v3/clock?time=${time}`)).body.clocks[0];
+    const thanksgiving = await at('2025-11-27T17:00:00Z');
+    assert.strictEqual(thanksgiving.is_market_day, false);
+    assert.strictEqual(thanksgiving.phase, 'closed');
+    assert.strictEqual(thanksgiving.next_market_open, '2025-11-28T14:30:00.000Z');
+    assert.strictEqual(thanksgiving.phase_until, '2025-11-28T09:00:00.000Z');
+    const early = await at('2025-11-28T17:00:00Z');
+    assert.deepStrictEqual([early.phase, early.phase_until, early.next_market_close], ['core', '2025-11-28T18:00:00.000Z', '2025-11-28T18:00:00.000Z']);
+    const post = await at('2025-11-28T19:00:00Z');
+    assert.deepStrictEqual([post.phase, post.phase_until], ['post', '2025-11-28T22:00:00.000Z']);
+    const raw = await s.rest('GET', '/v3/clock?time=2025-11-28T12:00:00Z&markets=NYSE,NASDAQ');
+    assertConforms('trading', 'GET', '/v3/clock', 200, raw.body);
+    assert.deepStrictEqual(raw.body.clocks.map((c) => [c.market.acronym, c.phase]), [['NYSE', 'pre'], ['NASDAQ', 'pre']]);
+    const legacy = await s.alpaca.trading.clock.legacyClock();
+    assert.ok(legacy.nextOpen.getTime() !== legacy.nextClose.getTime());
+    assert.strictEqual(legacy.isOpen, s.sim.clock.phase() === 'core');
+  });
+
+  it('orders placed while the market is closed are accepted and wait for the open', async () => {
+    const now = s.sim.clock.now();
+    const saturday = new Date(now + ((6 - new Date(now).getUTCDay() + 7) % 7 || 7) * 86400000);
+    saturday.setUTCHours(16, 0, 0, 0);
+    s.sim.clock.advance(saturday.getTime() - now);
+    const res = await s.rest('POST', '/v2/orders', { symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'day' });
+    assert.strictEqual(res.status, 200);
+    assertConforms('trading', 'POST', '/v2/orders', 200, res.body);
+    assert.strictEqual(res.body.status, 'accepted');
+    const monday = s.sim.clock.nextOpenClose().nextClose;
+    assert.strictEqual(res.body.expires_at, new Date(monday).toISOString(), 'a day order lasts until the next close');
+  });
+});
+

@@ -72,7 +72,7 @@ describe('alpaca-breaker node on the simulator', function () {
   this.timeout(60000);
   before(async () => {
     // No random walk during a test: prices move only when the test says so.
-    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000 } });
+    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } });
     await helper.startServer();
   });
   after(async () => {

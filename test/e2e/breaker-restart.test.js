@@ -76,7 +76,7 @@ describe('alpaca-breaker across a Node-RED restart', function () {
       credentialSecret: 'test-only-secret',
       // The compiled pack straight from dist/ (its node files sit next to their html there).
       nodesDir: [path.join(root, 'dist')],
-      alpacaSimulator: { seed: 1, tickMs: 3600000 },
+      alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' },
       contextStorage: { default: { module: 'localfilesystem', config: { flushInterval: 0 } } },
       logging: { console: { level: 'info', metrics: false, audit: false } },
       editorTheme: { tours: false },

@@ -35,7 +35,7 @@ describe('AlpacaConnection', function () {
   it('feeds trade updates from one shared trading stream and reports every response to the budget of its API', async function () {
     // Budgets that think they have more than the simulator's 200 a minute: the broker's
     // X-RateLimit-Remaining, fed back from every response, lowers them.
-    connection = new AlpacaConnection({ mode: 'sim', budgetOptions: { limit: 1000 }, dataBudgetOptions: { limit: 1000 } });
+    connection = new AlpacaConnection({ mode: 'sim', budgetOptions: { limit: 1000 }, dataBudgetOptions: { limit: 1000 }, sim: { marketHours: 'always' } });
     connection.register(user('a'));
     const updates = [];
     const other = [];

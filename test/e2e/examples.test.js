@@ -26,7 +26,8 @@ describe('example flows (examples/*.json) in a real Node-RED', function () {
   let dashboard;
 
   before(async function () {
-    red = await startNodeRed({ flows: [] });
+    // The test support's settings: the simulator's stocks trade around the clock (marketHours 'always').
+    red = await startNodeRed({ flows: [], settings: {} });
   });
 
   after(async function () {

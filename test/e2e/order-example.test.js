@@ -17,7 +17,7 @@ describe('alpaca-order: the example flow', function () {
 
   it('fills the market order, rests the limit order, cancels all and catches the bad order', async function () {
     assert.ok(!/"(secret|keyId|credentials)"/.test(JSON.stringify(example)));
-    helper.settings({ alpacaSimulator: { seed: 1 } });
+    helper.settings({ alpacaSimulator: { seed: 1, marketHours: 'always' } });
     const flow = example.filter((n) => n.type !== 'inject' && n.type !== 'comment').map((n) => (n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z, name: n.name } : n));
     await helper.load(nodes, flow);
     const byName = (name) => example.find((n) => n.name === name);

@@ -32,7 +32,7 @@ function flow(orders) {
 
 /** Loads the flow (with more settings.js properties in `settings`); returns { account, sim(), rec, send, next, control }. */
 async function start(orders, simSettings = {}, settings = {}) {
-  helper.settings({ alpacaSimulator: { seed: 7, tickMs: 50, ...simSettings }, ...settings });
+  helper.settings({ alpacaSimulator: { seed: 7, tickMs: 50, marketHours: 'always', ...simSettings }, ...settings });
   await helper.load(nodes, flow(orders));
   const account = helper.getNode('acct');
   const rec = orders.map(() => ({ accepted: [], filled: [], ended: [], error: [] }));

@@ -48,7 +48,7 @@ describe('alpaca-order-updates node on the simulator', function () {
   afterEach(() => helper.unload());
 
   it('emits every update with the order, filtered by symbol and event', async function () {
-    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50 } });
+    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50, marketHours: 'always' } });
     await helper.load(NODES, flow([{ id: 'all' }, { id: 'msftFills', symbols: 'MSFT', events: ['fill'] }]));
     const got = record(['all-data', 'msftFills-data', 'all-conn']);
     const { sim, sdk } = await setup();
@@ -73,7 +73,7 @@ describe('alpaca-order-updates node on the simulator', function () {
   });
 
   it('recovers fills missed while the stream was down: once, in order, marked recovered', async function () {
-    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50 }, alpacaStreams: { initialReconnectMs: 1500, reconnectJitter: 0 } });
+    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50, marketHours: 'always' }, alpacaStreams: { initialReconnectMs: 1500, reconnectJitter: 0 } });
     await helper.load(NODES, flow([{ id: 'ou' }]));
     const got = record(['ou-data', 'ou-conn']);
     const { sim, sdk } = await setup();
@@ -99,7 +99,7 @@ describe('alpaca-order-updates node on the simulator', function () {
   });
 
   it('loses and duplicates nothing while orders keep filling through repeated drops', async function () {
-    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 20 }, alpacaStreams: { initialReconnectMs: 100, reconnectJitter: 0 } });
+    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 20, marketHours: 'always' }, alpacaStreams: { initialReconnectMs: 100, reconnectJitter: 0 } });
     await helper.load(NODES, flow([{ id: 'ou' }]));
     const got = record(['ou-data', 'ou-conn']);
     const { sim, sdk } = await setup();
@@ -129,7 +129,7 @@ describe('alpaca-order-updates node on the simulator', function () {
   });
 
   it('watchdog: fills the silent socket did not deliver are recovered over REST and the socket is reopened', async function () {
-    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50 }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
+    helper.settings({ alpacaSimulator: { seed: 5, tickMs: 50, marketHours: 'always' }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
     await helper.load(NODES, flow([{ id: 'ou', watchdog: 0.5 }]));
     const got = record(['ou-data', 'ou-conn']);
     const { sim, sdk } = await setup();

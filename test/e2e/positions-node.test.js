@@ -57,7 +57,10 @@ function ask(id, msg) {
 
 describe('alpaca-positions node on the simulator', function () {
   this.timeout(30000);
-  before(() => helper.startServer());
+  before(() => {
+    helper.settings({ alpacaSimulator: { marketHours: 'always' } });
+    return helper.startServer();
+  });
   after(() => helper.stopServer());
   afterEach(() => helper.unload());
 

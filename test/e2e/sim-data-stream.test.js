@@ -224,7 +224,7 @@ describe('simulator market-data stream (raw protocol)', function () {
   const frameOf = (c, pred) => c.frames.find(pred);
 
   async function start(opts = {}, serverOptions = {}) {
-    market = new Market({ clock: new Clock({}), seed: 3, tickMs: 20 });
+    market = new Market({ clock: new Clock({ marketHours: 'always' }), seed: 3, tickMs: 20 });
     server = new SimServer(serverOptions);
     endpoint = dataStreamEndpoint(market, opts);
     server.addStream(endpoint);

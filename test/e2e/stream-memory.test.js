@@ -69,7 +69,7 @@ describe('stream memory across 1,000 reconnects', function () {
 
   it('keeps heap, listeners and feed tables flat', async function () {
     helper.settings({
-      alpacaSimulator: { seed: 9, tickMs: 20 },
+      alpacaSimulator: { seed: 9, tickMs: 20, marketHours: 'always' },
       alpacaStreams: { initialReconnectMs: 1, maxReconnectMs: 5, reconnectJitter: 0 },
     });
     await helper.load([...packNodes, streamNode, orderUpdatesNode], flow());

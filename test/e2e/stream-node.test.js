@@ -63,7 +63,7 @@ describe('alpaca-stream node on the simulator', function () {
   afterEach(() => helper.unload());
 
   it('shares one socket per kind between nodes and delivers normalised events to the node that asked', async function () {
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' } });
     await helper.load(
       NODES,
       flow([
@@ -102,7 +102,7 @@ describe('alpaca-stream node on the simulator', function () {
   });
 
   it('reference-counts subscriptions: the server unsubscribes only when no node wants the symbol', async function () {
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' } });
     await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL' }), streamDef('b', { symbols: 'AAPL, MSFT' })]));
     const got = record(['a-data', 'b-data', 'a-conn', 'b-conn']);
     const account = helper.getNode('acct');
@@ -145,7 +145,7 @@ describe('alpaca-stream node on the simulator', function () {
     ['symbols not strings', { payload: ['AAPL', null] }, /non-empty string/],
   ];
   it('refuses malformed msgs with a Catch-able error and leaves the subscriptions as they were', async function () {
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' } });
     await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL, MSFT' })]));
     const got = record(['caught', 'a-conn']);
     const account = helper.getNode('acct');
@@ -166,7 +166,7 @@ describe('alpaca-stream node on the simulator', function () {
   });
 
   it('watchdog: a socket that stays open but goes silent is probed over REST and reconnected', async function () {
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50 }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
     await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL', watchdog: 0.5 })]));
     const got = record(['a-data', 'a-conn']);
     const s = await sim();
@@ -186,7 +186,7 @@ describe('alpaca-stream node on the simulator', function () {
 
   it('backfills the minute bars missed while down, in order, marked recovered, without duplicates', async function () {
     // speed 60: one simulated minute (one bar) per real second; reconnect after 2.5 s misses ~2 bars.
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, speed: 60 }, alpacaStreams: { initialReconnectMs: 2500, reconnectJitter: 0 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always', speed: 60 }, alpacaStreams: { initialReconnectMs: 2500, reconnectJitter: 0 } });
     await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL', channels: ['bars'], output: 'bars' })]));
     const got = record(['a-data', 'a-conn']);
     const s = await sim();
@@ -204,7 +204,7 @@ describe('alpaca-stream node on the simulator', function () {
   });
 
   it('options data on the simulator says clearly that it is not available', async function () {
-    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50 } });
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' } });
     await helper.load(NODES, flow([streamDef('o', { kind: 'options', symbols: 'AAPL240621C00190000', channels: ['trades'] })]));
     const got = record(['o-conn']);
     await waitFor(() => got['o-conn'].some((m) => m.event === 'unavailable'), 8000, 'unavailable event');

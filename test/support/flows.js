@@ -69,8 +69,10 @@ async function startNodeRed(options = {}) {
   const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-nr-'));
   if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows));
   if (options.settings) {
-    // What start.js would write (it never overwrites settings.js), plus the overrides.
-    fs.writeFileSync(path.join(userDir, 'settings.js'), developmentSettings({ nodesDir: root, credentialSecret: 'test-only-secret', overrides: options.settings }));
+    // What start.js would write (it never overwrites settings.js), plus the overrides; stocks
+    // trade around the clock unless a test says otherwise.
+    const overrides = { alpacaSimulator: { seed: 1, marketHours: 'always' }, ...options.settings };
+    fs.writeFileSync(path.join(userDir, 'settings.js'), developmentSettings({ nodesDir: root, credentialSecret: 'test-only-secret', overrides }));
   }
   const child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
     cwd: options.cwd || root,

@@ -6,9 +6,12 @@ const { createClient, streamUrls } = require('../../dist/lib/alpaca/client');
 const KEY = 'PKTESTKEY';
 const SECRET = 'test-secret-value';
 
-/** Starts a simulator; returns { sim, url, alpaca, urls, key, secret, stats(), faults(f), stop() }. */
+/**
+ * Starts a simulator; returns { sim, url, alpaca, urls, key, secret, stats(), faults(f), stop() }.
+ * Stocks trade around the clock (marketHours 'always') unless the test asks for 'nyse'.
+ */
 async function startSim(options = {}) {
-  const sim = new Simulator({ seed: 42, tickMs: 100, ...options });
+  const sim = new Simulator({ seed: 42, tickMs: 100, marketHours: 'always', ...options });
   const url = await sim.start();
   const key = options.key || KEY;
   const secret = options.secret || SECRET;

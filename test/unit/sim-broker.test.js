@@ -10,7 +10,7 @@ const { SimHttpError } = require('../../dist/lib/sim/types');
 const ASSETS = [
   { id: '11111111-1111-4111-8111-111111111111', symbol: 'AAPL', name: 'Apple', assetClass: 'us_equity', exchange: 'NASDAQ', fractionable: true, basePrice: 100 },
   { id: '22222222-2222-4222-8222-222222222222', symbol: 'WHOLE', name: 'Whole shares only', assetClass: 'us_equity', exchange: 'NYSE', fractionable: false, basePrice: 50 },
-  { id: '33333333-3333-4333-8333-333333333333', symbol: 'BTC/USD', name: 'Bitcoin', assetClass: 'crypto', exchange: 'CRYPTO', fractionable: true, basePrice: 50000 },
+  { id: '33333333-3333-4333-8333-333333333333', symbol: 'BTC/USD', name: 'Bitcoin', assetClass: 'crypto', exchange: 'CRYPTO', fractionable: true, basePrice: 50000, minOrderSize: 0.0001 },
 ];
 
 /** A stand-in for the market module: quotes move only when the test says so. */
@@ -46,13 +46,17 @@ function setup(options = {}, clock = new Clock({ marketHours: 'always' })) {
   return { market, broker, clock, updates, events: (id) => updates.filter((u) => u.order.id === id).map((u) => u.event) };
 }
 
-function expectError(fn, status, pattern) {
+function expectError(fn, status, pattern, code) {
+  let caught;
   assert.throws(fn, (err) => {
     assert.ok(err instanceof SimHttpError, `expected SimHttpError, got ${err}`);
     assert.strictEqual(err.status, status, err.message);
     if (pattern) assert.match(err.message, pattern);
+    if (code !== undefined) assert.strictEqual(err.code, code);
+    caught = err;
     return true;
   });
+  return caught;
 }
 
 const num = (s) => Number(s);
@@ -286,7 +290,8 @@ describe('sim broker (unit)', () => {
     assert.strictEqual(account.short_market_value, '-900');
     assert.strictEqual(account.equity, String(100999.4 - 900));
     assert.strictEqual(broker.getPosition('AAPL').unrealized_pl, '99.4');
-    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '0.5', side: 'sell', type: 'market', time_in_force: 'day' }), 403, /fractional/);
+    // Alpaca answers a fractional short sell with 422, not 403.
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '0.5', side: 'sell', type: 'market', time_in_force: 'day' }), 422, /fractional orders cannot be sold short/);
   });
 
   it('rejects orders beyond buying power and sells beyond the held quantity with 403', () => {
@@ -384,7 +389,7 @@ describe('sim broker (unit)', () => {
     ctx = setup();
     const { broker } = ctx;
     broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'day' });
-    broker.submitOrder({ symbol: 'BTC/USD', qty: '0.01', side: 'buy', type: 'limit', limit_price: '100', time_in_force: 'gtc' });
+    broker.submitOrder({ symbol: 'BTC/USD', qty: '0.01', side: 'buy', type: 'limit', limit_price: '1000', time_in_force: 'gtc' });
     const bracket = broker.submitOrder({
       symbol: 'AAPL', qty: '2', side: 'buy', type: 'limit', limit_price: '90', time_in_force: 'gtc',
       order_class: 'bracket', take_profit: { limit_price: '120' }, stop_loss: { stop_price: '80' },
@@ -443,5 +448,307 @@ describe('sim broker (unit)', () => {
     assert.strictEqual(broker.getAccount().cash, '100000');
     assert.deepStrictEqual(broker.getPositions(), []);
     assert.deepStrictEqual(broker.listOrders({ status: 'all' }), []);
+  });
+});
+
+describe('sim broker: the exchange calendar', () => {
+  let ctx;
+  afterEach(() => ctx && ctx.broker.stop());
+  const nyse = (iso) => new Clock({ marketHours: 'nyse', start: Date.parse(iso) });
+  const limitBuy = (extra = {}) => ({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '100.5', time_in_force: 'day', ...extra });
+
+  it('accepts an order on a holiday, fills it at the next open and expires day orders at the 13:00 early close', () => {
+    const clock = nyse('2025-11-27T17:00:00Z'); // Thanksgiving, noon New York
+    ctx = setup({}, clock);
+    const { broker, market, events } = ctx;
+    const queued = broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'day' });
+    assert.strictEqual(queued.status, 'accepted');
+    assert.strictEqual(queued.expires_at, '2025-11-28T18:00:00.000Z', "Friday's 13:00 close");
+    clock.advance(Date.parse('2025-11-28T14:30:00Z') - clock.now()); // Friday 09:30
+    market.set('AAPL', 99.99, 100.01);
+    assert.strictEqual(broker.getOrder(queued.id).status, 'filled');
+    assert.deepStrictEqual(events(queued.id), ['new', 'fill']);
+    const day = broker.submitOrder(limitBuy({ limit_price: '90' }));
+    clock.advance(Date.parse('2025-11-28T18:00:00Z') - clock.now());
+    broker.sweep();
+    assert.strictEqual(broker.getOrder(day.id).status, 'expired');
+  });
+
+  it('extended-hours limit orders trade in the pre- and post-market; others wait for the core session', () => {
+    const clock = nyse('2025-03-04T12:00:00Z'); // Tuesday 07:00 New York
+    ctx = setup({}, clock);
+    const { broker, market } = ctx;
+    const regular = broker.submitOrder(limitBuy());
+    const extended = broker.submitOrder(limitBuy({ extended_hours: true }));
+    assert.strictEqual(regular.status, 'accepted');
+    assert.strictEqual(extended.status, 'new');
+    assert.strictEqual(extended.expires_at, '2025-03-05T01:00:00.000Z', '20:00 New York');
+    market.set('AAPL', 99.99, 100.01);
+    assert.strictEqual(broker.getOrder(extended.id).status, 'filled');
+    assert.strictEqual(broker.getOrder(regular.id).status, 'accepted');
+    clock.advance(Date.parse('2025-03-04T22:00:00Z') - clock.now()); // 17:00, post-market
+    broker.sweep();
+    assert.strictEqual(broker.getOrder(regular.id).status, 'expired', 'a regular day order ends at 16:00');
+    const post = broker.submitOrder(limitBuy({ extended_hours: true }));
+    market.set('AAPL', 99.99, 100.01);
+    assert.strictEqual(broker.getOrder(post.id).status, 'filled');
+    clock.advance(Date.parse('2025-03-05T02:00:00Z') - clock.now()); // 21:00
+    const overnight = broker.submitOrder(limitBuy({ extended_hours: true }));
+    assert.strictEqual(overnight.status, 'accepted', 'nothing trades overnight');
+  });
+
+  it('opg orders take part in the next open, cls orders in the close; both are refused too close to the auction', () => {
+    const clock = nyse('2025-03-04T13:00:00Z'); // 08:00 New York
+    ctx = setup({}, clock);
+    const { broker, market } = ctx;
+    const opg = broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'opg' });
+    const cls = broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'cls' });
+    assert.strictEqual(opg.status, 'accepted');
+    market.set('AAPL', 99.99, 100.01);
+    assert.strictEqual(broker.getOrder(opg.id).status, 'accepted');
+    clock.advance(Date.parse('2025-03-04T14:30:00Z') - clock.now());
+    broker.sweep();
+    assert.strictEqual(broker.getOrder(opg.id).status, 'filled');
+    assert.strictEqual(broker.getOrder(cls.id).status, 'accepted', 'cls waits for the close');
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'opg' }), 422, /opg/);
+    clock.advance(Date.parse('2025-03-04T20:55:00Z') - clock.now()); // 15:55
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'cls' }), 422, /cls/);
+    clock.advance(4 * 60_000); // 15:59
+    broker.sweep();
+    assert.strictEqual(broker.getOrder(cls.id).status, 'filled');
+    clock.advance(Date.parse('2025-03-04T22:00:00Z') - clock.now()); // 17:00
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'opg' }), 422, /opg/);
+    clock.advance(Date.parse('2025-03-05T00:30:00Z') - clock.now()); // 19:30: for the next open
+    assert.strictEqual(broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'opg' }).status, 'accepted');
+  });
+
+  it('gtc orders expire 90 days after they were placed, at that session close', () => {
+    const clock = nyse('2025-03-04T15:00:00Z');
+    ctx = setup({}, clock);
+    const { broker, events } = ctx;
+    const gtc = broker.submitOrder(limitBuy({ limit_price: '50', time_in_force: 'gtc' }));
+    assert.strictEqual(gtc.expires_at, '2025-06-02T20:00:00.000Z', '2 June 2025, 90 days on, 16:00 New York');
+    const btc = broker.submitOrder({ symbol: 'BTC/USD', qty: '0.001', side: 'buy', type: 'limit', limit_price: '10000', time_in_force: 'gtc' });
+    assert.ok(Math.abs(Date.parse(btc.expires_at) - Date.parse(btc.created_at) - 90 * 86400_000) < 1, 'crypto: 90 days to the millisecond');
+    clock.advance(Date.parse('2025-06-02T20:00:00Z') - clock.now());
+    broker.sweep();
+    assert.strictEqual(broker.getOrder(gtc.id).status, 'expired');
+    assert.deepStrictEqual(events(gtc.id), ['new', 'expired']);
+    assert.strictEqual(broker.getOrder(btc.id).status, 'expired');
+  });
+});
+
+describe('sim broker: what Alpaca refuses', () => {
+  let ctx;
+  afterEach(() => ctx && ctx.broker.stop());
+
+  it('refuses an order that could trade against an open opposite order (wash trade), not legs of one group', () => {
+    ctx = setup();
+    const { broker, market } = ctx;
+    broker.submitOrder({ symbol: 'AAPL', qty: '10', side: 'buy', type: 'market', time_in_force: 'gtc' });
+    broker.submitOrder({ symbol: 'AAPL', qty: '5', side: 'sell', type: 'limit', limit_price: '110', time_in_force: 'gtc' });
+    const wash = /^potential wash trade detected\. use complex orders$/;
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'market', time_in_force: 'day' }), 403, wash, 40310000);
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '110', time_in_force: 'day' }), 403, wash);
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'stop', stop_price: '105', time_in_force: 'day' }), 403, wash);
+    const below = broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '109.99', time_in_force: 'day' });
+    assert.strictEqual(below.status, 'new', 'a buy below the open sell cannot trade against it');
+    broker.cancelAllOrders();
+    // A bracket's exits never count against its own entry; a later buy meets the live stop leg.
+    const bracket = broker.submitOrder({
+      symbol: 'AAPL', qty: '2', side: 'buy', type: 'market', time_in_force: 'gtc',
+      order_class: 'bracket', take_profit: { limit_price: '120' }, stop_loss: { stop_price: '90' },
+    });
+    assert.deepStrictEqual(broker.getOrder(bracket.id).legs.map((l) => l.status), ['new', 'new']);
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '95', time_in_force: 'day' }), 403, wash);
+    // Crypto too.
+    broker.submitOrder({ symbol: 'BTC/USD', qty: '0.01', side: 'buy', type: 'market', time_in_force: 'gtc' });
+    market.set('BTC/USD', 49999.99, 50000.01);
+    broker.submitOrder({ symbol: 'BTC/USD', qty: '0.005', side: 'sell', type: 'limit', limit_price: '60000', time_in_force: 'gtc' });
+    expectError(() => broker.submitOrder({ symbol: 'BTC/USD', notional: '100', side: 'buy', type: 'market', time_in_force: 'gtc' }), 403, wash);
+  });
+
+  it('refuses sub-penny prices with 422: two decimals from $1, four below', () => {
+    ctx = setup();
+    const { broker } = ctx;
+    const base = { symbol: 'AAPL', qty: '20', side: 'buy', type: 'limit', time_in_force: 'gtc' };
+    const err = expectError(() => broker.submitOrder({ ...base, limit_price: '94.123' }), 422, /sub-penny/, 42210000);
+    assert.strictEqual(err.message, 'invalid limit_price 94.123. sub-penny increment does not fulfill minimum pricing criteria');
+    expectError(() => broker.submitOrder({ ...base, limit_price: '0.12345' }), 422, /invalid limit_price 0.12345/);
+    expectError(() => broker.submitOrder({ ...base, type: 'stop', stop_price: '101.005' }), 422, /invalid stop_price 101.005/);
+    expectError(
+      () => broker.submitOrder({ ...base, limit_price: '99', order_class: 'bracket', take_profit: { limit_price: '110.001' }, stop_loss: { stop_price: '95' } }),
+      422,
+      /take_profit.limit_price 110.001/,
+    );
+    const ok = broker.submitOrder({ ...base, limit_price: '0.1234', qty: '100' });
+    assert.strictEqual(ok.limit_price, '0.1234');
+    broker.submitOrder({ ...base, limit_price: 94.1 });
+    expectError(() => broker.replaceOrder(ok.id, { limit_price: '0.12341' }), 422, /sub-penny/);
+    const crypto = broker.submitOrder({ symbol: 'BTC/USD', qty: '0.001', side: 'buy', type: 'limit', limit_price: '40000.5', time_in_force: 'gtc' });
+    assert.strictEqual(crypto.status, 'new', 'the rule is for stocks');
+  });
+
+  it('refuses orders worth less than $1, crypto buys under $10 and crypto quantities under min_order_size (403)', () => {
+    ctx = setup();
+    const { broker } = ctx;
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '0.005', side: 'buy', type: 'market', time_in_force: 'day' }), 403, /^cost basis must be >= 1$/, 40310000);
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', notional: '0.5', side: 'buy', type: 'market', time_in_force: 'day' }), 403, /^cost basis must be >= 1$/);
+    expectError(() => broker.submitOrder({ symbol: 'AAPL', qty: '1', side: 'buy', type: 'limit', limit_price: '0.5', time_in_force: 'day' }), 403, /cost basis/);
+    broker.submitOrder({ symbol: 'AAPL', notional: '1', side: 'buy', type: 'market', time_in_force: 'day' });
+    expectError(() => broker.submitOrder({ symbol: 'BTC/USD', notional: '9.99', side: 'buy', type: 'market', time_in_force: 'gtc' }), 403, /^cost basis must be >= minimal amount of order 10$/);
+    broker.submitOrder({ symbol: 'BTC/USD', qty: '0.001', side: 'buy', type: 'market', time_in_force: 'gtc' });
+    expectError(() => broker.submitOrder({ symbol: 'BTC/USD', qty: '0.00005', side: 'sell', type: 'market', time_in_force: 'gtc' }), 403, /min_order_size/);
+    // A whole position below $1 can still be liquidated.
+    const dust = broker.closePosition('AAPL');
+    assert.strictEqual(dust.side, 'sell');
+  });
+
+  it('answers a non-UUID order id with 422, an unknown one with 404', () => {
+    ctx = setup();
+    const { broker } = ctx;
+    expectError(() => broker.getOrder('not-a-uuid'), 422, /^order_id is missing$/, 40010001);
+    expectError(() => broker.cancelOrder('12345'), 422, /order_id is missing/);
+    expectError(() => broker.replaceOrder('12345', { qty: '1' }), 422, /order_id is missing/);
+    expectError(() => broker.getOrder('00000000-0000-4000-8000-000000000000'), 404, /order not found/);
+  });
+
+  it("403 insufficient buying power carries buying_power and cost_basis as strings", () => {
+    ctx = setup();
+    const err = expectError(() => ctx.broker.submitOrder({ symbol: 'AAPL', qty: '3000', side: 'buy', type: 'limit', limit_price: '100', time_in_force: 'day' }), 403, /^insufficient buying power$/);
+    assert.deepStrictEqual(err.details, { buying_power: '200000', cost_basis: '300000' });
+  });
+});
+
+describe('sim broker: fills, fees and order changes as on Alpaca', () => {
+  let ctx;
+  afterEach(() => ctx && ctx.broker.stop());
+
+  it('charges crypto fees in the asset received: taker on arrival, maker when resting', () => {
+    ctx = setup();
+    const { broker, market } = ctx;
+    market.set('BTC/USD', 49999.99, 50000.01);
+    const buy = broker.getOrder(broker.submitOrder({ symbol: 'BTC/USD', qty: '0.1', side: 'buy', type: 'market', time_in_force: 'gtc' }).id);
+    const price = num(buy.filled_avg_price);
+    assert.strictEqual(buy.filled_qty, '0.1');
+    // Taker 0.25% of the coins bought: 0.1 x 0.9975.
+    assert.strictEqual(broker.getPosition('BTCUSD').qty, '0.09975');
+    assert.strictEqual(num(broker.getAccount().cash), Math.round((100000 - 0.1 * price) * 100) / 100);
+    expectError(() => broker.submitOrder({ symbol: 'BTC/USD', qty: '0.1', side: 'sell', type: 'market', time_in_force: 'gtc' }), 403, /insufficient qty available/);
+    const fee = broker.getActivities(new URLSearchParams('activity_types=CFEE'));
+    assert.strictEqual(fee.length, 1);
+    assert.strictEqual(fee[0].qty, '-0.00025');
+    assert.strictEqual(fee[0].symbol, 'BTCUSD');
+    // A resting sell that fills later pays the maker rate, in dollars.
+    const cashBefore = num(broker.getAccount().cash);
+    const sell = broker.submitOrder({ symbol: 'BTC/USD', qty: '0.09975', side: 'sell', type: 'limit', limit_price: '51000', time_in_force: 'gtc' });
+    assert.strictEqual(sell.status, 'new');
+    market.set('BTC/USD', 51000, 51000.02);
+    assert.strictEqual(broker.getOrder(sell.id).status, 'filled');
+    const proceeds = 0.09975 * 51000;
+    assert.strictEqual(num(broker.getAccount().cash), Math.round((cashBefore + proceeds - Math.round(proceeds * 0.0015 * 100) / 100) * 100) / 100);
+    const fees = broker.getActivities(new URLSearchParams('activity_types=CFEE&direction=asc'));
+    assert.strictEqual(fees[1].net_amount, String(-Math.round(proceeds * 0.0015 * 100) / 100));
+    assert.deepStrictEqual(broker.getPositions(), []);
+  });
+
+  it('records a FILL activity per execution, paged by id', () => {
+    ctx = setup({ liquidityPerTick: 4 });
+    const { broker, market } = ctx;
+    const o = broker.submitOrder({ symbol: 'AAPL', qty: '10', side: 'buy', type: 'market', time_in_force: 'day' });
+    market.set('AAPL', 99.99, 100.01);
+    market.set('AAPL', 99.99, 100.01);
+    const fills = broker.getActivities(new URLSearchParams('direction=asc'));
+    assert.deepStrictEqual(fills.map((f) => [f.activity_type, f.type, f.qty, f.cum_qty, f.leaves_qty]), [
+      ['FILL', 'partial_fill', '4', '4', '6'],
+      ['FILL', 'partial_fill', '4', '8', '2'],
+      ['FILL', 'fill', '2', '10', '0'],
+    ]);
+    assert.ok(fills.every((f) => f.order_id === o.id && /^\d{17}::[0-9a-f-]{36}$/.test(f.id)));
+    const page1 = broker.getActivities(new URLSearchParams('page_size=2'));
+    assert.deepStrictEqual(page1.map((f) => f.cum_qty), ['10', '8'], 'newest first');
+    const page2 = broker.getActivities(new URLSearchParams(`page_size=2&page_token=${encodeURIComponent(page1[1].id)}`));
+    assert.deepStrictEqual(page2.map((f) => f.cum_qty), ['4']);
+    assert.strictEqual(broker.getActivities(new URLSearchParams('category=non_trade_activity')).length, 0);
+    assert.strictEqual(broker.getActivities(new URLSearchParams(), 'FILL').length, 3);
+    expectError(() => broker.getActivities(new URLSearchParams('activity_types=NOPE')), 400, /activity type/);
+    expectError(() => broker.getActivities(new URLSearchParams('page_size=101')), 400, /page_size/);
+    expectError(() => broker.getActivities(new URLSearchParams('category=trade_activity&activity_types=FILL')), 400, /category/);
+  });
+
+  it('replaces a partly filled order: the new qty is the total and counts what was filled', () => {
+    ctx = setup({ liquidityPerTick: 4 });
+    const { broker, market, events } = ctx;
+    const o = broker.submitOrder({ symbol: 'AAPL', qty: '10', side: 'buy', type: 'limit', limit_price: '100.5', time_in_force: 'gtc' });
+    assert.strictEqual(broker.getOrder(o.id).filled_qty, '4');
+    expectError(() => broker.replaceOrder(o.id, { qty: '4' }), 422, /filled_qty/);
+    const next = broker.replaceOrder(o.id, { qty: '12', limit_price: '100.6' });
+    assert.strictEqual(next.qty, '12');
+    assert.strictEqual(next.filled_qty, '4');
+    assert.deepStrictEqual(events(o.id), ['new', 'partial_fill', 'replaced']);
+    market.set('AAPL', 99.99, 100.01);
+    market.set('AAPL', 99.99, 100.01);
+    assert.strictEqual(broker.getOrder(next.id).status, 'filled');
+    assert.strictEqual(broker.getPosition('AAPL').qty, '12');
+  });
+
+  it('cancelling a partly filled bracket entry keeps its exits, resized to the filled quantity', () => {
+    ctx = setup({ liquidityPerTick: 3 });
+    const { broker } = ctx;
+    const entry = broker.submitOrder({
+      symbol: 'AAPL', qty: '10', side: 'buy', type: 'limit', limit_price: '100.5', time_in_force: 'gtc',
+      order_class: 'bracket', take_profit: { limit_price: '120' }, stop_loss: { stop_price: '90' },
+    });
+    assert.strictEqual(broker.getOrder(entry.id).filled_qty, '3');
+    assert.deepStrictEqual(broker.getOrder(entry.id).legs.map((l) => l.status), ['held', 'held']);
+    broker.cancelOrder(entry.id);
+    const after = broker.getOrder(entry.id);
+    assert.strictEqual(after.status, 'canceled');
+    assert.deepStrictEqual(after.legs.map((l) => [l.status, l.qty]), [['new', '3'], ['new', '3']]);
+    assert.strictEqual(broker.getPosition('AAPL').qty_available, '0', 'the exits hold the 3 shares');
+  });
+
+  it('collars market orders: no fill beyond 2.5% of the touch at submission (4% under $50)', () => {
+    ctx = setup({ liquidityPerTick: 4 });
+    const { broker, market } = ctx;
+    const o = broker.submitOrder({ symbol: 'AAPL', qty: '10', side: 'buy', type: 'market', time_in_force: 'day' });
+    assert.strictEqual(broker.getOrder(o.id).filled_qty, '4');
+    // ask 100.01 x 1.025 = 102.51: an ask of 103 is beyond the collar.
+    market.set('AAPL', 102.98, 103);
+    assert.strictEqual(broker.getOrder(o.id).filled_qty, '4');
+    market.set('AAPL', 102.4, 102.45);
+    const filled = broker.getOrder(o.id);
+    assert.strictEqual(filled.filled_qty, '8');
+    assert.strictEqual(filled.type, 'market');
+    // Slippage stops at the collar: 102.45 x 1.0005 = 102.50 is still inside it.
+    market.set('AAPL', 102.49, 102.5);
+    const done = broker.getOrder(o.id);
+    assert.strictEqual(done.status, 'filled');
+    const lastFill = ctx.updates.filter((u) => u.order.id === o.id && u.event === 'fill').pop();
+    assert.strictEqual(lastFill.price, '102.51');
+  });
+
+  it('keeps an equity curve for the portfolio history', () => {
+    const clock = new Clock({ marketHours: 'always', start: Date.parse('2025-03-04T15:00:00Z') });
+    ctx = setup({}, clock);
+    const { broker, market } = ctx;
+    broker.submitOrder({ symbol: 'AAPL', qty: '100', side: 'buy', type: 'market', time_in_force: 'day' });
+    for (let i = 0; i < 30; i++) {
+      clock.advance(60_000);
+      market.set('AAPL', 100 + i / 10, 100.02 + i / 10);
+      broker.sweep();
+    }
+    const h = broker.getPortfolioHistory(new URLSearchParams('period=1D&timeframe=1Min&intraday_reporting=continuous'));
+    assert.strictEqual(h.timeframe, '1Min');
+    assert.ok(h.timestamp.length >= 30, `${h.timestamp.length} points`);
+    assert.ok(h.timestamp.every((t, i) => i === 0 || t - h.timestamp[i - 1] === 60));
+    assert.ok(h.equity[h.equity.length - 1] > h.equity[1], 'the curve rises with AAPL');
+    assert.strictEqual(h.profit_loss[0], Math.round((h.equity[0] - h.base_value) * 100) / 100);
+    const daily = broker.getPortfolioHistory(new URLSearchParams('period=1W&timeframe=1D'));
+    assert.strictEqual(daily.timestamp.length, 1);
+    assert.strictEqual(daily.timestamp[0], Date.parse('2025-03-04T05:00:00Z') / 1000, 'midnight New York');
+    expectError(() => broker.getPortfolioHistory(new URLSearchParams('period=1M&start=2025-01-01T00:00:00Z&end=2025-02-01T00:00:00Z')), 400, /only two/);
+    expectError(() => broker.getPortfolioHistory(new URLSearchParams('period=2M&timeframe=5Min')), 400, /30 days/);
+    expectError(() => broker.getPortfolioHistory(new URLSearchParams('timeframe=2H')), 400, /timeframe/);
   });
 });

@@ -7,12 +7,21 @@ const os = require('os');
 const path = require('path');
 const { Market, parseTimeframe, bucketStart, MINUTE, DAY } = require('../../dist/lib/sim/market');
 const { Clock } = require('../../dist/lib/sim/clock');
+const { newYorkMidnight } = require('../../dist/lib/sim/calendar');
 
 const START = Date.UTC(2024, 5, 12, 14, 0, 0); // a Wednesday, 10:00 New York
 
 /** A clock the test moves by hand (simulated time only; the market under test is real). */
 function manualClock(start = START, open = () => true) {
-  const c = { t: start, speed: 1, now: () => c.t, isMarketOpen: (at) => open(at ?? c.t), nextOpenClose: () => ({ nextOpen: 0, nextClose: 0 }) };
+  const c = {
+    t: start,
+    speed: 1,
+    now: () => c.t,
+    isMarketOpen: (at) => open(at ?? c.t),
+    phase: (at) => (open(at ?? c.t) ? 'core' : 'closed'),
+    session: () => undefined,
+    nextOpenClose: () => ({ nextOpen: 0, nextClose: 0 }),
+  };
   return c;
 }
 
@@ -76,7 +85,7 @@ describe('sim market', () => {
 
   it('builds minute bars in simulated time whose OHLCV match the trades', () => {
     const clock = manualClock();
-    const m = new Market({ clock, seed: 2 });
+    const m = new Market({ clock, seed: 2, lateTradeRate: 0 });
     const trades = [];
     const bars = [];
     const daily = [];
@@ -142,7 +151,7 @@ describe('sim market', () => {
     assert.strictEqual(minutes[minutes.length - 1].c, 420, 'history ends at the start price');
     const days = a.bars('MSFT', parseTimeframe('1Day'), START - 30 * DAY, START);
     assert.ok(days.length >= 30 && days.length <= 31, `${days.length} daily bars`);
-    assert.ok(days.every((d) => d.t % DAY === 0 && d.v > 0));
+    assert.ok(days.every((d) => d.t === newYorkMidnight(d.t) && d.v > 0), 'stock days start at midnight New York');
     const weeks = a.bars('MSFT', parseTimeframe('1Week'), START - 60 * DAY, START);
     assert.ok(weeks.every((w) => new Date(w.t).getUTCDay() === 1), 'weeks start on Monday');
     const hours = a.bars('MSFT', parseTimeframe('4Hour'), START - DAY, START);
@@ -195,9 +204,98 @@ describe('sim market', () => {
     weekdayOpen.on('trade', (t) => t.symbol === 'AAPL' && stockTrades++);
     weekdayOpen.step();
     assert.strictEqual(stockTrades, 1);
-    // Synthetic stock history only covers sessions (no weekend bars).
+    // Synthetic stock history only covers sessions, extended hours included (no weekend bars).
     const hist = m.bars('AAPL', parseTimeframe('1Min'), saturday - 3 * DAY, saturday);
-    assert.ok(hist.length > 0 && hist.every((b) => clock.isMarketOpen(b.t)));
+    assert.ok(hist.length > 0 && hist.every((b) => clock.phase(b.t) !== 'closed'));
+    assert.ok(hist.some((b) => clock.phase(b.t) === 'pre') && hist.some((b) => clock.phase(b.t) === 'post'));
+  });
+
+  it("under 'nyse' hours stocks trade in the pre- and post-market too, not overnight", () => {
+    const traded = (iso) => {
+      const m = new Market({ clock: new Clock({ marketHours: 'nyse', start: Date.parse(iso) }), seed: 5 });
+      let aapl = 0;
+      m.on('trade', (t) => t.symbol === 'AAPL' && aapl++);
+      m.step();
+      return aapl;
+    };
+    assert.strictEqual(traded('2024-06-12T12:00:00Z'), 1, '08:00 New York: pre-market');
+    assert.strictEqual(traded('2024-06-12T22:00:00Z'), 1, '18:00 New York: post-market');
+    assert.strictEqual(traded('2024-06-12T07:00:00Z'), 0, '03:00 New York: closed');
+    assert.strictEqual(traded('2024-11-28T15:00:00Z'), 0, 'Thanksgiving');
+  });
+
+  it('stamps stock daily bars at midnight New York on trading days only; crypto days at midnight UTC', () => {
+    const start = Date.parse('2024-12-02T15:00:00Z'); // Monday after Thanksgiving, 10:00 New York
+    const m = new Market({ clock: new Clock({ marketHours: 'nyse', start }), seed: 6 });
+    const days = m.bars('AAPL', parseTimeframe('1Day'), Date.parse('2024-11-01T00:00:00Z'), start);
+    const dates = days.map((d) => new Date(d.t - 5 * 3600_000).toISOString().slice(0, 10));
+    assert.ok(days.every((d) => d.t === newYorkMidnight(d.t)), 'midnight New York (05:00Z in winter)');
+    assert.ok(!dates.includes('2024-11-28'), 'no bar on Thanksgiving');
+    assert.ok(dates.includes('2024-11-27') && dates.includes('2024-11-29') && dates.includes('2024-12-02'));
+    assert.ok(dates.every((d) => ![0, 6].includes(new Date(`${d}T12:00:00Z`).getUTCDay())), 'no weekend bars');
+    assert.strictEqual(new Set(dates).size, dates.length, 'one bar per day');
+    const weeks = m.bars('AAPL', parseTimeframe('1Week'), Date.parse('2024-11-01T00:00:00Z'), start);
+    assert.ok(weeks.every((w) => w.t === newYorkMidnight(w.t) && new Date(w.t).getUTCDay() === 1), 'weeks from Monday midnight New York');
+    const btc = m.bars('BTC/USD', parseTimeframe('1Day'), Date.parse('2024-11-01T00:00:00Z'), start);
+    assert.ok(btc.every((d) => d.t % DAY === 0), 'crypto at midnight UTC');
+    assert.ok(btc.some((d) => new Date(d.t).getUTCDay() === 6), 'crypto trades at weekends');
+  });
+
+  it('rolls the live stock daily bar at midnight New York', () => {
+    const clock = manualClock(Date.parse('2024-06-12T03:57:00Z')); // 23:57 New York
+    const m = new Market({ clock, seed: 2, lateTradeRate: 0 });
+    const stamps = new Set();
+    m.on('dailyBar', (b) => b.symbol === 'AAPL' && stamps.add(new Date(b.t).toISOString()));
+    for (let i = 0; i < 6; i++) {
+      m.step();
+      clock.t += MINUTE;
+    }
+    assert.deepStrictEqual([...stamps], ['2024-06-11T04:00:00.000Z', '2024-06-12T04:00:00.000Z']);
+  });
+
+  it('corrects a completed minute bar with a late trade and announces it as updatedBar', () => {
+    const run = (lateTradeRate) => {
+      const clock = manualClock();
+      const m = new Market({ clock, seed: 3, lateTradeRate });
+      const bars = [];
+      const updated = [];
+      const prices = [];
+      m.on('bar', (b) => b.symbol === 'TSLA' && bars.push(b));
+      m.on('updatedBar', (b) => b.symbol === 'TSLA' && updated.push(b));
+      m.on('trade', (t) => t.symbol === 'TSLA' && prices.push(t.price));
+      for (let i = 0; i < 40; i++) {
+        m.step();
+        clock.t += 5000;
+      }
+      return { m, bars, updated, prices };
+    };
+    const late = run(1);
+    assert.ok(late.updated.length >= 2, 'every completed bar corrected once');
+    const first = late.updated[0];
+    const original = late.bars.find((b) => b.t === first.t);
+    assert.ok(original, 'the correction is of a bar already sent');
+    assert.ok(late.bars.indexOf(original) === 0 && first.v > original.v && first.n === original.n + 1);
+    assert.strictEqual(first.o, original.o);
+    assert.strictEqual(first.c, original.c);
+    assert.ok(first.vw >= first.l && first.vw <= first.h);
+    const stored = late.m.bars('TSLA', parseTimeframe('1Min'), first.t, first.t);
+    assert.deepStrictEqual(stored[0], first, 'REST serves the corrected bar');
+    const none = run(0);
+    assert.strictEqual(none.updated.length, 0);
+    assert.deepStrictEqual(none.prices, late.prices, 'late trades leave the price path alone');
+  });
+
+  it('writes crypto increments as plain decimal strings', () => {
+    const { assetJson } = require('../../dist/lib/sim/assets');
+    const m = new Market({ clock: manualClock() });
+    const decimal = /^(0|[1-9]\d*)(\.\d*[1-9])?$/;
+    for (const a of m.assets().filter((x) => x.assetClass === 'crypto')) {
+      const json = assetJson(a);
+      for (const k of ['min_order_size', 'min_trade_increment', 'price_increment']) assert.match(json[k], decimal, `${a.symbol} ${k} ${json[k]}`);
+    }
+    assert.strictEqual(assetJson(m.asset('BTC/USD')).min_trade_increment, '0.000000001');
+    assert.strictEqual(assetJson(m.asset('DOGE/USD')).price_increment, '0.00001');
+    assert.strictEqual(assetJson(m.asset('BTC/USD')).min_order_size, '0.0001');
   });
 
   it('replays a CSV per symbol, looping, and adds unknown symbols', () => {

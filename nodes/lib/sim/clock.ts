@@ -1,4 +1,5 @@
-import type { SimClock } from './types';
+import { nextOpenClose, phaseAt, sessionAfter } from './calendar';
+import type { SessionPhase, SimClock, SimSession } from './types';
 
 export type MarketHours = 'always' | 'nyse';
 
@@ -7,30 +8,15 @@ export interface ClockOptions {
   speed?: number;
   /** Simulated start time (epoch ms); defaults to now. */
   start?: number;
-  /** `always`: the stock market never closes (rehearse any time); `nyse`: 9:30-16:00 New York, weekdays. */
+  /**
+   * `nyse` (default): the exchange's real calendar in New York time (holidays, 13:00 early closes,
+   * pre-market from 04:00, post-market to 20:00); `always`: stocks never close (demos and tests).
+   */
   marketHours?: MarketHours;
 }
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const OPEN_MINUTE = 9 * 60 + 30;
-const CLOSE_MINUTE = 16 * 60;
-
-const nyParts = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'America/New_York',
-  hourCycle: 'h23',
-  weekday: 'short',
-  hour: '2-digit',
-  minute: '2-digit',
-});
-
-/** Minutes since New York midnight and the New York weekday (0 = Sunday) of an instant. */
-function newYorkTime(at: number): { minute: number; weekday: number } {
-  const parts = nyParts.formatToParts(new Date(at));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '0';
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'));
-  return { minute: Number(get('hour')) * 60 + Number(get('minute')), weekday };
-}
 
 export class Clock implements SimClock {
   readonly speed: number;
@@ -41,7 +27,7 @@ export class Clock implements SimClock {
 
   constructor(options: ClockOptions = {}) {
     this.speed = options.speed && options.speed > 0 ? options.speed : 1;
-    this.marketHours = options.marketHours ?? 'always';
+    this.marketHours = options.marketHours ?? 'nyse';
     this.realStart = Date.now();
     this.simStart = options.start ?? this.realStart;
   }
@@ -56,29 +42,21 @@ export class Clock implements SimClock {
   }
 
   isMarketOpen(at = this.now()): boolean {
-    if (this.marketHours === 'always') return true;
-    const { minute, weekday } = newYorkTime(at);
-    return weekday >= 1 && weekday <= 5 && minute >= OPEN_MINUTE && minute < CLOSE_MINUTE;
+    return this.phase(at) === 'core';
+  }
+
+  phase(at = this.now()): SessionPhase {
+    return this.marketHours === 'always' ? 'core' : phaseAt(at);
+  }
+
+  session(at = this.now(), extended = false): SimSession | undefined {
+    return this.marketHours === 'always' ? undefined : sessionAfter(at, extended ? 'postClose' : 'close');
   }
 
   nextOpenClose(at = this.now()): { nextOpen: number; nextClose: number } {
-    if (this.marketHours === 'always') {
-      // Report a session that is always under way: opened a minute ago, closes in a day.
-      const startOfMinute = at - (at % MINUTE);
-      return { nextOpen: startOfMinute + DAY, nextClose: startOfMinute + DAY };
-    }
-    // Opens and closes fall on half hours: walk half-hour steps (bounded to a week).
-    const step = 30 * MINUTE;
-    const start = at - (at % step) + step;
-    let nextOpen = 0;
-    let nextClose = 0;
-    let prev = this.isMarketOpen(at);
-    for (let t = start; t < at + 8 * DAY && (!nextOpen || !nextClose); t += step) {
-      const open = this.isMarketOpen(t);
-      if (open && !prev && !nextOpen) nextOpen = t;
-      if (!open && prev && !nextClose) nextClose = t;
-      prev = open;
-    }
-    return { nextOpen, nextClose };
+    if (this.marketHours === 'nyse') return nextOpenClose(at);
+    // Report a session that is always under way: opened a minute ago, closes in a day.
+    const startOfMinute = at - (at % MINUTE);
+    return { nextOpen: startOfMinute + DAY, nextClose: startOfMinute + DAY };
   }
 }

@@ -1,8 +1,9 @@
 // Alpaca's market-data REST API (data.alpaca.markets) served from the simulated market: stock
 // and crypto bars, trades, quotes, latest values and snapshots, with Alpaca's query parameters,
 // pagination and error bodies. Prices here are JSON numbers (unlike the trading API's strings).
+import { defaultStockFeed, feedPermits, RECENT_SIP_REFUSED } from './data-plan';
 import { parseTimeframe, type Market, type MarketTrade, type Timeframe } from './market';
-import { SimHttpError, type Route, type SimAsset, type SimBar, type SimClock, type SimQuote, type SimRequest, type SimTrade } from './types';
+import { SimHttpError, type DataPlan, type Route, type SimAsset, type SimBar, type SimClock, type SimQuote, type SimRequest, type SimTrade } from './types';
 
 const DAY = 86_400_000;
 const BAD_REQUEST = 40010001;
@@ -65,10 +66,14 @@ function known(market: Market, symbols: string[], cls: SimAsset['assetClass']): 
   return out;
 }
 
-function stockFeed(req: SimRequest): StockFeedKind {
-  const feed = req.query.get('feed');
-  if (feed === null || feed === '') return 'sip';
+/**
+ * The stock feed a request reads (the plan's default when absent); 403 when the plan does not
+ * permit SIP data as recent as `until` (latest values and snapshots are as recent as now).
+ */
+function stockFeed(req: SimRequest, plan: DataPlan, clock: SimClock, until = clock.now()): StockFeedKind {
+  const feed = req.query.get('feed') || defaultStockFeed(plan);
   if (!STOCK_FEEDS.has(feed)) bad(`invalid feed: ${feed}`);
+  if (!feedPermits(plan, feed, until, clock.now())) throw new SimHttpError(403, 40310000, RECENT_SIP_REFUSED);
   return feed === 'iex' ? 'iex' : 'sip';
 }
 
@@ -181,7 +186,14 @@ function requireStock(market: Market, req: SimRequest): SimAsset {
   return a;
 }
 
-export function dataRoutes(market: Market, clock: SimClock): Route[] {
+export interface DataRoutesOptions {
+  /** The account's market-data plan (default `basic`, as a new Alpaca account has). */
+  dataPlan?: DataPlan;
+}
+
+export function dataRoutes(market: Market, clock: SimClock, options: DataRoutesOptions = {}): Route[] {
+  const plan = options.dataPlan ?? 'basic';
+  const feedOf = (req: SimRequest, until?: number) => stockFeed(req, plan, clock, until);
   const get = (pattern: string, handler: (req: SimRequest) => unknown): Route => ({
     method: 'GET',
     pattern,
@@ -189,19 +201,19 @@ export function dataRoutes(market: Market, clock: SimClock): Route[] {
   });
 
   const stockBars = (req: SimRequest, assets: SimAsset[]) => {
-    stockFeed(req);
     const tf = timeframeParam(req);
     const w = windowParams(req, clock);
+    feedOf(req, w.end);
     return page(assets, w, (a) => market.bars(a.symbol, tf, w.start, w.end), barJson);
   };
   const stockTrades = (req: SimRequest, assets: SimAsset[]) => {
-    const feed = stockFeed(req);
     const w = windowParams(req, clock);
+    const feed = feedOf(req, w.end);
     return page(assets, w, (a) => market.historicalTrades(a.symbol, w.start, w.end), (tr, a) => stockTradeJson(tr, a, feed));
   };
   const stockQuotes = (req: SimRequest, assets: SimAsset[]) => {
-    const feed = stockFeed(req);
     const w = windowParams(req, clock);
+    const feed = feedOf(req, w.end);
     return page(assets, w, (a) => market.historicalQuotes(a.symbol, w.start, w.end), (q, a) => stockQuoteJson(q, a, feed));
   };
   /** A snapshot in either asset class's shape; only the trade and quote formats differ. */
@@ -250,19 +262,19 @@ export function dataRoutes(market: Market, clock: SimClock): Route[] {
       return { quotes: data, next_page_token: next };
     }),
     get('/v2/stocks/bars/latest', (req) => {
-      stockFeed(req);
+      feedOf(req);
       return { bars: each(stockAssets(req), (a) => { const b = market.latestBar(a.symbol); return b && barJson(b); }) };
     }),
     get('/v2/stocks/trades/latest', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       return { trades: each(stockAssets(req), (a) => { const t = market.lastTrade(a.symbol); return t && stockTradeJson(t, a, feed); }) };
     }),
     get('/v2/stocks/quotes/latest', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       return { quotes: each(stockAssets(req), (a) => { const q = market.quote(a.symbol); return q && stockQuoteJson(q, a, feed); }) };
     }),
     get('/v2/stocks/snapshots', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       return each(stockAssets(req), (a) => stockSnapshot(a, feed));
     }),
     // Stocks, single symbol.
@@ -282,24 +294,24 @@ export function dataRoutes(market: Market, clock: SimClock): Route[] {
       return { symbol: a?.symbol ?? req.params.symbol.toUpperCase(), quotes: (a && data[a.symbol]) || [], next_page_token: next };
     }),
     get('/v2/stocks/{symbol}/bars/latest', (req) => {
-      stockFeed(req);
+      feedOf(req);
       const a = requireStock(market, req);
       const b = market.latestBar(a.symbol);
       if (!b) bad(`no bar for ${a.symbol}`);
       return { symbol: a.symbol, bar: barJson(b) };
     }),
     get('/v2/stocks/{symbol}/trades/latest', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       const a = requireStock(market, req);
       return { symbol: a.symbol, trade: stockTradeJson(market.lastTrade(a.symbol) as SimTrade, a, feed) };
     }),
     get('/v2/stocks/{symbol}/quotes/latest', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       const a = requireStock(market, req);
       return { symbol: a.symbol, quote: stockQuoteJson(market.quote(a.symbol) as SimQuote, a, feed) };
     }),
     get('/v2/stocks/{symbol}/snapshot', (req) => {
-      const feed = stockFeed(req);
+      const feed = feedOf(req);
       const a = requireStock(market, req);
       return { symbol: a.symbol, ...stockSnapshot(a, feed) };
     }),

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Market } from './market';
 import { barJson, cryptoQuoteJson, cryptoTradeJson, stockQuoteJson, stockTradeJson } from './data-routes';
+import { streamPermits } from './data-plan';
 import type { DataPlan, SimAsset, SimBar, SimQuote, SimTrade, StreamContext, StreamEndpoint } from './types';
 
 export interface DataStreamOptions {
@@ -18,8 +19,6 @@ export interface DataStreamOptions {
   dataPlan?: DataPlan;
 }
 
-/** Feeds the basic plan may not stream (delayed_sip is 15 minutes old, and allowed). */
-const SIP_ONLY_PATHS = new Set(['/v2/sip']);
 
 type Kind = 'iex' | 'sip' | 'crypto';
 type Frame = Record<string, unknown>;
@@ -183,7 +182,8 @@ export function dataStreamEndpoint(market: Market, options: DataStreamOptions = 
     if (c.authed) return fail(c, 403, 'already authenticated', false);
     clearTimeout(c.authTimer);
     if (!c.ctx.checkCredentials(keyId, secret)) return fail(c, 402, 'auth failed', true);
-    if (dataPlan === 'basic' && SIP_ONLY_PATHS.has(c.path)) return fail(c, 409, 'insufficient subscription', true);
+    // delayed_sip is 15 minutes old: the Basic plan may stream it.
+    if (!streamPermits(dataPlan, c.path === '/v2/sip' ? 'sip' : 'other')) return fail(c, 409, 'insufficient subscription', true);
     if (!c.ctx.claimConnection(keyId as string, c.path, c.ws)) return fail(c, 406, 'connection limit exceeded', true);
     c.authed = true;
     send(c, [{ T: 'success', msg: 'authenticated' }]);

@@ -4,10 +4,12 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { addDays, newYorkDate, newYorkInstant, newYorkMidnight } from './calendar';
+import { decimalString } from './decimal';
+import type { MarketView, SimAsset, SimBar, SimClock, SimQuote, SimTrade } from './types';
 
 /** Least notional (USD) shown at the touch of a crypto book. */
 const CRYPTO_TOUCH_NOTIONAL = 5_000;
-import type { MarketView, SimAsset, SimBar, SimClock, SimQuote, SimTrade } from './types';
 
 export interface MarketOptions {
   clock: SimClock;
@@ -33,6 +35,8 @@ export interface MarketOptions {
   historyDays?: number;
   /** Days of synthetic daily history before the minute history (default 365). */
   historyDailyDays?: number;
+  /** Fraction 0..1 of completed minute bars a late trade corrects afterwards (`updatedBar`; default 0.05). */
+  lateTradeRate?: number;
 }
 
 /** A trade with the aggressor side, which crypto frames carry as `tks`. */
@@ -69,23 +73,31 @@ export function parseTimeframe(text: string): Timeframe | undefined {
   return ok ? { amount, unit } : undefined;
 }
 
-/** Start (epoch ms, UTC) of the timeframe bucket holding `t`. Weeks start on Monday. */
-export function bucketStart(t: number, tf: Timeframe): number {
+/**
+ * Start (epoch ms) of the timeframe bucket holding `t`. Weeks start on Monday. Days, weeks and
+ * months begin at midnight UTC, or at midnight New York with `newYork` (as Alpaca stamps stock bars).
+ */
+export function bucketStart(t: number, tf: Timeframe, newYork = false): number {
   switch (tf.unit) {
     case 'Min':
       return t - (t % (tf.amount * MINUTE));
     case 'Hour':
       return t - (t % (tf.amount * HOUR));
     case 'Day':
-      return t - (t % DAY);
+      return newYork ? newYorkMidnight(t) : t - (t % DAY);
     case 'Week': {
+      if (newYork) {
+        const date = newYorkDate(t);
+        return newYorkInstant(addDays(date, -((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7)));
+      }
       const day = Math.floor(t / DAY);
       return (day - ((day + 3) % 7)) * DAY; // 1970-01-01 was a Thursday
     }
     case 'Month': {
-      const d = new Date(t);
+      const d = new Date(newYork ? newYorkMidnight(t) + 12 * HOUR : t);
       const month = d.getUTCMonth() - (d.getUTCMonth() % tf.amount);
-      return Date.UTC(d.getUTCFullYear(), month, 1);
+      const first = Date.UTC(d.getUTCFullYear(), month, 1);
+      return newYork ? newYorkInstant(new Date(first).toISOString().slice(0, 10)) : first;
     }
   }
 }
@@ -224,6 +236,13 @@ class BarRing {
     const i = (this.head - 1 + this.capacity) % this.capacity;
     return { symbol, t: t[i], o: o[i], h: h[i], l: l[i], c: c[i], v: v[i], n: n[i], vw: vw[i] };
   }
+  /** Overwrites the newest bar (a late correction). */
+  replaceLast(b: SimBar): void {
+    if (this.size === 0) return;
+    const i = (this.head - 1 + this.capacity) % this.capacity;
+    const [t, o, h, l, c, v, n, vw] = this.cols;
+    t[i] = b.t; o[i] = b.o; h[i] = b.h; l[i] = b.l; c[i] = b.c; v[i] = b.v; n[i] = b.n; vw[i] = b.vw;
+  }
   /** Oldest first. */
   forEach(symbol: string, fn: (bar: SimBar) => void): void {
     const [t, o, h, l, c, v, n, vw] = this.cols;
@@ -261,6 +280,8 @@ interface Instrument {
   priceStep: number;
   sizeStep: number;
   rng: () => number;
+  /** Draws for late trades only, so they never change a seed's price path. */
+  lateRng: () => number;
   startPrice: number;
   mid: number;
   quote: SimQuote;
@@ -316,6 +337,9 @@ export class Market extends EventEmitter implements MarketView {
   private readonly liveDailyBars: number;
   private readonly historyDays: number;
   private readonly historyDailyDays: number;
+  private readonly lateTradeRate: number;
+  /** Instruments whose newest minute bar a late trade corrects at the next tick. */
+  private lateTrades: Instrument[] = [];
   private readonly list: SimAsset[] = [];
   private readonly bySymbol = new Map<string, Instrument>();
   private readonly byId = new Map<string, Instrument>();
@@ -337,6 +361,7 @@ export class Market extends EventEmitter implements MarketView {
     this.liveDailyBars = Math.max(1, Math.floor(opts.liveDailyBars ?? 400));
     this.historyDays = Math.max(0, Math.floor(opts.historyDays ?? 5));
     this.historyDailyDays = Math.max(0, Math.floor(opts.historyDailyDays ?? 365));
+    this.lateTradeRate = Math.min(1, Math.max(0, opts.lateTradeRate ?? 0.05));
     this.setMaxListeners(0); // one listener per stream socket is expected, not a leak
     for (const line of UNIVERSE.trim().split('\n')) {
       const [symbol, name, exchange, price, vol, spread] = line.split('|');
@@ -392,14 +417,16 @@ export class Market extends EventEmitter implements MarketView {
   /** One tick now: every open market moves once. The timer calls this; tests may too. */
   step(): void {
     const now = this.clock.now();
+    for (const inst of this.lateTrades.splice(0)) this.printLateTrade(inst);
     this.rollMinute(now);
     // Nominal simulated time per tick (not measured) keeps a seed's path independent of timer jitter.
     const years = (this.tickMs * this.clock.speed) / YEAR;
-    let stocksOpen: boolean | undefined;
+    let stocksTrade: boolean | undefined;
     for (const inst of this.bySymbol.values()) {
       if (!inst.crypto) {
-        stocksOpen ??= this.clock.isMarketOpen(now);
-        if (!stocksOpen) continue;
+        // Stocks trade in the pre-market, the core session and the post-market.
+        stocksTrade ??= this.clock.phase(now) !== 'closed';
+        if (!stocksTrade) continue;
       }
       if (inst.replay) {
         const r = inst.replay;
@@ -456,7 +483,7 @@ export class Market extends EventEmitter implements MarketView {
     const sym = inst.asset.symbol;
     let open: OpenBar | undefined;
     const feed = (b: SimBar) => {
-      const start = bucketStart(b.t, tf);
+      const start = bucketStart(b.t, tf, !inst.crypto);
       if (start < from || start > to) return;
       if (open && open.t !== start) {
         out.push(closeBar(sym, open, inst.crypto));
@@ -527,9 +554,10 @@ export class Market extends EventEmitter implements MarketView {
       basePrice: price,
     };
     if (crypto) {
-      asset.minOrderSize = 10 ** Math.ceil(Math.log10(1 / price));
+      // Powers of ten from their decimal text: 10 ** -5 is 0.000009999999999999999 in binary.
+      asset.minOrderSize = Number(`1e${Math.ceil(Math.log10(1 / price))}`);
       asset.minTradeIncrement = 1e-9;
-      asset.priceIncrement = 10 ** Math.min(0, magnitude - 4);
+      asset.priceIncrement = Number(`1e${Math.min(0, magnitude - 4)}`);
     }
     const priceStep = crypto ? (asset.priceIncrement as number) : price >= 1 ? 0.01 : 0.0001;
     const inst: Instrument = {
@@ -540,6 +568,7 @@ export class Market extends EventEmitter implements MarketView {
       priceStep,
       sizeStep: crypto ? 10 ** Math.max(-6, Math.min(0, -(magnitude + 1))) : 1,
       rng: mulberry32(this.seed ^ fnv1a(symbol)),
+      lateRng: mulberry32(this.seed ^ fnv1a(`late:${symbol}`)),
       startPrice: price,
       mid: price,
       quote: { symbol, bid: price, ask: price, bidSize: 0, askSize: 0, t: 0 },
@@ -678,7 +707,8 @@ export class Market extends EventEmitter implements MarketView {
       if (b.n === 0) continue;
       const bar = closeBar(inst.asset.symbol, b, inst.crypto);
       (inst.minutes ??= new BarRing(this.liveMinuteBars)).push(bar);
-      const day = b.t - (b.t % DAY);
+      if (this.lateTradeRate > 0 && inst.lateRng() < this.lateTradeRate) this.lateTrades.push(inst);
+      const day = this.dayStart(inst, b.t);
       if (inst.day && inst.day.t !== day) {
         if (inst.day.n > 0) inst.days.push(closeBar(inst.asset.symbol, inst.day, inst.crypto));
         if (inst.days.length > this.liveDailyBars) inst.days.shift();
@@ -691,10 +721,37 @@ export class Market extends EventEmitter implements MarketView {
     }
   }
 
+  /**
+   * A trade reported after its minute's bar was sent: the bar is corrected and sent again as an
+   * `updatedBar` (Alpaca's T:"u"). The print lies inside the bar's range, so only volume, count and
+   * VWAP change.
+   */
+  private printLateTrade(inst: Instrument): void {
+    const bar = inst.minutes?.last(inst.asset.symbol);
+    if (!bar) return;
+    const price = roundTo(bar.l + (bar.h - bar.l) * inst.lateRng(), inst.priceStep);
+    const size = inst.crypto ? Math.max(inst.sizeStep, roundTo((200 * inst.lateRng()) / inst.mid, inst.sizeStep)) : 1 + Math.floor(inst.lateRng() * 99);
+    const volume = inst.crypto ? Number(decimalString(bar.v + size)) : bar.v + size;
+    const vw = Number(Math.min(bar.h, Math.max(bar.l, (bar.vw * bar.v + price * size) / volume)).toFixed(6));
+    const updated: SimBar = { ...bar, v: volume, n: bar.n + 1, vw };
+    inst.minutes?.replaceLast(updated);
+    if (inst.day && inst.day.t === this.dayStart(inst, bar.t)) {
+      inst.day.v += size;
+      inst.day.n += 1;
+      inst.day.pv += price * size;
+    }
+    this.emit('updatedBar', updated);
+  }
+
+  /** Where a daily bar starts: midnight New York for stocks, midnight UTC for crypto (as Alpaca stamps them). */
+  private dayStart(inst: Instrument, t: number): number {
+    return inst.crypto ? t - (t % DAY) : newYorkMidnight(t);
+  }
+
   /** The running daily bar; on the start day it includes the synthetic minutes before the start. */
   private runningDay(inst: Instrument): SimBar {
     const day = inst.day as OpenBar;
-    const startDay = this.startedAt - (this.startedAt % DAY);
+    const startDay = this.dayStart(inst, this.startedAt);
     if (day.t !== startDay) return closeBar(inst.asset.symbol, day, inst.crypto);
     let part = this.startDayPart.get(inst.asset.symbol);
     if (!part) {
@@ -710,11 +767,11 @@ export class Market extends EventEmitter implements MarketView {
     return closeBar(inst.asset.symbol, merged, inst.crypto);
   }
 
-  /** Which history minutes US equities traded in, by the clock's market-hours policy (shared). */
+  /** Which history minutes US equities traded in (extended hours too), by the clock's policy (shared). */
   private sessions(first: number, count: number): Uint8Array {
     if (!this.sessionMask) {
       const mask = new Uint8Array(count);
-      for (let i = 0; i < count; i++) mask[i] = this.clock.isMarketOpen(first + i * MINUTE) ? 1 : 0;
+      for (let i = 0; i < count; i++) mask[i] = this.clock.phase(first + i * MINUTE) !== 'closed' ? 1 : 0;
       this.sessionMask = mask;
     }
     return this.sessionMask;
@@ -763,11 +820,17 @@ export class Market extends EventEmitter implements MarketView {
     }
     if (!days) return;
     const sigmaDay = inst.vol * this.volScale * Math.sqrt(DAY / YEAR);
+    // Stock days are New York dates, stamped at New York midnight; `first` is late evening in New York.
+    const firstDate = newYorkDate(first + 12 * HOUR);
     for (let d = 1; d <= this.historyDailyDays; d++) {
-      const t = first - d * DAY;
-      // Stocks skip days the policy keeps closed (weekends under 'nyse'): probe late morning New York.
-      if (!inst.crypto && !this.clock.isMarketOpen(t + 15.5 * HOUR)) continue;
-      fn(makeBar(t, sigmaDay, avgVolume * dayMinutes));
+      if (inst.crypto) {
+        fn(makeBar(first - d * DAY, sigmaDay, avgVolume * dayMinutes));
+        continue;
+      }
+      const date = addDays(firstDate, -d);
+      // Stocks skip days the policy keeps closed (weekends and holidays under 'nyse'): probe 10:30 New York.
+      if (!this.clock.isMarketOpen(newYorkInstant(date, 10 * 60 + 30))) continue;
+      fn(makeBar(newYorkInstant(date), sigmaDay, avgVolume * dayMinutes));
     }
   }
 

@@ -23,15 +23,16 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Simulated ms per real ms (default 1). */
   speed?: number;
+  /** `nyse` (default): the exchange's calendar in New York time; `always`: stocks never close. */
   marketHours?: MarketHours;
+  /** The market-data plan: `basic` (default, a new account's: IEX, no recent SIP) or `sip`. */
+  dataPlan?: DataPlan;
   /** Path of a CSV of bars to replay instead of the random walk. */
   csv?: string;
   startingCash?: number;
   /** Slippage of market orders beyond the touch, in basis points (default 5). */
   slippageBps?: number;
   faults?: Partial<SimFaults>;
-  /** Market-data plan: `basic` (default, a new account's: the live SIP stream is refused) or `sip`. */
-  dataPlan?: DataPlan;
   market?: Partial<MarketOptions>;
   broker?: Partial<BrokerOptions>;
 }
@@ -68,7 +69,7 @@ export class Simulator {
       faults: options.faults,
     });
     this.server.addRoutes(tradingRoutes(this.broker, this.market, this.clock, this.server.stats));
-    this.server.addRoutes(dataRoutes(this.market, this.clock));
+    this.server.addRoutes(dataRoutes(this.market, this.clock, { dataPlan: options.dataPlan }));
     const data = dataStreamEndpoint(this.market, { dataPlan: options.dataPlan });
     const trading = tradingStreamEndpoint(this.broker);
     this.server.addStream(data);

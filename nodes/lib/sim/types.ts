@@ -5,6 +5,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { RateLimitAlgorithm } from './rate-limit';
 
+/** Where the US stock market stands: pre-market 04:00-09:30, core 09:30-16:00, post-market to 20:00 New York. */
+export type SessionPhase = 'pre' | 'core' | 'post' | 'closed';
+
+/** One trading day of the exchange (epoch ms edges). */
+export interface SimSession {
+  date: string; // YYYY-MM-DD, New York
+  preOpen: number;
+  open: number;
+  close: number; // 13:00 New York on early-close days
+  postClose: number;
+  earlyClose: boolean;
+}
+
 /** Simulated time. `now()` runs `speed` times faster than the wall clock. */
 export interface SimClock {
   /** Simulated epoch milliseconds. */
@@ -15,6 +28,13 @@ export interface SimClock {
   isMarketOpen(at?: number): boolean;
   /** Next open and close (epoch ms) from `at`, by the same policy. */
   nextOpenClose(at?: number): { nextOpen: number; nextClose: number };
+  /** The stock session phase at `at` ('core' all the time under the always-open policy). */
+  phase(at?: number): SessionPhase;
+  /**
+   * The session an order placed at `at` trades in: the first whose close (post-market close when
+   * `extended`) is still ahead. Undefined under the always-open policy, which has no sessions.
+   */
+  session(at?: number, extended?: boolean): SimSession | undefined;
 }
 
 export type AssetClass = 'us_equity' | 'crypto';
@@ -112,6 +132,8 @@ export class SimHttpError extends Error {
     public readonly status: number,
     public readonly code: number,
     message: string,
+    /** Extra string fields some Alpaca errors carry (the 403 buying-power body's `buying_power`, `cost_basis`). */
+    public readonly details?: Record<string, string>,
   ) {
     super(message);
   }
