@@ -2,7 +2,7 @@
 // A real Node-RED runtime, the real nodes, the official SDK and the built-in simulator over
 // real sockets. Nothing of ours is mocked.
 const assert = require('assert');
-const { helper, packNodes, collect } = require('../support/nodered');
+const { helper, packNodes } = require('../support/nodered');
 const { waitFor } = require('../support/sim');
 
 const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };

@@ -477,7 +477,7 @@ async function checkExpectation(exp, ctx) {
     }, ms, exp.line, 100).then((r) => r.value);
   } catch (err) {
     const values = seen().slice(-3).map((v) => JSON.stringify(get(v, relative)));
-    throw new Error(`${err.message}; values seen: ${values.length ? values.join(', ') : 'none'}`);
+    throw new Error(`${err.message}; values seen: ${values.length ? values.join(', ') : 'none'}`, { cause: err });
   }
 }
 

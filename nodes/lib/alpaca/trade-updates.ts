@@ -185,7 +185,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     };
     const onAuthenticated = () => {
       // The seed must be in before a gap fill compares against it.
-      seeded.then(() => {
+      void seeded.then(() => {
         if (this.lease?.stream === stream) this.health.authenticated();
       });
     };

@@ -1,6 +1,7 @@
 // Contracts between the simulator's parts: the server shell (server.ts), the market model
 // (market.ts, data-routes.ts, data-stream.ts) and the paper broker (broker.ts,
 // trading-routes.ts, trading-stream.ts). Each part depends on these types, not on the others.
+import type { WebSocket } from 'ws';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { RateLimitAlgorithm } from './rate-limit';
@@ -144,7 +145,7 @@ export interface StreamEndpoint {
   /** Paths served, e.g. ['/v2/iex', '/v2/sip']. */
   paths: string[];
   /** Called for each accepted socket; `counted` is released by the shell on close. */
-  accept(socket: import('ws').WebSocket, req: IncomingMessage, path: string, ctx: StreamContext): void;
+  accept(socket: WebSocket, req: IncomingMessage, path: string, ctx: StreamContext): void;
 }
 
 export interface StreamContext {
@@ -154,7 +155,7 @@ export interface StreamContext {
    * Claim the single connection Alpaca allows per key and endpoint. Returns false when
    * another socket holds it (the caller then sends error 406 and closes).
    */
-  claimConnection(keyId: string, path: string, socket: import('ws').WebSocket): boolean;
+  claimConnection(keyId: string, path: string, socket: WebSocket): boolean;
   stats: SimStats;
   /** The faults in force (live object: read it when sending, it changes at run time). */
   faults: SimFaults;
