@@ -22,6 +22,10 @@ export interface AccountDef extends NodeDef {
   budgetWindow?: number | string;
   budgetShared?: boolean;
   budgetKey?: string;
+  /** Built-in simulator: '' (settings.js, else the NYSE calendar), 'nyse' or 'always' (stocks never close). */
+  simHours?: string;
+  /** Built-in simulator: '' (settings.js, else basic), 'basic' or 'sip'. */
+  simDataPlan?: string;
 }
 
 export interface AccountCredentials {
@@ -42,8 +46,17 @@ export function connectionOptions(def: Partial<AccountDef>, credentials: Account
     liveAcknowledged: def.liveAck === true,
     keyId: credentials.keyId?.trim() || undefined,
     secret: credentials.secret || undefined,
-    sim,
+    sim: simulatorOptions(def, sim),
     budgetOptions: budgetOptions(def, credentials),
+  };
+}
+
+/** The built-in simulator's settings: settings.js `alpacaSimulator`, with the dialog's market hours and data plan on top. */
+function simulatorOptions(def: Partial<AccountDef>, sim: SimulatorOptions | undefined): SimulatorOptions {
+  return {
+    ...sim,
+    ...(def.simHours === 'nyse' || def.simHours === 'always' ? { marketHours: def.simHours } : {}),
+    ...(def.simDataPlan === 'basic' || def.simDataPlan === 'sip' ? { dataPlan: def.simDataPlan } : {}),
   };
 }
 
@@ -77,7 +90,7 @@ function breakersOf(RED: NodeAPI, accountId: string): string[] {
 }
 
 export default function (RED: NodeAPI): void {
-  // settings.js may tune the built-in simulator: alpacaSimulator: { seed, speed, tickMs, startingCash }
+  // settings.js may tune the built-in simulator: alpacaSimulator: { seed, speed, tickMs, startingCash, marketHours, dataPlan, startAt }
   const simSettings = (): SimulatorOptions | undefined => (RED.settings as unknown as { alpacaSimulator?: SimulatorOptions }).alpacaSimulator;
   // settings.js may tune how orders are settled after a doubtful answer: alpacaOrders: { lookupDelaysMs, rateLimitRetryMs }
   const orderTuning = (): OrderTuning | undefined => (RED.settings as unknown as { alpacaOrders?: OrderTuning }).alpacaOrders;

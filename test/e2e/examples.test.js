@@ -26,8 +26,9 @@ describe('example flows (examples/*.json) in a real Node-RED', function () {
   let dashboard;
 
   before(async function () {
-    // The test support's settings: the simulator's stocks trade around the clock (marketHours 'always').
-    red = await startNodeRed({ flows: [], settings: {} });
+    // npm start's settings, with the simulator's clock set to a Sunday 03:00 in New York: every
+    // example must show what it promises with the stock market closed, as a newcomer may try it.
+    red = await startNodeRed({ flows: [], settings: { alpacaSimulator: { seed: 1, startAt: '2026-11-29T08:00:00Z' } } });
   });
 
   after(async function () {

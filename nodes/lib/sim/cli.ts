@@ -28,7 +28,10 @@ Options:
   --seed N                  seed of the random walk (same seed, same prices)
   --speed X                 simulated time runs X times faster than the clock (default 1)
   --tick-ms N               real milliseconds between price ticks (default 1000)
-  --market-hours always|nyse  stock market hours (default ${new Clock({}).marketHours})
+  --market-hours always|nyse  stock market hours (default ${new Clock({}).marketHours}: the NYSE calendar in
+                            New York time; always: stocks never close)
+  --start-at TIME           simulated time at start, e.g. 2026-11-29T08:00:00Z (a Sunday 03:00 in
+                            New York) to rehearse a closed market; default now
   --csv FILE                replay a CSV of bars instead of the random walk
   --data-plan basic|sip     market-data plan (default basic: the live SIP stream answers 409)
   --rate-limit N            trading-API requests per minute per key (default ${DEFAULT_FAULTS.rateLimitPerMinute})
@@ -78,6 +81,7 @@ function parse() {
         speed: { type: 'string' },
         'tick-ms': { type: 'string' },
         'market-hours': { type: 'string' },
+        'start-at': { type: 'string' },
         csv: { type: 'string' },
         'data-plan': { type: 'string' },
         'rate-limit': { type: 'string' },
@@ -134,6 +138,7 @@ try {
     speed: num('speed', values.speed),
     tickMs: num('tick-ms', values['tick-ms']),
     marketHours: oneOf('market-hours', values['market-hours'], ['always', 'nyse'] as const),
+    startAt: values['start-at'],
     csv: values.csv,
     dataPlan: oneOf('data-plan', values['data-plan'], ['basic', 'sip'] as const),
     faults,

@@ -23,6 +23,8 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** Simulated ms per real ms (default 1). */
   speed?: number;
+  /** Simulated time at start (ISO text or epoch ms; default now): e.g. a Sunday 03:00 New York to rehearse a closed market. */
+  startAt?: string | number;
   /** `nyse` (default): the exchange's calendar in New York time; `always`: stocks never close. */
   marketHours?: MarketHours;
   /** The market-data plan: `basic` (default, a new account's: IEX, no recent SIP) or `sip`. */
@@ -46,7 +48,9 @@ export class Simulator {
   private started = false;
 
   constructor(readonly options: SimulatorOptions = {}) {
-    this.clock = new Clock({ speed: options.speed, marketHours: options.marketHours });
+    const start = typeof options.startAt === 'string' ? Date.parse(options.startAt) : options.startAt;
+    if (start !== undefined && !Number.isFinite(start)) throw new Error(`startAt ${JSON.stringify(options.startAt)} is not a time`);
+    this.clock = new Clock({ speed: options.speed, marketHours: options.marketHours, start });
     this.market = new Market({
       seed: options.seed,
       tickMs: options.tickMs,
