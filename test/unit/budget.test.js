@@ -1,6 +1,7 @@
 'use strict';
 const assert = require('assert');
-const { RequestBudgetImpl, clampPriority, budgetProblem, redactUrl, sharedBudgetKey } = require('../../dist/lib/budget/budget');
+const { RequestBudgetImpl, clampPriority, budgetProblem, sharedBudgetKey } = require('../../dist/lib/budget/budget');
+const { maskUrl } = require('../../dist/lib/core/urls');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,7 +24,8 @@ describe('request budget (local)', function () {
     assert.strictEqual(clampPriority(undefined), 5);
     assert.strictEqual(clampPriority(42), 9);
     assert.strictEqual(clampPriority(-3), 0);
-    assert.strictEqual(redactUrl('redis://:pw123456@host:6379/2'), 'redis://:***@host:6379/2');
+    assert.strictEqual(maskUrl('redis://:pw123456@host:6379/2'), 'redis://:***@host:6379/2');
+    assert.strictEqual(maskUrl('redis://host:6379/2?password=pw123456&db=1'), 'redis://host:6379/2?password=***&db=1');
     const key = sharedBudgetKey('PKSECRETKEYID', 'live');
     assert.ok(!key.includes('PKSECRETKEYID') && key.startsWith('account:live:'));
   });

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import Bottleneck from 'bottleneck';
 import IORedis from 'ioredis';
 import { BrokerError } from '../core/errors';
+import { maskUrl, maskUrlIn } from '../core/urls';
 import type { BudgetEvents, BudgetState, RequestBudget } from './types';
 
 export type BudgetShape = 'bucket' | 'window';
@@ -51,17 +52,6 @@ const RETRY_PRIORITY = 9;
 export function clampPriority(priority: unknown, fallback = PRIORITY_DEFAULT): number {
   const n = typeof priority === 'number' && Number.isFinite(priority) ? Math.round(priority) : fallback;
   return Math.min(9, Math.max(0, n));
-}
-
-/** A Redis URL without its password, safe for status text and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return 'redis (invalid URL)';
-  }
 }
 
 /** Validates budget numbers; returns what is wrong or undefined. */
@@ -331,7 +321,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     };
     let limiter: Bottleneck;
     if (this.options.redis) {
-      const shown = redactUrl(this.options.redis.url);
+      const shown = maskUrl(this.options.redis.url);
       // Fail fast while Redis is down instead of queueing commands forever.
       const client = new IORedis(this.options.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 3000, enableOfflineQueue: true });
       this.redisClient = client;
@@ -496,7 +486,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   }
 
   private problem(err: Error): void {
-    const message = this.options.redis ? err.message.split(this.options.redis.url).join(redactUrl(this.options.redis.url)) : err.message;
+    const message = this.options.redis ? maskUrlIn(err.message, this.options.redis.url) : err.message;
     this.emit('problem', { message });
   }
 
