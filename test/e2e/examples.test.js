@@ -28,7 +28,12 @@ describe('example flows (examples/*.json) in a real Node-RED', function () {
   before(async function () {
     // npm start's settings, with the simulator's clock set to a Sunday 03:00 in New York: every
     // example must show what it promises with the stock market closed, as a newcomer may try it.
-    red = await startNodeRed({ flows: [], settings: { alpacaSimulator: { seed: 1, startAt: '2026-11-29T08:00:00Z' } } });
+    // The TradingView example's passphrase comes from the environment, as its comment says.
+    red = await startNodeRed({
+      flows: [],
+      settings: { alpacaSimulator: { seed: 1, startAt: '2026-11-29T08:00:00Z' } },
+      env: { TRADINGVIEW_PASSPHRASE: 'example-passphrase' },
+    });
   });
 
   after(async function () {

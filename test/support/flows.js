@@ -314,7 +314,7 @@ async function dashboardClient(base, dashboardPath = '/dashboard') {
 // ---------------------------------------------------------------------------------------------
 
 const EXPECT_RE =
-  /^\s*(?:[-*]\s*)?`?Expect:\s*(debug|dashboard)\s+"([^"]+)"\s+receives\s+([\w.$[\]-]+)(.*?)`?\s*$|^\s*(?:[-*]\s*)?`?Expect:\s*http\s+GET\s+(\S+)\s+returns\s+([\w.$[\]-]+)(.*?)`?\s*$/;
+  /^\s*(?:[-*]\s*)?`?Expect:\s*(debug|dashboard)\s+"([^"]+)"\s+receives\s+([\w.$[\]-]+)(.*?)`?\s*$|^\s*(?:[-*]\s*)?`?Expect:\s*http\s+(GET|POST)\s+(\S+)(?:\s+(\{.*\}))?\s+returns\s+([\w.$[\]-]+)(.*?)`?\s*$/;
 
 function parseCheck(text, line) {
   let rest = text.trim();
@@ -348,7 +348,7 @@ function parseExpectations(flow) {
       const m = line.match(EXPECT_RE);
       if (!m) throw new Error(`malformed Expect line in comment "${node.name}": ${line}`);
       if (m[1]) expectations.push({ line: line.trim(), source: m[1], name: m[2], path: m[3], ...parseCheck(m[4], line) });
-      else expectations.push({ line: line.trim(), source: 'http', url: m[5], path: m[6], ...parseCheck(m[7], line) });
+      else expectations.push({ line: line.trim(), source: 'http', method: m[5], url: m[6], body: m[7] && JSON.parse(m[7]), path: m[8], ...parseCheck(m[9], line) });
     }
   }
   return expectations;
@@ -419,19 +419,31 @@ async function checkExpectation(exp, ctx) {
   const ms = exp.within * 1000;
   if (exp.source === 'http') {
     let last;
+    // http.status is the response's status code; any other path is read in its JSON body.
+    const ask = async () => {
+      const init = exp.method === 'POST' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(exp.body ?? {}) } : undefined;
+      const res = await fetch(red.base + exp.url, init);
+      const text = await res.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      last = `${res.status} ${text.slice(0, 300)}`;
+      if (exp.path === 'http.status') return passes(res.status, exp.check) ? { value: res.status } : undefined;
+      const v = exp.path === 'body' ? body : get(body, exp.path);
+      return res.status === 200 && passes(v, exp.check) ? { value: v } : undefined;
+    };
+    // A POST is sent once (it may place an order); a GET is asked again until it passes.
+    if (exp.method === 'POST') {
+      const r = await ask();
+      if (!r) throw new Error(`${exp.line}: last response: ${last}`);
+      return r.value;
+    }
     return until(async () => {
       try {
-        const res = await fetch(red.base + exp.url);
-        const text = await res.text();
-        let body;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
-        last = `${res.status} ${text.slice(0, 300)}`;
-        const v = exp.path === 'body' ? body : get(body, exp.path);
-        return res.status === 200 && passes(v, exp.check) ? { value: v } : undefined;
+        return await ask();
       } catch (err) {
         last = err.message;
         return undefined;
