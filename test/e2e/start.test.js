@@ -53,7 +53,7 @@ describe('npm start (scripts/start.js)', function () {
     const nodes = await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = nodes.filter((n) => n.module === '@tradeflow/node-red-alpaca');
     const registered = Object.keys(require('../../package.json')['node-red'].nodes).sort();
-    assert.strictEqual(registered.length, 7);
+    assert.strictEqual(registered.length, 8);
     assert.deepStrictEqual(ours.map((n) => n.name).sort(), registered);
     assert.ok(ours.every((n) => n.enabled && !n.err), JSON.stringify(ours));
 

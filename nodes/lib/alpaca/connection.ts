@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { RequestBudgetImpl, type BudgetOptions } from '../budget/budget';
 import type { RequestBudget } from '../budget/types';
-import type { BrokerConnection, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
+import type { BrokerConnection, ConnectionHealth, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
 import { OrderGateway } from '../orders/gateway';
 import type { MarketKind } from '../streams/events';
@@ -147,6 +147,13 @@ export class AlpacaConnection implements BrokerConnection {
       this.marketFeeds.set(kind, feed);
     }
     return feed;
+  }
+
+  health(): ConnectionHealth {
+    const streams: ConnectionHealth['streams'] = {};
+    if (this.tradeFeed && this.tradeFeed.stats.listeners > 0) streams.trading = this.tradeFeed.status;
+    for (const [kind, feed] of this.marketFeeds) if (feed.stats.subscribers > 0) streams[kind] = feed.status;
+    return { connection: this.status, streams, budgets: { trading: this.budget.state, data: this.dataBudget.state }, lastOrderAt: this.orders.lastOrderAt };
   }
 
   /** Counts for troubleshooting and leak tests: users of the connection, open streams, listeners, feed tables. */

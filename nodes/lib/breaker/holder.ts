@@ -13,6 +13,11 @@ export class BreakerHolder {
 
   constructor(private readonly gateway: OrderGateway) {}
 
+  /** The account's guard while a breaker node holds it. */
+  get current(): BreakerGuard | undefined {
+    return this.held?.guard;
+  }
+
   /** The flows hold a breaker for this account: orders wait for it to start. */
   expect(label: string): void {
     this.gateway.expectPolicy(BREAKER_SLOT, label);

@@ -1,6 +1,6 @@
 // The broker-neutral boundary: everything a node needs from a brokerage connection, and nothing
 // more. The Alpaca implementation lives in ../alpaca; another broker would implement the same.
-import type { RequestBudget } from '../budget/types';
+import type { BudgetState, RequestBudget } from '../budget/types';
 import type { OrderGateway } from '../orders/gateway';
 import type { ConnectionEvent, MarketKind, MarketSubscriber, StreamStatus } from '../streams/events';
 import type { Wanted } from '../streams/subscriptions';
@@ -91,6 +91,15 @@ export interface StreamTuning {
   pongWaitMs?: number;
 }
 
+/** What the connection knows of its own health (the health node adds the breaker's). */
+export interface ConnectionHealth {
+  connection: ConnectionStatus;
+  /** The shared streams some node listens to, by kind (trading, stocks, crypto, ...). */
+  streams: Record<string, StreamStatus>;
+  budgets: Record<string, BudgetState>;
+  lastOrderAt?: string;
+}
+
 export interface BrokerConnection {
   readonly mode: TradingMode;
   readonly status: ConnectionStatus;
@@ -110,5 +119,6 @@ export interface BrokerConnection {
   tuneStreams(tuning: StreamTuning): void;
   /** The rules' clock: the built-in simulator's time in sim mode (it may run faster), else Date.now(). */
   now(): number;
+  health(): ConnectionHealth;
 }
 

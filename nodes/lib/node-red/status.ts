@@ -23,6 +23,8 @@ export const status = {
   working: (text: string): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(text) }),
   success: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(`${text} · ${hhmmss()}`) }),
   failed: (text: string): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(text) }),
+  /** Working, with something to look at. */
+  warning: (text: string): NodeStatus => ({ fill: 'yellow', shape: 'dot', text: short(text) }),
   idle: (text: string): NodeStatus => ({ fill: 'grey', shape: 'ring', text: short(text) }),
 };
 

@@ -108,6 +108,8 @@ export class OrderGateway extends EventEmitter {
   private readonly audit: AuditEntry[] = [];
   private readonly policyWaitMs: number;
   private readonly auditSize: number;
+  /** When the broker last accepted an order or a replace from this account (ISO). */
+  lastOrderAt?: string;
 
   constructor(
     private readonly executor: OrderExecutor,
@@ -275,6 +277,7 @@ export class OrderGateway extends EventEmitter {
     try {
       const result = await send();
       entry.outcome = 'ok';
+      if (change.action === 'submit' || change.action === 'replace') this.lastOrderAt = new Date().toISOString();
       if (decided) this.settle(decided, { ok: true });
       return result;
     } catch (err) {
