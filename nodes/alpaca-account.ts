@@ -5,10 +5,11 @@ import type { Request, Response } from 'express';
 import { BreakerHolder } from './lib/breaker/holder';
 import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget/budget';
 import type { TradingMode } from './lib/core/broker';
-import { AlpacaConnection, configProblem, type AlpacaConnectionOptions } from './lib/alpaca/connection';
-import type { StockFeed } from './lib/alpaca/client';
+import { AlpacaConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
+import { endpointHost, isLoopback, normaliseEndpoint, type StockFeed } from './lib/alpaca/client';
 import type { OrderTuning } from './lib/alpaca/orders';
-import { testConnection } from './lib/alpaca/test-connection';
+import { planConnectionTest, requestRefusal, testConnection } from './lib/alpaca/test-connection';
+import { show } from './lib/core/values';
 import type { AccountConfigNode } from './lib/node-red/account';
 import type { SimulatorOptions } from './lib/sim/simulator';
 
@@ -16,6 +17,8 @@ export interface AccountDef extends NodeDef {
   mode: TradingMode;
   feed: StockFeed;
   endpoint: string;
+  /** The endpoint origin "Send my API keys to <host>" was ticked for. */
+  endpointAck?: string;
   liveAck: boolean;
   /** Request budget: requests per window (default 180 per 60 s), optionally shared through Redis. */
   budgetLimit?: number | string;
@@ -37,12 +40,26 @@ export interface AccountCredentials {
 
 const FEEDS: StockFeed[] = ['iex', 'sip', 'delayed_sip'];
 
+/** A deployed account: its settings and keys, which Test connection may reuse only as they are. */
+interface DeployedAccount extends AccountConfigNode {
+  deployedSettings: AlpacaConnectionOptions;
+}
+
+/** The log line naming where the keys of a started account go, when not to Alpaca nor the built-in simulator. */
+function destinationNote(options: AlpacaConnectionOptions): { warn: boolean; text: string } | undefined {
+  const endpoint = normaliseEndpoint(options.endpoint);
+  if (!endpoint) return undefined;
+  const local = isLoopback(endpoint);
+  return { warn: !local, text: `sends its API keys${options.mode === 'sim' ? '' : ' and orders'} to ${endpointHost(endpoint)} (Endpoint${local ? ', this machine' : ''}), not to Alpaca` };
+}
+
 export function connectionOptions(def: Partial<AccountDef>, credentials: AccountCredentials, sim?: SimulatorOptions, orders?: OrderTuning): AlpacaConnectionOptions {
   return {
     orders,
     mode: def.mode ?? 'sim',
     feed: FEEDS.includes(def.feed as StockFeed) ? (def.feed as StockFeed) : 'iex',
     endpoint: def.endpoint ?? '',
+    endpointAcknowledged: def.endpointAck,
     liveAcknowledged: def.liveAck === true,
     keyId: credentials.keyId?.trim() || undefined,
     secret: credentials.secret || undefined,
@@ -95,11 +112,13 @@ export default function (RED: NodeAPI): void {
   // settings.js may tune how orders are settled after a doubtful answer: alpacaOrders: { lookupDelaysMs, rateLimitRetryMs }
   const orderTuning = (): OrderTuning | undefined => (RED.settings as unknown as { alpacaOrders?: OrderTuning }).alpacaOrders;
 
-  function AlpacaAccountNode(this: AccountConfigNode & { credentials?: AccountCredentials }, def: AccountDef): void {
+  function AlpacaAccountNode(this: DeployedAccount & { credentials?: AccountCredentials }, def: AccountDef): void {
     RED.nodes.createNode(this, def);
     this.mode = def.mode ?? 'sim';
-    const connection = new AlpacaConnection(connectionOptions(def, this.credentials ?? {}, simSettings(), orderTuning()));
+    const options = connectionOptions(def, this.credentials ?? {}, simSettings(), orderTuning());
+    const connection = new AlpacaConnection(options);
     this.connection = connection;
+    this.deployedSettings = options;
     this.breakers = new BreakerHolder(connection.orders);
     const label = `Alpaca account "${def.name || this.id}"`;
     // A breaker in the flows binds every order of this account from the first msg on: until it
@@ -108,7 +127,12 @@ export default function (RED: NodeAPI): void {
     if (breakers.length) this.breakers.expect(`circuit breaker "${breakers[0]}"`);
     const problem = connection.status.state === 'refused' ? connection.status.reason : undefined;
     if (problem) this.error(`${label}: ${problem}`);
-    else if (this.mode === 'live') this.warn(`${label} trades LIVE: real money`);
+    else {
+      if (this.mode === 'live') this.warn(`${label} trades LIVE: real money`);
+      const destination = destinationNote(options);
+      if (destination?.warn) this.warn(`${label} ${destination.text}`);
+      else if (destination) this.log(`${label} ${destination.text}`);
+    }
     const budgetIssue = budgetProblem(requestedBudget(def, {}));
     if (budgetIssue) this.error(`${label}: request budget ${budgetIssue}; using 180 requests per 60 s`);
     if (def.budgetShared && !this.credentials?.redisUrl) this.error(`${label}: a shared request budget needs a Redis URL; using a budget of its own`);
@@ -126,25 +150,51 @@ export default function (RED: NodeAPI): void {
     },
   });
 
-  // The dialog's "Test connection" button. Unsaved keys come in the body; otherwise the stored
-  // ones of that node are used. The secret never travels back.
+  // The dialog's "Test connection" button: the settings on screen, with the keys typed in or, for
+  // the deployed node's own settings only, its stored ones. The secret never travels back.
   RED.httpAdmin.post('/alpaca-account/test', RED.auth.needsPermission('alpaca-account.write'), (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as Partial<AccountDef> & AccountCredentials & { id?: string };
-    const stored: AccountCredentials = (body.id && (RED.nodes.getCredentials(body.id) as AccountCredentials)) || {};
-    const credentials: AccountCredentials = {
-      keyId: body.keyId || stored.keyId,
-      // The editor sends "__PWRD__" for a password it has but does not show.
-      secret: body.secret && body.secret !== '__PWRD__' ? body.secret : stored.secret,
-    };
-    const options = connectionOptions(body, credentials, simSettings());
-    const problem = configProblem({ ...options, liveAcknowledged: true });
-    if (problem) {
-      res.json({ ok: false, mode: options.mode, error: problem, kind: 'refused' });
+    // audit() sets the level itself; the typings do not know its free-form fields.
+    const audit = (outcome: Record<string, unknown>) => RED.log.audit({ event: 'alpaca-account.test', ...outcome } as never, req);
+    const refusal = requestRefusal({
+      isJson: Boolean(req.is('application/json')),
+      origin: req.get('origin'),
+      host: req.get('host'),
+      fetchSite: req.get('sec-fetch-site'),
+    });
+    if (refusal) {
+      audit({ ok: false, error: refusal.error });
+      res.status(refusal.status).json({ ok: false, error: refusal.error });
       return;
     }
+    const body: unknown = req.body;
+    const id = body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
+    let deployed: DeployedAccount | undefined;
+    if (id !== undefined && id !== '') {
+      const node = typeof id === 'string' ? (RED.nodes.getNode(id) as DeployedAccount | null) : null;
+      if (typeof id !== 'string' || (node && node.type !== 'alpaca-account')) {
+        const error = `${show(id)} is not the id of an Alpaca account`;
+        audit({ ok: false, error });
+        res.status(400).json({ ok: false, error });
+        return;
+      }
+      deployed = node ?? undefined;
+    }
+    const plan = planConnectionTest(body, deployed?.deployedSettings, simSettings());
+    if ('error' in plan) {
+      audit({ node: deployed?.id, ok: false, error: plan.error });
+      res.json({ ok: false, error: plan.error, kind: 'refused' });
+      return;
+    }
+    const { options, storedSecret } = plan;
     testConnection(options).then(
-      (result) => res.json(result),
-      (err: Error) => res.json({ ok: false, mode: options.mode, error: err.message }),
+      (result) => {
+        audit({ node: deployed?.id, mode: options.mode, target: result.target, storedSecret, ok: result.ok, kind: result.kind });
+        res.json(result);
+      },
+      (err: Error) => {
+        audit({ node: deployed?.id, mode: options.mode, storedSecret, ok: false });
+        res.json({ ok: false, mode: options.mode, error: err.message });
+      },
     );
   });
 }

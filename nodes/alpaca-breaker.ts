@@ -10,7 +10,7 @@ import { BreakerGuard, type ActionsReport, type StateChange } from './lib/breake
 import { actionsAlert, stateChangeAlert } from './lib/breaker/alert';
 import type { BreakerRecord } from './lib/breaker/record';
 import { parseSettings, RESET_CONFIRMATION, type BreakerDef, type BreakerSettings } from './lib/breaker/settings';
-import { show } from './lib/core/values';
+import { own, refuseForbiddenFields, show } from './lib/core/values';
 import { accountOf, type AccountConfigNode } from './lib/node-red/account';
 import { breakerContextKey, contextStore, storeModule, type GlobalContext } from './lib/node-red/context';
 import { Listeners } from './lib/node-red/listeners';
@@ -30,7 +30,7 @@ interface BreakerNode extends Node {
   breakerGuard?: BreakerGuard;
 }
 
-type Msg = NodeMessageInFlow & { reset?: unknown; halt?: unknown; breaker?: unknown; topic?: unknown };
+type Msg = NodeMessageInFlow & { breaker?: unknown; topic?: unknown };
 type Send = (msg: Array<NodeMessageInFlow | null>) => void;
 type Done = (err?: Error) => void;
 
@@ -178,9 +178,18 @@ export default function (RED: NodeAPI): void {
 
     node.on('input', (input: NodeMessageInFlow, send: Send, done: Done) => {
       const msg = input as Msg;
-      if (msg.reset !== undefined) {
-        if (msg.reset !== RESET_CONFIRMATION) {
-          node.error(new Error(`reset refused: msg.reset must be exactly "${RESET_CONFIRMATION}" (got ${show(msg.reset)})`), msg);
+      try {
+        // Read through a prototype, a "__proto__" key in JSON could reset the breaker.
+        refuseForbiddenFields(msg, ['reset', 'halt']);
+      } catch (err) {
+        node.error(err, msg);
+        return done();
+      }
+      const reset = own(msg, 'reset');
+      const halt = own(msg, 'halt');
+      if (reset !== undefined) {
+        if (reset !== RESET_CONFIRMATION) {
+          node.error(new Error(`reset refused: msg.reset must be exactly "${RESET_CONFIRMATION}" (got ${show(reset)})`), msg);
           return done();
         }
         void guard.whenLoaded().then(() => {
@@ -189,8 +198,8 @@ export default function (RED: NodeAPI): void {
         });
         return;
       }
-      if (msg.halt !== undefined && msg.halt !== false) {
-        const reason = typeof msg.halt === 'string' && msg.halt.trim() ? msg.halt.trim().slice(0, 200) : `msg.halt on breaker "${name}"`;
+      if (halt !== undefined && halt !== false) {
+        const reason = typeof halt === 'string' && halt.trim() ? halt.trim().slice(0, 200) : `msg.halt on breaker "${name}"`;
         void guard.whenLoaded().then(() => {
           guard.halt(reason, node.id);
           done();

@@ -3,6 +3,7 @@
 // simulator, in a project-local user directory (.node-red-dev/, ignored by git).
 // PORT and NODE_RED_USER_DIR override the port and the directory.
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
@@ -25,9 +26,25 @@ if (!fs.existsSync(settingsFile)) {
   // Directories made before the persistent context store keep their settings.js: say how to update.
   console.log(`Note: ${settingsFile} keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage (see README, Quick start), or delete ${userDir} to start afresh.`);
 }
+/**
+ * A flow with new random node ids, every reference rewritten with them: the example's ids are
+ * public, and a known id is what a hostile page would name in a request to the editor.
+ */
+function withFreshIds(flow) {
+  const ids = new Map(flow.map((node) => [node.id, crypto.randomBytes(8).toString('hex')]));
+  const rename = (v) => {
+    if (typeof v === 'string') return ids.get(v) ?? v;
+    if (Array.isArray(v)) return v.map(rename);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rename(x)]));
+    return v;
+  };
+  return flow.map(rename);
+}
+
 const flowFile = path.join(userDir, 'flows.json');
 if (!fs.existsSync(flowFile)) {
-  fs.copyFileSync(path.join(root, 'examples', 'account-snapshot.json'), flowFile);
+  const demo = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'account-snapshot.json'), 'utf8'));
+  fs.writeFileSync(flowFile, JSON.stringify(withFreshIds(demo), null, 2));
 }
 
 const red = require.resolve('node-red/red.js', { paths: [root] });

@@ -135,7 +135,7 @@ describe('alpaca-stream node on the simulator', function () {
 
   const badInputs = [
     ['unknown action', { action: 'sell', payload: 'AAPL' }, /msg.action/],
-    ['malformed symbol', { payload: 'AAPL, $$$' }, /not a stocks symbol/],
+    ['malformed symbol', { payload: 'AAPL, $$$' }, /is not a ticker/],
     ['number payload', { payload: 42 }, /must be a string/],
     ['no symbols', { action: 'subscribe' }, /must name/],
     ['unknown channel', { payload: { candles: ['AAPL'] } }, /not a stocks channel/],

@@ -4,6 +4,7 @@ const { configProblem } = require('../../dist/lib/alpaca/connection');
 const { normaliseEndpoint, streamUrls, rewriteOrigin } = require('../../dist/lib/alpaca/client');
 const { toBrokerError, redact } = require('../../dist/lib/alpaca/errors');
 const { BrokerError } = require('../../dist/lib/core/errors');
+const { planConnectionTest, requestRefusal } = require('../../dist/lib/alpaca/test-connection');
 
 describe('account settings', function () {
   it('accepts sim mode with no keys', function () {
@@ -21,6 +22,40 @@ describe('account settings', function () {
     assert.match(configProblem({ mode: 'yolo' }), /unknown mode/);
     assert.match(configProblem({ mode: 'sim', endpoint: 'ftp://x' }), /http/);
     assert.match(configProblem({ mode: 'sim', endpoint: 'not a url' }), /not a URL/);
+  });
+  it('echoes a huge bad endpoint cut short', function () {
+    const problem = configProblem({ mode: 'sim', endpoint: `http://127.0.0.1:8765/${'x'.repeat(100000)}` });
+    assert.match(problem, /origin only/);
+    assert.ok(problem.length < 400, problem.length);
+  });
+});
+
+describe('Test connection requests', function () {
+  const deployed = { mode: 'paper', endpoint: 'http://127.0.0.1:8765', keyId: 'PKSAVED', secret: 'saved-secret' };
+  it('reuse the saved secret only with the saved mode, endpoint and key id', function () {
+    const same = planConnectionTest({ mode: 'paper', endpoint: 'http://127.0.0.1:8765/', keyId: 'PKSAVED', secret: '__PWRD__' }, deployed);
+    assert.strictEqual(same.options.secret, 'saved-secret');
+    assert.strictEqual(same.storedSecret, true);
+    assert.strictEqual(planConnectionTest({ mode: 'paper', endpoint: 'http://127.0.0.1:8765' }, deployed).options.secret, 'saved-secret');
+    for (const other of [{ mode: 'live' }, { endpoint: 'http://127.0.0.1:9999' }, { endpoint: '' }, { keyId: 'PKOTHER' }]) {
+      const plan = planConnectionTest({ mode: 'paper', endpoint: 'http://127.0.0.1:8765', secret: '__PWRD__', ...other }, deployed);
+      assert.match(plan.error, /type the secret again/, JSON.stringify(other));
+    }
+    const typed = planConnectionTest({ mode: 'paper', endpoint: 'http://127.0.0.1:9999', keyId: 'K', secret: 'typed' }, deployed);
+    assert.deepStrictEqual([typed.options.secret, typed.storedSecret], ['typed', false]);
+  });
+  it('refuse a bad mode or endpoint before anything else', function () {
+    assert.match(planConnectionTest({ mode: { toString: null } }).error, /unknown mode/);
+    assert.match(planConnectionTest({ mode: 'paper', endpoint: 'http://127.0.0.1:1/x#' }).error, /origin only/);
+    assert.strictEqual(planConnectionTest(undefined).options.mode, 'sim');
+  });
+  it('come as JSON from the editor\'s own origin', function () {
+    assert.strictEqual(requestRefusal({ isJson: false }).status, 415);
+    assert.strictEqual(requestRefusal({ isJson: true, origin: 'http://evil.example', host: '127.0.0.1:1880' }).status, 403);
+    assert.strictEqual(requestRefusal({ isJson: true, origin: 'null', host: '127.0.0.1:1880' }).status, 403);
+    assert.strictEqual(requestRefusal({ isJson: true, fetchSite: 'same-site' }).status, 403);
+    assert.strictEqual(requestRefusal({ isJson: true, origin: 'http://127.0.0.1:1880', host: '127.0.0.1:1880', fetchSite: 'same-origin' }), undefined);
+    assert.strictEqual(requestRefusal({ isJson: true }), undefined);
   });
 });
 

@@ -104,7 +104,7 @@ describe('stream modules', () => {
       assert.strictEqual(parseStreamCommand({ action: 'list' }, s).action, 'list');
       const crypto = resolveStreamSettings({ kind: 'crypto', symbols: 'btc/usd', channels: 'bars' });
       assert.deepStrictEqual(crypto.symbols, ['BTC/USD']);
-      assert.throws(() => parseStreamCommand({ payload: 'AAPL' }, crypto), /not a crypto symbol/);
+      assert.throws(() => parseStreamCommand({ payload: 'AAPL' }, crypto), /not a crypto pair/);
     });
     it('refuses malformed commands and settings with a clear message', () => {
       assert.throws(() => parseStreamCommand({ action: 'buy', payload: 'AAPL' }, s), /msg.action must be one of/);

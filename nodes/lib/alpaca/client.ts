@@ -1,6 +1,9 @@
 // Builds the official SDK client for a mode and an optional endpoint override. The SDK facade
-// ignores basePath, so an endpoint override rewrites each request's origin in a `pre` hook.
+// ignores basePath, so an endpoint override rewrites each request's origin in a `pre` hook, and a
+// last `pre` hook lets a request (and the keys on it) go only to the origins of that mode.
 import { Alpaca } from '@alpacahq/alpaca-trade-api';
+import { BrokerError } from '../core/errors';
+import { show } from '../core/values';
 
 export type StockFeed = 'iex' | 'sip' | 'delayed_sip';
 
@@ -61,20 +64,70 @@ export function reportResponses(onResponse: NonNullable<ClientOptions['onRespons
   };
 }
 
-/** Normalises an endpoint setting: trims, drops a trailing slash, requires http(s). */
+/**
+ * An endpoint setting as the origin it names (scheme, host, port): a path, query, fragment or
+ * user name would let the setting steer requests past the paths the SDK asks for.
+ */
 export function normaliseEndpoint(endpoint: string | undefined): string | undefined {
-  const value = (endpoint ?? '').trim().replace(/\/+$/, '');
+  const value = (endpoint ?? '').trim();
   if (!value) return undefined;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`endpoint "${value}" is not a URL (expected e.g. http://127.0.0.1:8765)`);
+    throw new Error(`endpoint ${show(value)} is not a URL (expected e.g. http://127.0.0.1:8765)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`endpoint "${value}" must start with http:// or https://`);
+    throw new Error(`endpoint ${show(value)} must start with http:// or https://`);
   }
-  return value;
+  // new URL() drops an empty "?" or "#", so the text itself is checked too.
+  if (url.pathname !== '/' || url.search || url.hash || /[?#]/.test(value) || url.username || url.password) {
+    throw new Error(`endpoint ${show(value)} must be an origin only, like http://127.0.0.1:8765: no path, query, fragment or user name`);
+  }
+  return url.origin;
+}
+
+/** A host name without the trailing dot DNS ignores, lower case. */
+function bareHost(hostname: string): string {
+  return hostname.toLowerCase().replace(/\.$/, '');
+}
+
+/** Whether an endpoint (an origin) is on this machine: 127.0.0.0/8, [::1] or localhost. */
+export function isLoopback(endpoint: string): boolean {
+  const host = bareHost(new URL(endpoint).hostname);
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Whether an endpoint (an origin) is one of Alpaca's own hosts. */
+export function isAlpacaHost(endpoint: string): boolean {
+  const host = bareHost(new URL(endpoint).hostname);
+  return host === 'alpaca.markets' || host.endsWith('.alpaca.markets');
+}
+
+/** The host (and port) of an endpoint, as the status and the log name it. */
+export function endpointHost(endpoint: string): string {
+  return new URL(endpoint).host;
+}
+
+/** The origins a client may send its keys to: the endpoint alone, else Alpaca's hosts of its mode. */
+export function keyOrigins(paper: boolean, endpoint: string | undefined): string[] {
+  return endpoint ? [endpoint] : [paper ? ALPACA_HOSTS.paper : ALPACA_HOSTS.live, ALPACA_HOSTS.data];
+}
+
+/** A middleware `pre` hook refusing any request to another origin: the keys ride on every request. */
+export function keysOnlyTo(origins: readonly string[]) {
+  return {
+    async pre(context: { url: string; init: RequestInit }) {
+      let origin: string;
+      try {
+        origin = new URL(context.url).origin;
+      } catch {
+        origin = '(invalid URL)';
+      }
+      if (!origins.includes(origin)) throw new BrokerError(`refused to send the API keys to ${origin}: this account sends them only to ${origins.join(' and ')}`, 'refused');
+      return undefined;
+    },
+  };
 }
 
 /** The stream URLs for a mode/endpoint: trading updates and the market-data kinds. */
@@ -116,6 +169,7 @@ export function createClient(options: ClientOptions): Alpaca {
     redirect: 'error',
     middleware: [
       ...(endpoint ? [rewriteOrigin(endpoint)] : []),
+      keysOnlyTo(keyOrigins(options.paper, endpoint)),
       ...(options.onResponse ? [reportResponses(options.onResponse)] : []),
     ],
   });

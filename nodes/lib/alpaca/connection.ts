@@ -8,10 +8,11 @@ import { RequestBudgetImpl, type BudgetOptions } from '../budget/budget';
 import type { RequestBudget } from '../budget/types';
 import type { BrokerConnection, ConnectionHealth, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
+import { show } from '../core/values';
 import { OrderGateway } from '../orders/gateway';
 import type { MarketKind } from '../streams/events';
 import { Simulator, type SimulatorOptions } from '../sim/simulator';
-import { normaliseEndpoint, type StockFeed } from './client';
+import { endpointHost, isAlpacaHost, isLoopback, normaliseEndpoint, type StockFeed } from './client';
 import { AlpacaMarketFeed } from './market-feed';
 import { AlpacaOrders, type OrderTuning } from './orders';
 import { AlpacaReads } from './reads';
@@ -28,6 +29,8 @@ export interface AlpacaConnectionOptions {
   feed?: StockFeed;
   /** Live trading runs only with this explicit acknowledgement from the dialog. */
   liveAcknowledged?: boolean;
+  /** The endpoint the dialog's "Send my API keys to <host>" was ticked for (an endpoint off this machine needs it). */
+  endpointAcknowledged?: string;
   /** Tuning of the in-process simulator (sim mode without an endpoint). */
   sim?: SimulatorOptions;
   /** First retry delay after a failed connection check; doubles up to `maxRetryMs`. */
@@ -51,17 +54,43 @@ const SIM_SECRET = 'simulator-accepts-any-secret';
 
 /** Checks the settings; returns why the connection must not start, or undefined. */
 export function configProblem(o: AlpacaConnectionOptions): string | undefined {
-  if (o.mode !== 'sim' && o.mode !== 'paper' && o.mode !== 'live') return `unknown mode "${String(o.mode)}"`;
+  if (o.mode !== 'sim' && o.mode !== 'paper' && o.mode !== 'live') return `unknown mode ${show(o.mode)}`;
   if (o.mode === 'live' && !o.liveAcknowledged) {
     return 'live trading refused: tick "I understand this trades real money" in the account config';
   }
   if (o.mode !== 'sim' && (!o.keyId || !o.secret)) return `an API key id and secret are required in ${o.mode} mode`;
+  let endpoint: string | undefined;
   try {
-    normaliseEndpoint(o.endpoint);
+    endpoint = normaliseEndpoint(o.endpoint);
   } catch (err) {
     return (err as Error).message;
   }
+  return endpoint ? endpointProblem(o.mode, endpoint, o.endpointAcknowledged) : undefined;
+}
+
+/** Where an endpoint may take the keys: never to Alpaca past the mode, off this machine only when acknowledged for that host. */
+function endpointProblem(mode: TradingMode, endpoint: string, acknowledged: string | undefined): string | undefined {
+  if (isAlpacaHost(endpoint)) {
+    return `Endpoint ${endpoint} is Alpaca's own: leave Endpoint empty, the mode chooses Alpaca's paper or live host`;
+  }
+  if (isLoopback(endpoint)) return undefined;
+  if (mode === 'sim') {
+    return `simulator mode sends keys only to a simulator on this machine, and Endpoint ${endpoint} is not a loopback address: use 127.0.0.1, or paper mode for another server`;
+  }
+  let ticked: string | undefined;
+  try {
+    ticked = normaliseEndpoint(acknowledged);
+  } catch {
+    ticked = undefined;
+  }
+  if (ticked !== endpoint) return `Endpoint ${endpoint} is not on this machine: tick "Send my API keys to ${endpointHost(endpoint)}" in the account config`;
   return undefined;
+}
+
+/** How the status names a connection: its mode, and the host when it is not Alpaca's or the built-in simulator. */
+export function connectionLabel(mode: TradingMode, endpoint: string | undefined): string {
+  const label = mode === 'live' ? 'LIVE' : mode;
+  return endpoint ? `${label} · ${endpointHost(endpoint)}` : label;
 }
 
 export class AlpacaConnection implements BrokerConnection {
@@ -87,6 +116,7 @@ export class AlpacaConnection implements BrokerConnection {
     this.requests.setMaxListeners(0);
     this.transport = new AlpacaTransport({
       mode: options.mode,
+      label: connectionLabel(options.mode, problem ? undefined : normaliseEndpoint(options.endpoint)),
       problem,
       budgets: { trading: this.budget, data: this.dataBudget },
       target: () => this.target(),

@@ -19,7 +19,13 @@ export function redact(text: string, secrets: Array<string | undefined>): string
 }
 
 export function toBrokerError(err: unknown, secrets: Array<string | undefined> = []): BrokerError {
-  if (err instanceof BrokerError) return err;
+  if (err instanceof BrokerError) {
+    // Masked in place: a BrokerError made deeper down without the secrets (the order executor's
+    // 429) keeps the class its maker checks for.
+    err.message = redact(err.message, secrets);
+    if (err.stack) err.stack = redact(err.stack, secrets);
+    return err;
+  }
   if (err instanceof RateLimitError) {
     const wait = err.retryAfterMs !== undefined ? `; retry in ${Math.ceil(err.retryAfterMs / 1000)} s` : '';
     return new BrokerError(

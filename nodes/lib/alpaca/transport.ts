@@ -32,6 +32,8 @@ export interface ClientTarget {
 
 export interface TransportOptions {
   mode: TradingMode;
+  /** How the status names the connection: the mode, and the host when it is not Alpaca's. */
+  label: string;
   /** Why the connection must not start (refused), if it must not. */
   problem?: string;
   budgets: Record<Api, RequestBudget>;
@@ -154,8 +156,7 @@ export class AlpacaTransport implements Rest {
     this.attempt = 0;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    const label = this.options.mode === 'live' ? 'LIVE' : this.options.mode;
-    this.setStatus('connected', `connected · ${label}`);
+    this.setStatus('connected', `connected · ${this.options.label}`);
   }
 
   private noteFailure(err: BrokerError): void {

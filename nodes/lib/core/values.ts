@@ -48,12 +48,26 @@ export function refuseForbiddenKeys(value: unknown, where: string, depth = 0): v
     return;
   }
   if (!isPlainObject(value)) return;
+  refuseForbiddenShape(value, where);
+  for (const key of Object.keys(value)) refuseForbiddenKeys(value[key], `${where}.${key}`, depth + 1);
+}
+
+/**
+ * The same for a msg, walking in depth only the fields a node reads: the rest of a msg (an http
+ * request's req and res, say) is not the node's business.
+ */
+export function refuseForbiddenFields(msg: object, fields: readonly string[]): void {
+  refuseForbiddenShape(msg, 'msg');
+  for (const field of fields) refuseForbiddenKeys(own(msg as Record<string, unknown>, field), `msg.${field}`);
+}
+
+/** One object: plain, and none of its own keys forbidden. */
+function refuseForbiddenShape(value: object, where: string): void {
   // A plain object's prototype is an Object.prototype (of this realm or a function node's sandbox), itself without one.
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto !== null && Object.getPrototypeOf(proto) !== null) throw new InputError(where, `${where} must be a plain object (it inherits properties)`);
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.has(key)) throw new InputError(`${where}.${key}`, `${where}.${key}: the key "${key}" is not allowed`);
-    refuseForbiddenKeys(value[key], `${where}.${key}`, depth + 1);
   }
 }
 

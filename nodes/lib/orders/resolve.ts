@@ -2,7 +2,7 @@
 // http request node's rule: a msg value applies only where the dialog leaves the field empty;
 // where both set it, the dialog wins and a warning says so. Then validates the result.
 import { InputError } from '../core/errors';
-import { blank, isPlainObject, own, refuseForbiddenKeys, show } from '../core/values';
+import { blank, isPlainObject, own, refuseForbiddenFields, show } from '../core/values';
 import { ORDER_ACTIONS, type OrderAction, type ResolvedAction } from './types';
 import { validateClientOrderId, validateOrder, validateRef, validateReplace, type OrderFields } from './validate';
 
@@ -100,7 +100,7 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
   if (typeof msg !== 'object' || msg === null) throw new InputError('msg', 'msg must be an object');
   const warnings: string[] = [];
   const raw = msg.payload;
-  refuseForbiddenKeys(raw, 'msg.payload');
+  refuseForbiddenFields(msg, ['payload', 'topic']);
   const payload: Payload = isPlainObject(raw) ? raw : {};
 
   let action: OrderAction;

@@ -3,7 +3,7 @@
 import type { BrokerConnection } from '../core/broker';
 import { InputError } from '../core/errors';
 import { parseSymbol } from '../core/symbols';
-import { blank, isPlainObject, own, positiveAmount, refuseForbiddenKeys, show } from '../core/values';
+import { blank, isPlainObject, own, positiveAmount, refuseForbiddenFields, show } from '../core/values';
 import type { OrderOrigin } from '../orders/gateway';
 
 export const POSITION_ACTIONS = ['account', 'positions', 'position', 'orders', 'clock', 'close', 'closeAll'] as const;
@@ -52,7 +52,7 @@ function positiveNumber(field: string, v: unknown): number {
 export function resolveRequest(settings: PositionsSettings, msg: Msg): ResolvedRequest {
   if (typeof msg !== 'object' || msg === null) throw new InputError('msg', 'msg must be an object');
   const warnings: string[] = [];
-  refuseForbiddenKeys(msg.payload, 'msg.payload');
+  refuseForbiddenFields(msg, ['payload', 'topic']);
   const payload = isPlainObject(msg.payload) ? msg.payload : {};
 
   let action: PositionAction;

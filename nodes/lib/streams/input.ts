@@ -1,5 +1,9 @@
 // Settings and msg commands of the stream nodes, validated in one place: a malformed command is
-// refused with a clear message before anything changes.
+// refused with a clear message before anything changes. Msgs may be hostile: only their own
+// properties are read, prototype keys are refused, symbol lists are capped and echoes cut short.
+import { InputError } from '../core/errors';
+import { MAX_SYMBOLS_PER_MSG, parseSymbolList, type AssetKind } from '../core/symbols';
+import { own, refuseForbiddenFields, show } from '../core/values';
 import { BAR_CHANNELS, KIND_CHANNELS, MARKET_KINDS, type MarketChannel, type MarketKind } from './events';
 import type { Wanted } from './subscriptions';
 
@@ -33,76 +37,50 @@ export interface StreamDef {
   pollAfter?: string | number;
 }
 
-const SYMBOL_RE: Record<MarketKind, RegExp> = {
-  stocks: /^[A-Z][A-Z0-9.]{0,9}$/,
-  crypto: /^[A-Z0-9]{2,10}\/[A-Z0-9]{2,6}$/,
-  options: /^[A-Z]{1,6}\d{6}[CP]\d{8}$/,
-  news: /^[A-Z][A-Z0-9.]{0,9}$/,
-};
-
-const EXAMPLE: Record<MarketKind, string> = {
-  stocks: 'AAPL',
-  crypto: 'BTC/USD',
-  options: 'AAPL240621C00190000',
-  news: 'AAPL',
+/** The symbol grammar each kind takes (lib/core/symbols.ts); news is about tickers. */
+const SYMBOL_KINDS: Record<MarketKind, readonly AssetKind[]> = {
+  stocks: ['stock'],
+  crypto: ['crypto'],
+  options: ['option'],
+  news: ['stock'],
 };
 
 export function isMarketKind(v: unknown): v is MarketKind {
   return typeof v === 'string' && (MARKET_KINDS as readonly string[]).includes(v);
 }
 
-/** "AAPL, msft" or ["AAPL"] -> ["AAPL", "MSFT"]; throws on anything malformed. */
+/** "AAPL, msft" or ["AAPL"] -> ["AAPL", "MSFT"] ("*" for all), linear and capped; throws InputError on anything malformed. */
 export function parseSymbols(input: unknown, kind: MarketKind, what = 'symbols'): string[] {
-  let list: unknown[];
-  if (typeof input === 'string') list = input.split(/[\s,;]+/).filter(Boolean);
-  else if (Array.isArray(input)) list = input;
-  else throw new Error(`${what} must be a string like "${EXAMPLE[kind]}" or an array of symbols, not ${describe(input)}`);
-  const out: string[] = [];
-  for (const raw of list) {
-    if (typeof raw !== 'string' || !raw.trim()) throw new Error(`${what}: every symbol must be a non-empty string, got ${describe(raw)}`);
-    const symbol = raw.trim().toUpperCase();
-    if (symbol !== '*' && !SYMBOL_RE[kind].test(symbol)) {
-      throw new Error(`${what}: "${raw}" is not a ${kind} symbol (like ${EXAMPLE[kind]}, or * for all)`);
-    }
-    if (!out.includes(symbol)) out.push(symbol);
-  }
-  return out;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `"${v.slice(0, 30)}"` : typeof v;
+  return parseSymbolList(what, input, SYMBOL_KINDS[kind], true);
 }
 
 export function parseChannels(input: unknown, kind: MarketKind, what = 'channels'): MarketChannel[] {
+  const offered = KIND_CHANNELS[kind] as readonly string[];
   const list = typeof input === 'string' ? input.split(/[\s,;]+/).filter(Boolean) : input;
-  if (!Array.isArray(list)) throw new Error(`${what} must be a list of channels: ${KIND_CHANNELS[kind].join(', ')}`);
-  const out: MarketChannel[] = [];
+  if (!Array.isArray(list)) throw new InputError(what, `${what} must be a list of channels: ${offered.join(', ')} (got ${show(input)})`);
+  const out = new Set<MarketChannel>();
   for (const c of list) {
-    if (typeof c !== 'string' || !(KIND_CHANNELS[kind] as readonly string[]).includes(c)) {
-      throw new Error(`${what}: "${String(c)}" is not a ${kind} channel (${KIND_CHANNELS[kind].join(', ')})`);
-    }
-    if (!out.includes(c as MarketChannel)) out.push(c as MarketChannel);
+    if (typeof c !== 'string' || !offered.includes(c)) throw new InputError(what, `${what}: ${show(c)} is not a ${kind} channel (${offered.join(', ')})`);
+    out.add(c as MarketChannel);
   }
-  return out;
+  return [...out];
 }
 
 function seconds(v: unknown, fallback: number, what: string, min = 0): number {
   if (v === undefined || v === null || v === '') return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${what} must be a number of at least ${min}`);
+  if (!Number.isFinite(n) || n < min) throw new InputError(what, `${what} must be a number of at least ${min} (got ${show(v)})`);
   return n;
 }
 
 /** The dialog's settings, checked. Throws with what is wrong. */
 export function resolveStreamSettings(def: StreamDef): StreamSettings {
   const kind = def.kind || 'stocks';
-  if (!isMarketKind(kind)) throw new Error(`unknown data kind "${String(kind)}": use ${MARKET_KINDS.join(', ')}`);
+  if (!isMarketKind(kind)) throw new InputError('kind', `unknown data kind ${show(kind)}: use ${MARKET_KINDS.join(', ')}`);
   const channels = parseChannels(def.channels && def.channels.length ? def.channels : KIND_CHANNELS[kind].slice(0, 1), kind);
-  if (channels.length === 0) throw new Error('choose at least one channel');
+  if (channels.length === 0) throw new InputError('channels', 'choose at least one channel');
   const output = (def.output || 'all') as OutputMode;
-  if (!['all', 'bars', 'conflate'].includes(output)) throw new Error(`unknown output mode "${output}"`);
+  if (!['all', 'bars', 'conflate'].includes(output)) throw new InputError('output', `unknown output mode ${show(output)}`);
   return {
     kind,
     symbols: parseSymbols(def.symbols ?? '', kind),
@@ -145,45 +123,52 @@ const ACTIONS: StreamAction[] = ['subscribe', 'unsubscribe', 'replace', 'list'];
  * object { trades: [...], quotes: [...] } per channel. Throws a clear Error when malformed.
  */
 export function parseStreamCommand(msg: Record<string, unknown>, s: StreamSettings): StreamCommand {
-  if (msg.kind !== undefined && msg.kind !== s.kind) {
-    if (!isMarketKind(msg.kind)) throw new Error(`unknown data kind "${String(msg.kind)}": use ${MARKET_KINDS.join(', ')}`);
-    throw new Error(`this node streams ${s.kind}, not ${msg.kind}: use another alpaca-stream node set to ${msg.kind}`);
+  refuseForbiddenFields(msg, ['kind', 'action', 'payload', 'channels']);
+  const kind = own(msg, 'kind');
+  if (kind !== undefined && kind !== s.kind) {
+    if (!isMarketKind(kind)) throw new InputError('msg.kind', `unknown data kind ${show(kind)}: use ${MARKET_KINDS.join(', ')}`);
+    throw new InputError('msg.kind', `this node streams ${s.kind}, not ${kind}: use another alpaca-stream node set to ${kind}`);
   }
-  const action = (msg.action ?? 'subscribe') as StreamAction;
-  if (typeof action !== 'string' || !ACTIONS.includes(action)) {
-    throw new Error(`msg.action must be one of ${ACTIONS.join(', ')}, not ${describe(msg.action)}`);
+  const action = own(msg, 'action') ?? 'subscribe';
+  if (typeof action !== 'string' || !(ACTIONS as readonly string[]).includes(action)) {
+    throw new InputError('msg.action', `msg.action must be one of ${ACTIONS.join(', ')} (got ${show(action)})`);
   }
   if (action === 'list') return { action, wanted: {} };
-  const payload = msg.payload;
+  const command = action as StreamAction;
+  const payload = own(msg, 'payload');
   const allowedChannels = effectiveChannels(s);
   let wanted: Wanted;
   if (payload !== null && typeof payload === 'object' && !Array.isArray(payload)) {
     wanted = {};
     const entries = Object.entries(payload as Record<string, unknown>);
-    if (entries.length === 0 && action !== 'replace') throw new Error('msg.payload has no channels: use e.g. { "trades": ["AAPL"] }');
+    if (entries.length === 0 && command !== 'replace') throw new InputError('msg.payload', 'msg.payload has no channels: use e.g. { "trades": ["AAPL"] }');
+    let count = 0;
     for (const [channel, list] of entries) {
       const [c] = parseChannels([channel], s.kind, 'msg.payload');
       if (!allowedChannels.includes(c)) {
-        throw new Error(`msg.payload: channel "${c}" is not enabled on this node (${allowedChannels.join(', ')})`);
+        throw new InputError('msg.payload', `msg.payload: channel "${c}" is not enabled on this node (${allowedChannels.join(', ')})`);
       }
       wanted[c] = parseSymbols(list, s.kind, `msg.payload.${c}`);
+      count += wanted[c].length;
+      if (count > MAX_SYMBOLS_PER_MSG) throw new InputError('msg.payload', `msg.payload: more than the ${MAX_SYMBOLS_PER_MSG} symbols allowed in one msg`);
     }
   } else {
-    const channels = msg.channels === undefined ? allowedChannels : parseChannels(msg.channels, s.kind, 'msg.channels');
+    const channelsValue = own(msg, 'channels');
+    const channels = channelsValue === undefined ? allowedChannels : parseChannels(channelsValue, s.kind, 'msg.channels');
     for (const c of channels) {
-      if (!allowedChannels.includes(c)) throw new Error(`msg.channels: "${c}" is not enabled on this node (${allowedChannels.join(', ')})`);
+      if (!allowedChannels.includes(c)) throw new InputError('msg.channels', `msg.channels: "${c}" is not enabled on this node (${allowedChannels.join(', ')})`);
     }
     if (payload === undefined || payload === null || payload === '') {
-      if (action !== 'replace') throw new Error(`msg.payload must name the symbols to ${action} (e.g. "AAPL,MSFT")`);
+      if (command !== 'replace') throw new InputError('msg.payload', `msg.payload must name the symbols to ${command} (e.g. "AAPL,MSFT")`);
       wanted = {};
     } else {
       wanted = wantedFor(parseSymbols(payload, s.kind, 'msg.payload'), channels);
     }
-    if (action !== 'replace' && Object.values(wanted).every((l) => l.length === 0)) {
-      throw new Error(`msg.payload must name at least one symbol to ${action}`);
+    if (command !== 'replace' && Object.values(wanted).every((l) => l.length === 0)) {
+      throw new InputError('msg.payload', `msg.payload must name at least one symbol to ${command}`);
     }
   }
-  return { action, wanted };
+  return { action: command, wanted };
 }
 
 // --- order updates ---------------------------------------------------------
@@ -214,21 +199,16 @@ export interface OrderUpdatesFilter {
 
 /** Dialog filter: symbols "AAPL, BTC/USD" (empty = all), events list (empty = all). Throws when malformed. */
 export function parseOrderFilter(symbols: unknown, events: unknown): OrderUpdatesFilter {
-  const symList = typeof symbols === 'string' ? symbols.split(/[\s,;]+/).filter(Boolean) : Array.isArray(symbols) ? symbols : [];
   const out: OrderUpdatesFilter = { symbols: new Set(), events: new Set() };
-  for (const raw of symList) {
-    const s = String(raw).trim().toUpperCase();
-    if (!SYMBOL_RE.stocks.test(s) && !SYMBOL_RE.crypto.test(s) && !SYMBOL_RE.options.test(s)) {
-      throw new Error(`symbol filter: "${String(raw)}" is not a symbol (like AAPL or BTC/USD)`);
-    }
-    out.symbols.add(s);
+  if (typeof symbols === 'string' ? symbols.trim() : Array.isArray(symbols) && symbols.length) {
+    for (const s of parseSymbolList('symbol filter', symbols, ['stock', 'crypto', 'option'])) out.symbols.add(s);
   }
   const evList = typeof events === 'string' ? events.split(/[\s,;]+/).filter(Boolean) : Array.isArray(events) ? events : [];
   for (const e of evList) {
-    if (!(TRADE_EVENTS as readonly string[]).includes(String(e))) {
-      throw new Error(`event filter: "${String(e)}" is not a trade event (${TRADE_EVENTS.join(', ')})`);
+    if (typeof e !== 'string' || !(TRADE_EVENTS as readonly string[]).includes(e)) {
+      throw new InputError('event filter', `event filter: ${show(e)} is not a trade event (${TRADE_EVENTS.join(', ')})`);
     }
-    out.events.add(String(e));
+    out.events.add(e);
   }
   return out;
 }
