@@ -114,9 +114,11 @@ export class AlpacaConnection implements BrokerConnection {
     this.budget = new RequestBudgetImpl({ name: 'Alpaca trading API budget', ...options.budgetOptions });
     this.dataBudget = new RequestBudgetImpl({ name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
     this.requests.setMaxListeners(0);
+    const endpoint = problem ? undefined : normaliseEndpoint(options.endpoint);
     this.transport = new AlpacaTransport({
       mode: options.mode,
-      label: connectionLabel(options.mode, problem ? undefined : normaliseEndpoint(options.endpoint)),
+      label: connectionLabel(options.mode, endpoint),
+      host: endpoint ? endpointHost(endpoint) : undefined,
       problem,
       budgets: { trading: this.budget, data: this.dataBudget },
       target: () => this.target(),

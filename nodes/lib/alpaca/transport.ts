@@ -34,6 +34,8 @@ export interface TransportOptions {
   mode: TradingMode;
   /** How the status names the connection: the mode, and the host when it is not Alpaca's. */
   label: string;
+  /** The Endpoint's host (not Alpaca's), named in every status that says where it failed. */
+  host?: string;
   /** Why the connection must not start (refused), if it must not. */
   problem?: string;
   budgets: Record<Api, RequestBudget>;
@@ -103,7 +105,7 @@ export class AlpacaTransport implements Rest {
     if (this.client) return Promise.resolve(this.client);
     if (this.opening) return this.opening;
     const generation = this.generation;
-    this.setStatus('connecting', 'connecting…');
+    this.setStatus('connecting', this.options.host ? `connecting to ${this.options.host}…` : 'connecting…');
     const opening = (async () => {
       const target = await this.options.target();
       if (generation !== this.generation) throw new BrokerError('connection closed while opening', 'network');
@@ -163,7 +165,7 @@ export class AlpacaTransport implements Rest {
     if (err.kind === 'auth') {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
-      this.setStatus('auth_failed', 'auth failed: keys rejected', err.message);
+      this.setStatus('auth_failed', this.options.host ? `auth failed at ${this.options.host}: keys rejected` : 'auth failed: keys rejected', err.message);
     } else if (err.kind === 'network' || (err.status !== undefined && err.status >= 500)) {
       this.scheduleRetry(err.message);
     }
@@ -177,7 +179,8 @@ export class AlpacaTransport implements Rest {
     const base = Math.min(initial * 2 ** (this.attempt - 1), max);
     const delay = Math.round(Math.min(max, base * (0.8 + Math.random() * 0.4)));
     const since = this.current.state === 'reconnecting' ? this.current.since : Date.now();
-    this.setStatus('reconnecting', `unreachable (attempt ${this.attempt}, since ${hhmmss(since)})`, reason, since);
+    const what = this.options.host ? `${this.options.host} unreachable` : 'unreachable';
+    this.setStatus('reconnecting', `${what} (attempt ${this.attempt}, since ${hhmmss(since)})`, reason, since);
     const generation = this.generation;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
