@@ -153,7 +153,7 @@ export class OrderJournal extends EventEmitter {
     e.outcome = outcome;
     if (orderId) e.orderId = orderId;
     if (reported) e.reportedAt = this.now();
-    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined });
+    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at: e.reportedAt });
   }
 
   /** A node has reported the outcome (output or error): the entry is done. */
@@ -161,7 +161,7 @@ export class OrderJournal extends EventEmitter {
     const e = this.entries.get(id);
     if (!e || e.reportedAt !== undefined || this.closed) return;
     e.reportedAt = this.now();
-    this.write({ r: 'done', id });
+    this.write({ r: 'done', id, at: e.reportedAt });
     this.maybeCompact();
   }
 
@@ -213,12 +213,12 @@ export class OrderJournal extends EventEmitter {
         if (!e) return;
         if (typeof record.outcome === 'string') e.outcome = record.outcome as JournalOutcome;
         if (typeof record.orderId === 'string') e.orderId = record.orderId;
-        if (record.reported === true) e.reportedAt ??= e.at;
+        if (record.reported === true) e.reportedAt ??= typeof record.at === 'number' ? record.at : e.at;
         return;
       }
       case 'done': {
         const e = id ? this.entries.get(id) : undefined;
-        if (e) e.reportedAt ??= e.at;
+        if (e) e.reportedAt ??= typeof record.at === 'number' ? record.at : e.at;
         return;
       }
       case 'cursor': {
