@@ -9,7 +9,7 @@ import { keyedClientOrderId, newClientOrderId } from './lib/orders/client-order-
 import { describeOrder } from './lib/orders/describe';
 import { OrderBlocked, type JournalTicket, type OrderOrigin } from './lib/orders/gateway';
 import type { OrderReport } from './lib/orders/recovery';
-import { resolveKey, resolveMaxWaitMs, resolveOrder, type OrderSettings } from './lib/orders/resolve';
+import { isKeyPath, resolveKey, resolveMaxWaitMs, resolveOrder, type OrderSettings } from './lib/orders/resolve';
 import { OrderFailure, type OrderDetails, type PlacementResult } from './lib/orders/types';
 import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
 
@@ -151,7 +151,8 @@ export default function (RED: NodeAPI): void {
       const echo = entry.msg ?? {};
       const msg: Msg = { _msgid: typeof echo._msgid === 'string' ? echo._msgid : RED.util.generateId() } as Msg;
       if (typeof echo.topic === 'string') msg.topic = echo.topic;
-      if (typeof echo.keyProperty === 'string' && typeof echo.key === 'string') RED.util.setMessageProperty(msg, echo.keyProperty, echo.key, true);
+      // The journal file is read back from disk: only a plain property path is followed.
+      if (typeof echo.keyProperty === 'string' && isKeyPath(echo.keyProperty) && typeof echo.key === 'string') RED.util.setMessageProperty(msg, echo.keyProperty, echo.key, true);
       msg.action = entry.action;
       msg.recovered = true;
       msg.recoveredFrom = report.cause;

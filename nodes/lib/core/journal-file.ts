@@ -22,6 +22,7 @@ export class JournalFile {
   private fd?: number;
   private waiting: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private syncing = false;
+  private closeWhenSynced = false;
   /** Lines appended since the last compaction. */
   appended = 0;
 
@@ -91,7 +92,8 @@ export class JournalFile {
 
   /** Closes the file (pending flushes still complete); the next append opens it again. */
   close(): void {
-    if (!this.syncing) this.closeFd();
+    if (this.syncing) this.closeWhenSynced = true;
+    else this.closeFd();
   }
 
   /** Removes the file. */
@@ -101,6 +103,7 @@ export class JournalFile {
   }
 
   private open(): number {
+    this.closeWhenSynced = false;
     this.fd ??= fs.openSync(this.file, 'a', 0o600);
     return this.fd;
   }
@@ -128,6 +131,7 @@ export class JournalFile {
       this.syncing = false;
       for (const w of batch) (err ? w.reject(err) : w.resolve());
       if (this.waiting.length) this.sync();
+      else if (this.closeWhenSynced) this.closeFd();
     });
   }
 }

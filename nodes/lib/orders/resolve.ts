@@ -208,6 +208,11 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
 const MAX_KEY = 1000;
 const PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
+/** Whether `path` is a msg property path a key may live at (dotted names, no prototype keys). */
+export function isKeyPath(path: string): boolean {
+  return PATH.test(path) && !path.split('.').some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype');
+}
+
 /**
  * The msg's idempotency key: the value of the msg property the dialog names (text or a number).
  * A named property that is missing is an error: the user asked for idempotency.
@@ -215,7 +220,7 @@ const PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 export function resolveKey(settings: Pick<OrderSettings, 'keyProperty'>, msg: Msg): { property: string; key: string } | undefined {
   if (blank(settings.keyProperty)) return undefined;
   const property = String(settings.keyProperty).trim().replace(/^msg\./, '');
-  if (!PATH.test(property) || property.split('.').some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype')) {
+  if (!isKeyPath(property)) {
     throw new InputError('keyProperty', `the node's idempotency key property "${show(settings.keyProperty)}" is not a msg property path like signalId or payload.alertId`);
   }
   let v: unknown = msg;
