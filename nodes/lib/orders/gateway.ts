@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerError, type ErrorKind } from '../core/errors';
 import { PRIORITY } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
-import { OrderFailure, type Attempt, type CancelResult, type OrderDetails, type OrderExecutor, type OrderRef, type OrderRequest, type PlacedOrder, type PlacementResult, type ReplaceChanges } from './types';
+import { OrderFailure, type Attempt, type CancelResult, type SendOptions, type OrderDetails, type OrderExecutor, type OrderRef, type OrderRequest, type PlacedOrder, type PlacementResult, type ReplaceChanges } from './types';
 import { describeOrder } from './describe';
 import { JournalUnavailable, OrderJournal, type JournalEntry, type JournalOutcome } from './journal';
 import { ReportDesk, journalOutcome, reconcile, type OrderReport, type RecoveryOptions } from './recovery';
@@ -384,7 +384,7 @@ export class OrderGateway extends EventEmitter {
     change: Extract<OrderChange, { action: 'submit' | 'replace' }>,
     origin: OrderOrigin,
     options: RequestOptions,
-    send: (send: { maxWaitMs?: number; beforeSend: () => Promise<void> }) => Promise<PlacementResult>,
+    send: (send: SendOptions) => Promise<PlacementResult>,
     fields: Partial<JournalEntry>,
   ): Promise<PlacementResult> {
     const id = change.clientOrderId;
@@ -392,9 +392,11 @@ export class OrderGateway extends EventEmitter {
     if (earlier) return earlier.then(noop, noop).then(() => this.place(change, origin, options, send, fields));
     const known = this.journal.get(id);
     if (known && known.action === change.action && known.outcome && PLACED.has(known.outcome)) return this.duplicateOf(id, change, origin);
+    // Every request for this order, the policy's read of a replaced order included.
+    const attempts: Attempt[] = [];
     const run = this.journaled(change, origin, options, fields, async (sent) => {
-      const request = await this.authorize(change, origin);
-      return this.execute(change, origin, request, () => send({ maxWaitMs: options.maxWaitMs, beforeSend: sent }));
+      const request = await this.authorize(change, origin, false, attempts);
+      return this.execute(change, origin, request, () => send({ maxWaitMs: options.maxWaitMs, beforeSend: sent, attempts }));
     }, id);
     placing.set(id, run);
     const forget = () => {
@@ -457,14 +459,14 @@ export class OrderGateway extends EventEmitter {
   }
 
   /** Runs every policy on the change; throws OrderBlocked on the first refusal. Cancels pass untouched. */
-  private async authorize(change: Exclude<OrderChange, { action: 'cancel' } | { action: 'cancelAll' }>, origin: OrderOrigin, dryRun = false): Promise<PolicyRequest | 'checked'> {
+  private async authorize(change: Exclude<OrderChange, { action: 'cancel' } | { action: 'cancelAll' }>, origin: OrderOrigin, dryRun = false, attempts?: Attempt[]): Promise<PolicyRequest | 'checked'> {
     if (this.slots.size === 0) return 'checked';
     const request: PolicyRequest = { change, origin, dryRun };
     try {
       for (const [name, slot] of this.slots) {
         const policy = slot.policy ?? (await this.waitFor(name, slot));
         if (!policy) continue; // the slot was given up while waiting: no policy expected any more
-        if (change.action === 'replace' && !request.original) request.original = await this.original(change.ref, policy.label);
+        if (change.action === 'replace' && !request.original) request.original = await this.original(change.ref, policy.label, attempts);
         const verdict = await policy.decide(request);
         if (!verdict.pass) throw new OrderBlocked(`${summary(change)} blocked by the ${policy.label}${verdict.state ? ` (${verdict.state})` : ''}: ${verdict.reason}`, policy.label, verdict.check, verdict.state);
       }
@@ -490,9 +492,9 @@ export class OrderGateway extends EventEmitter {
     });
   }
 
-  private async original(ref: OrderRef, label: string): Promise<OrderDetails> {
+  private async original(ref: OrderRef, label: string, attempts?: Attempt[]): Promise<OrderDetails> {
     try {
-      return (await this.executor.fetch(ref)).order;
+      return (await this.executor.fetch(ref, attempts)).order;
     } catch (err) {
       throw new OrderBlocked(`the order to replace (${refText(ref)}) could not be read (${(err as Error).message}), so the ${label} cannot check the replace`, label, 'unreadable');
     }
