@@ -1,5 +1,6 @@
 // Config node: credentials, mode (sim / paper / live) and data feed. It owns the ONE connection
 // that every node using this account shares, and the account's one circuit breaker.
+import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { BreakerHolder } from './lib/breaker/holder';
@@ -9,8 +10,10 @@ import { AlpacaConnection, type AlpacaConnectionOptions } from './lib/alpaca/con
 import { endpointHost, isLoopback, normaliseEndpoint, type StockFeed } from './lib/alpaca/client';
 import type { OrderTuning } from './lib/alpaca/orders';
 import { planConnectionTest, requestRefusal, testConnection } from './lib/alpaca/test-connection';
+import { fileSafe } from './lib/core/journal-file';
 import { show } from './lib/core/values';
 import type { AccountConfigNode } from './lib/node-red/account';
+import type { OrderReport } from './lib/orders/recovery';
 import type { SimulatorOptions } from './lib/sim/simulator';
 
 export interface AccountDef extends NodeDef {
@@ -109,18 +112,27 @@ function breakersOf(RED: NodeAPI, accountId: string): string[] {
 export default function (RED: NodeAPI): void {
   // settings.js may tune the built-in simulator: alpacaSimulator: { seed, speed, tickMs, startingCash, marketHours, dataPlan, startAt }
   const simSettings = (): SimulatorOptions | undefined => (RED.settings as unknown as { alpacaSimulator?: SimulatorOptions }).alpacaSimulator;
-  // settings.js may tune how orders are settled after a doubtful answer: alpacaOrders: { lookupDelaysMs, rateLimitRetryMs }
-  const orderTuning = (): OrderTuning | undefined => (RED.settings as unknown as { alpacaOrders?: OrderTuning }).alpacaOrders;
+  // settings.js may tune how orders are settled after a doubtful answer: alpacaOrders: { lookupDelaysMs, rateLimitRetryMs, journalDays }
+  const orderTuning = (): (OrderTuning & { journalDays?: number }) | undefined => (RED.settings as unknown as { alpacaOrders?: OrderTuning }).alpacaOrders;
+  /** The account's order journal in the user directory; none for the built-in simulator (it forgets its orders at a restart). */
+  const journalFile = (def: AccountDef, id: string): string | undefined => {
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+    if (!userDir || (def.mode === 'sim' && !def.endpoint?.trim())) return undefined;
+    return path.join(userDir, 'alpaca-journal', `account-${fileSafe(id)}.jsonl`);
+  };
 
   function AlpacaAccountNode(this: DeployedAccount & { credentials?: AccountCredentials }, def: AccountDef): void {
     RED.nodes.createNode(this, def);
     this.mode = def.mode ?? 'sim';
-    const options = connectionOptions(def, this.credentials ?? {}, simSettings(), orderTuning());
+    const tuning = orderTuning();
+    const journal = { file: journalFile(def, this.id), retentionDays: tuning?.journalDays };
+    const options = { ...connectionOptions(def, this.credentials ?? {}, simSettings(), tuning), journal };
     const connection = new AlpacaConnection(options);
     this.connection = connection;
     this.deployedSettings = options;
     this.breakers = new BreakerHolder(connection.orders);
     const label = `Alpaca account "${def.name || this.id}"`;
+    const stopRecovery = watchRecovery.call(this, connection, label);
     // A breaker in the flows binds every order of this account from the first msg on: until it
     // has started (and loaded its stored state), orders wait for it.
     const breakers = breakersOf(RED, this.id);
@@ -138,8 +150,39 @@ export default function (RED: NodeAPI): void {
     if (def.budgetShared && !this.credentials?.redisUrl) this.error(`${label}: a shared request budget needs a Redis URL; using a budget of its own`);
 
     this.on('close', (_removed: boolean, done: () => void) => {
+      stopRecovery();
       connection.close().then(done, done);
     });
+  }
+
+  /**
+   * The order journal's glue: its problems as warnings, the reports of an earlier run handed to the
+   * nodes once the flows run (a warning when the node is gone). Returns what close must undo.
+   */
+  function watchRecovery(this: AccountConfigNode, connection: AlpacaConnection, label: string): () => void {
+    const orders = connection.orders;
+    if (orders.journal.loadProblem) this.warn(`${label}: order journal: ${orders.journal.loadProblem}`);
+    const onProblem = (message: string) => this.warn(`${label}: ${message}`);
+    const onOrphan = (report: OrderReport) => {
+      this.warn(`${label}: ${report.detail} (reported here: the node that sent it, ${report.entry.origin}, no longer exists)`);
+      orders.settledReport(report);
+    };
+    const onStarted = () => orders.reports.start();
+    const onStopping = () => orders.reports.stop();
+    orders.journal.on('problem', onProblem);
+    orders.on('recovery-problem', onProblem);
+    orders.reports.on('orphan', onOrphan);
+    RED.events.on('flows:started', onStarted);
+    RED.events.on('flows:stopping', onStopping);
+    void orders.recover();
+    return () => {
+      RED.events.off('flows:started', onStarted);
+      RED.events.off('flows:stopping', onStopping);
+      orders.close();
+      orders.journal.off('problem', onProblem);
+      orders.off('recovery-problem', onProblem);
+      orders.reports.off('orphan', onOrphan);
+    };
   }
 
   RED.nodes.registerType<AccountConfigNode, AccountDef, {}, AccountCredentials>('alpaca-account', AlpacaAccountNode as never, {

@@ -1,13 +1,15 @@
-// Places, cancels and replaces orders through the account's order gateway, exactly once per msg,
-// and optionally follows each order to its final state. The work is in lib/orders/; this file
-// adapts it to Node-RED.
+// Places, cancels and replaces orders through the account's order gateway: one order per msg,
+// exactly once per idempotency key; optionally follows each order to its final state; reports
+// what an earlier run (or this node before a redeploy) left unreported, marked recovered. The
+// work is in lib/orders/; this file adapts it to Node-RED.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import { accountOf, useConnection } from './lib/node-red/account';
 import { connectionStatus, status } from './lib/node-red/status';
-import { deriveClientOrderId } from './lib/orders/client-order-id';
+import { keyedClientOrderId, newClientOrderId } from './lib/orders/client-order-id';
 import { describeOrder } from './lib/orders/describe';
-import { OrderBlocked, type OrderOrigin } from './lib/orders/gateway';
-import { resolveOrder, type OrderSettings } from './lib/orders/resolve';
+import { OrderBlocked, type JournalTicket, type OrderOrigin } from './lib/orders/gateway';
+import type { OrderReport } from './lib/orders/recovery';
+import { isKeyPath, resolveKey, resolveMaxWaitMs, resolveOrder, type OrderSettings } from './lib/orders/resolve';
 import { OrderFailure, type OrderDetails, type PlacementResult } from './lib/orders/types';
 import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
 
@@ -26,6 +28,17 @@ interface OrderDef extends NodeDef, OrderSettings {
 type Msg = NodeMessageInFlow & Record<string, unknown>;
 type Send = (msg: Array<NodeMessageInFlow | null>) => void;
 type Done = (err?: Error) => void;
+
+const noop = (): void => undefined;
+
+/** What the journal keeps of a msg to report on it after a restart: no payload (it may hold a secret). */
+function journalEcho(msg: Msg, key?: { property: string; key: string }): Record<string, unknown> {
+  return {
+    _msgid: typeof msg._msgid === 'string' ? msg._msgid : undefined,
+    topic: typeof msg.topic === 'string' ? msg.topic.slice(0, 200) : undefined,
+    ...(key ? { keyProperty: key.property, key: key.key } : {}),
+  };
+}
 
 const DEFAULT_TIMEOUT_S = 60;
 
@@ -59,8 +72,16 @@ export default function (RED: NodeAPI): void {
     watcher?.start();
     let closed = false;
 
-    const fail = (err: Error, msg: Msg, done: Done) => {
-      if (closed) return done();
+    /** The outcome is out (an output or an error): the journal entry is done. */
+    const reported = (ticket?: JournalTicket) => {
+      if (ticket) orders.reported(ticket);
+    };
+
+    const fail = (err: Error, msg: Msg, done: Done, ticket?: JournalTicket) => {
+      if (closed) {
+        if (ticket) orders.handOver(ticket, { error: err });
+        return done();
+      }
       if (err instanceof OrderBlocked) {
         msg.breaker = { state: err.state, check: err.check, reason: err.message };
       }
@@ -74,13 +95,15 @@ export default function (RED: NodeAPI): void {
       }
       node.status(status.failed(err.message));
       node.error(err, msg);
+      reported(ticket);
       done();
     };
 
     /** Output 1 now; with "wait for final state", output 2 (filled) or 3 (anything else) later. */
-    const accepted = (result: PlacementResult, msg: Msg, send: Send, done: Done, watch: OrderWatch | undefined) => {
+    const accepted = (result: PlacementResult, msg: Msg, send: Send, done: Done, watch: OrderWatch | undefined, ticket?: JournalTicket) => {
       if (closed) {
         watch?.end();
+        if (ticket) orders.handOver(ticket, { result });
         return done();
       }
       msg.payload = result.order;
@@ -96,13 +119,14 @@ export default function (RED: NodeAPI): void {
       }
       const later = watch ? RED.util.cloneMessage(msg) : undefined;
       send([msg, null, null]);
+      reported(ticket);
       const label = `${result.outcome === 'duplicate' ? 'already placed' : 'placed'} ${describeOrder(result.order)}`;
       if (!watch || !later) {
         node.status(status.success(label));
         return done();
       }
       node.status(status.working(`${label} · waiting`));
-      watch.wait(result, waitMs, (id) => orders.fetch({ orderId: id })).then(
+      watch.wait(result, waitMs, (id) => orders.fetch({ orderId: id }, later.attempts as PlacementResult['attempts'])).then(
         (final: FinalState) => {
           if (closed) return done();
           later.payload = final.order;
@@ -121,6 +145,45 @@ export default function (RED: NodeAPI): void {
       );
     };
 
+    /** A request of an earlier run (or of this node before a redeploy), settled: reported once, marked recovered. */
+    const recovered = (report: OrderReport) => {
+      const { entry } = report;
+      const echo = entry.msg ?? {};
+      const msg: Msg = { _msgid: typeof echo._msgid === 'string' ? echo._msgid : RED.util.generateId() } as Msg;
+      if (typeof echo.topic === 'string') msg.topic = echo.topic;
+      // The journal file is read back from disk: only a plain property path is followed.
+      if (typeof echo.keyProperty === 'string' && isKeyPath(echo.keyProperty) && typeof echo.key === 'string') RED.util.setMessageProperty(msg, echo.keyProperty, echo.key, true);
+      msg.action = entry.action;
+      msg.recovered = true;
+      msg.recoveredFrom = report.cause;
+      msg.outcome = report.outcome;
+      msg.attempts = report.attempts;
+      msg.detail = report.detail;
+      if (entry.action === 'submit' || entry.action === 'replace') msg.clientOrderId = entry.id;
+      const found = report.found;
+      if (report.outcome === 'canceled') {
+        msg.payload = found?.order ?? entry.ref ?? null;
+        msg.alpaca = found?.raw ?? null;
+        node.status(status.success(`canceled ${found?.order.symbol ?? ''}`));
+        sendLater([msg, null, null]);
+        orders.settledReport(report);
+        return;
+      }
+      if (found && report.outcome === 'placed') {
+        node.warn(`recovered after a ${report.cause}: ${report.detail}`);
+        const result: PlacementResult = { ...found, outcome: 'placed', reconciled: false, clientOrderId: entry.id, attempts: report.attempts };
+        accepted(result, msg, sendLater, noop, watcher?.watch(entry.id));
+        orders.settledReport(report);
+        return;
+      }
+      msg.payload = found?.order ?? entry.order ?? entry.ref ?? null;
+      node.status(status.failed(report.detail));
+      node.error(new Error(`recovered after a ${report.cause}: ${report.detail}`), msg);
+      orders.settledReport(report);
+    };
+    const sendLater: Send = (msgs) => node.send(msgs);
+    const unclaim = orders.reports.claim(node.id, recovered);
+
     node.on('input', (input: NodeMessageInFlow, send: Send, done: Done) => {
       const msg = input as Msg;
       let resolution;
@@ -129,45 +192,62 @@ export default function (RED: NodeAPI): void {
       } catch (err) {
         return fail(err as Error, msg, done);
       }
-      for (const warning of resolution.warnings) node.warn(warning);
       const r = resolution.resolved;
+      let key: ReturnType<typeof resolveKey>;
+      let maxWaitMs: number | undefined;
+      try {
+        key = r.action === 'submit' || r.action === 'replace' ? resolveKey(settings, msg) : undefined;
+        maxWaitMs = resolveMaxWaitMs(settings, msg, resolution.warnings);
+      } catch (err) {
+        return fail(err as Error, msg, done);
+      }
+      for (const warning of resolution.warnings) node.warn(warning);
       msg.action = r.action;
+      const ticket: JournalTicket = {};
+      const options = { maxWaitMs, msg: journalEcho(msg, key), ticket };
+      const clientOrderIdOf = (given: string | undefined, action: 'submit' | 'replace') => {
+        if (key && given && given !== keyedClientOrderId(node.id, action, key.key)) node.warn(`msg.payload's client order id ignored: the node's idempotency key (msg.${key.property}) decides it`);
+        return key ? keyedClientOrderId(node.id, action, key.key) : (given ?? newClientOrderId());
+      };
 
       switch (r.action) {
         case 'submit': {
-          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, r.order);
+          const clientOrderId = clientOrderIdOf(r.clientOrderId, 'submit');
           node.status(status.working(`sending ${describeOrder(r.order)}…`));
           const watch = watcher?.watch(clientOrderId);
-          orders.submit(r.order, clientOrderId, origin).then(
-            (result) => accepted(result, msg, send, done, watch),
+          orders.submit(r.order, clientOrderId, origin, options).then(
+            (result) => accepted(result, msg, send, done, watch, ticket),
             (err: Error) => {
               watch?.end();
-              fail(err, msg, done);
+              fail(err, msg, done, ticket);
             },
           );
           return;
         }
         case 'replace': {
-          const clientOrderId = r.clientOrderId ?? deriveClientOrderId(node.id, msg._msgid, { replace: r.ref, changes: r.changes });
+          const clientOrderId = clientOrderIdOf(r.clientOrderId, 'replace');
           node.status(status.working('replacing…'));
           const watch = watcher?.watch(clientOrderId);
-          orders.replace(r.ref, r.changes, clientOrderId, origin).then(
+          orders.replace(r.ref, r.changes, clientOrderId, origin, options).then(
             (result) => {
               msg.replaces = result.order.replaces;
-              accepted(result, msg, send, done, watch);
+              accepted(result, msg, send, done, watch, ticket);
             },
             (err: Error) => {
               watch?.end();
-              fail(err, msg, done);
+              fail(err, msg, done, ticket);
             },
           );
           return;
         }
         case 'cancel': {
           node.status(status.working('canceling…'));
-          orders.cancel(r.ref, origin).then(
+          orders.cancel(r.ref, origin, options).then(
             (result) => {
-              if (closed) return done();
+              if (closed) {
+                orders.handOver(ticket, { result });
+                return done();
+              }
               msg.payload = result.order ?? { id: result.orderId, status: 'pending_cancel' };
               msg.alpaca = result.raw ?? null;
               msg.outcome = result.canceledNow ? 'canceled' : 'already_canceled';
@@ -175,25 +255,30 @@ export default function (RED: NodeAPI): void {
               if (!result.canceledNow) node.warn(`order ${result.orderId} was already canceled`);
               node.status(status.success(`canceled ${result.order?.symbol ?? result.orderId}`));
               send([msg, null, null]);
+              reported(ticket);
               done();
             },
-            (err: Error) => fail(err, msg, done),
+            (err: Error) => fail(err, msg, done, ticket),
           );
           return;
         }
         case 'cancelAll': {
           node.status(status.working('canceling all orders…'));
-          orders.cancelAll(origin).then(
+          orders.cancelAll(origin, options).then(
             (results) => {
-              if (closed) return done();
+              if (closed) {
+                orders.handOver(ticket, {});
+                return done();
+              }
               msg.payload = results;
               msg.outcome = 'canceled';
               const failed = results.filter((x) => !x.ok).length;
               node.status(status.success(`canceled ${results.length - failed} orders${failed ? `, ${failed} failed` : ''}`));
               send([msg, null, null]);
+              reported(ticket);
               done();
             },
-            (err: Error) => fail(err, msg, done),
+            (err: Error) => fail(err, msg, done, ticket),
           );
           return;
         }
@@ -202,6 +287,7 @@ export default function (RED: NodeAPI): void {
 
     node.on('close', () => {
       closed = true;
+      unclaim();
       watcher?.close();
       node.status({});
       node.orderSettings = undefined;

@@ -1,10 +1,13 @@
 // Holds messages until the request budget grants them: the account's budget (shared with every
 // node of that account), or, without an account, a budget per named category for any API. The
 // queue, priorities, expiry and drops are in lib/gate.ts; this file adapts them to Node-RED.
+import path from 'node:path';
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import { RequestBudgetImpl, budgetProblem } from './lib/budget/budget';
 import type { BudgetState, RequestBudget } from './lib/budget/types';
 import type { ConnectionStatus } from './lib/core/broker';
+import { HeldMsgs } from './lib/core/held-msgs';
+import { JournalFile, fileSafe } from './lib/core/journal-file';
 import {
   FULL_POLICIES,
   PRESETS,
@@ -42,11 +45,12 @@ type Msg = NodeMessageInFlow & { priority?: unknown; category?: unknown; rateFee
 type Send = (msg: Array<NodeMessageInFlow | null>) => void;
 type Done = (err?: Error) => void;
 
-/** A waiting msg with the callbacks that settle it. */
+/** A waiting msg with the callbacks that settle it, and its key on file. */
 interface Entry {
   msg: Msg;
   send: Send;
   done: Done;
+  held: string;
 }
 
 const ACCOUNT_LANE = 'account';
@@ -154,6 +158,17 @@ export default function (RED: NodeAPI): void {
     let statusTimer: NodeJS.Timeout | undefined;
     let lastShown = '';
 
+    // Waiting msgs are on file (in the user directory), so a restart reports them instead of losing them.
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+    const held = new HeldMsgs(userDir ? new JournalFile(path.join(userDir, 'alpaca-journal', `rate-gate-${fileSafe(node.id)}.jsonl`)) : undefined);
+    if (held.problem) node.warn(`rate gate: ${held.problem}`);
+
+    const reportDrop = (msg: Msg, detail: string, send: Send) => {
+      dropped++;
+      if (toOutput) send([null, msg]);
+      if (toError) node.error(new Error(`rate gate dropped a message: ${detail}`), msg);
+    };
+
     const gate = new RateGate<Entry>(
       { queueSize, fullPolicy, maxWaitMs, credit: !!account },
       budgets,
@@ -161,20 +176,35 @@ export default function (RED: NodeAPI): void {
         release(item, waitedMs) {
           const { msg, send, done } = item.msg;
           msg.rateGate = { waitedMs, priority: item.priority, category: account ? undefined : item.lane };
+          // Crossed off before it leaves: after a kill it is the next node's to account for.
+          held.release(item.msg.held);
           send([msg, null]);
           done();
         },
         drop(item, reason: DropReason, detail: string) {
-          dropped++;
           const { msg, send, done } = item.msg;
           msg.rateGate = { dropped: reason, detail, waitedMs: Date.now() - item.arrivedAt, priority: item.priority, category: account ? undefined : item.lane };
-          if (toOutput) send([null, msg]);
-          if (toError) node.error(new Error(`rate gate dropped a message: ${detail}`), msg);
+          held.release(item.msg.held);
+          reportDrop(msg, detail, send);
           done();
         },
         change: () => showStatus(),
       },
     );
+
+    /** What the last run still held: dropped (never sent), reported once the flows run. */
+    const reportLeftovers = () => {
+      for (const left of held.leftovers.splice(0)) {
+        const msg = { ...left.msg, _msgid: typeof left.msg._msgid === 'string' ? left.msg._msgid : RED.util.generateId() } as Msg;
+        const detail = `Node-RED stopped (a restart or a redeploy) while this msg waited since ${new Date(left.at).toISOString()}: it was not sent, and is not sent now`;
+        msg.rateGate = { dropped: 'restart', detail, waitedMs: Date.now() - left.at, priority: left.info.priority, category: left.info.category };
+        reportDrop(msg, detail, (msgs) => node.send(msgs));
+        held.release(left.key);
+      }
+      showStatus();
+    };
+    const leftoversWaiting = held.leftovers.length > 0;
+    if (leftoversWaiting) RED.events.once('flows:started', reportLeftovers);
 
     function laneState(lane: string): BudgetState {
       return (budgets.get(lane) as RequestBudget).state;
@@ -257,14 +287,20 @@ export default function (RED: NodeAPI): void {
         done();
         return;
       }
-      gate.push({ msg: m, send, done }, priority, lane);
+      const key = held.hold(m as unknown as Record<string, unknown>, { priority, category: account ? undefined : lane });
+      gate.push({ msg: m, send, done, held: key }, priority, lane);
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       clearTimeout(statusTimer);
+      if (leftoversWaiting) RED.events.off('flows:started', reportLeftovers);
       const left = gate.close();
       for (const item of left) item.msg.done();
-      if (left.length) node.warn(`rate gate closed with ${left.length} message(s) still waiting: they were not sent`);
+      if (removed) held.clear();
+      else held.close();
+      if (left.length) {
+        node.warn(`rate gate closed with ${left.length} message(s) still waiting: they were not sent${removed ? '' : '; they come out as dropped ("restart") when the flows start again'}`);
+      }
       listeners.removeAll();
       node.status({});
       Promise.all(owned.map((b) => b.stop())).then(() => done(), () => done());

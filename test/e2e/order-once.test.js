@@ -10,23 +10,28 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
   after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
-  it('a msg delivered twice places ONE order; the second delivery reports the existing order', async function () {
-    const t = await start([{ symbol: 'AAPL', side: 'buy', orderType: 'limit', limitPrice: '50', qty: '1' }]);
+  it('a msg delivered twice with the same key places ONE order; the second delivery reports it without sending anything', async function () {
+    const t = await start([{ symbol: 'AAPL', side: 'buy', orderType: 'limit', limitPrice: '50', qty: '1', keyProperty: 'signalId' }]);
     const before = await t.control.stats();
-    const msg = { _msgid: 'redelivered-1', payload: 'tick' };
+    const msg = { _msgid: 'redelivered-1', signalId: 'signal-1', payload: 'tick' };
     const first = await t.send(0, { ...msg });
     const second = await t.send(0, { ...msg });
     assert.strictEqual(first.outcome, 'placed');
     assert.strictEqual(second.outcome, 'duplicate');
     assert.strictEqual(second.payload.id, first.payload.id);
     assert.strictEqual(second.clientOrderId, first.clientOrderId);
+    assert.deepStrictEqual(second.attempts.map((a) => [a.step, a.status]), [['lookup', 200]], 'read back, not sent again');
     const after = await t.control.stats();
     assert.strictEqual(after.orders - before.orders, 1);
     const open = await t.control.sdk.trading.orders.getAllOrders({ status: 'open' });
     assert.strictEqual(open.length, 1);
-    // A different msg is a different order.
-    const third = await t.send(0, { _msgid: 'another-msg', payload: 'tick' });
+    // Another key is another order; so is a msg with the same _msgid and another key.
+    const third = await t.send(0, { _msgid: 'redelivered-1', signalId: 'signal-2', payload: 'tick' });
     assert.notStrictEqual(third.payload.id, first.payload.id);
+    assert.strictEqual((await t.control.stats()).orders - before.orders, 2);
+    // A msg without the key is refused before anything is sent.
+    const e = await t.send(0, { payload: 'tick' }, 'error');
+    assert.match(e.error.message, /msg.signalId is empty/);
     assert.strictEqual((await t.control.stats()).orders - before.orders, 2);
   });
 
@@ -83,12 +88,13 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     const t = await start([{ symbol: 'AAPL', side: 'buy', orderType: 'limit', limitPrice: '50', qty: '1' }], {}, { alpacaOrders: { lookupDelaysMs: [0, 200] } });
     const before = await t.control.stats();
     await t.control.faults({ errorAfterRate: 1 });
-    const msg = { _msgid: 'unlucky-msg', payload: 1 };
+    const msg = { _msgid: 'unlucky-msg', payload: { clientOrderId: 'unlucky-order-1' } };
     const e = await t.send(0, { ...msg }, 'error');
     await t.control.faults({ errorAfterRate: 0 });
     assert.strictEqual(e.outcome, 'unknown');
     assert.match(e.error.message, /UNKNOWN/);
-    assert.ok(e.attempts.filter((a) => a.step === 'lookup').length === 2, JSON.stringify(e.attempts));
+    // Every request is listed: two lookups, each a GET the SDK tried three times (500, 500, 500).
+    assert.deepStrictEqual(e.attempts.map((a) => [a.step, a.status]), [['submit', 500], ...Array(6).fill(['lookup', 500])], JSON.stringify(e.attempts));
     assert.strictEqual(helper.getNode('order0').status.lastCall.args[0].fill, 'red');
     const again = await t.send(0, { ...msg });
     assert.strictEqual(again.outcome, 'duplicate');
@@ -173,10 +179,10 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
   });
 
   it('replaces qty, limit, stop, trail and time in force; a replayed replace finds its replacement', async function () {
-    const t = await start([{ action: 'msg' }, { action: 'replace', limitPrice: '12', qty: '3' }]);
+    const t = await start([{ action: 'msg' }, { action: 'replace', limitPrice: '12', qty: '3', keyProperty: 'signalId' }]);
     await t.control.price('AAPL', 100);
     const limit = await t.send(0, { topic: 'submit', payload: { symbol: 'AAPL', side: 'buy', type: 'limit', limitPrice: 10, qty: 1 } });
-    const replaceMsg = { _msgid: 'replace-once', payload: limit.payload };
+    const replaceMsg = { signalId: 'replace-once', payload: limit.payload };
     const r = await t.send(1, { ...replaceMsg });
     assert.strictEqual(r.outcome, 'placed');
     assert.strictEqual(r.payload.limitPrice, 12);

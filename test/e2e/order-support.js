@@ -12,7 +12,7 @@ const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', 
 const BLANK = {
   action: 'submit', symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '',
   limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '', takeProfitLimitPrice: '',
-  stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: 60,
+  stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: 60, keyProperty: '', maxWait: '',
 };
 
 function flow(orders) {

@@ -126,6 +126,11 @@ describe('alpaca-order-updates node on the simulator', function () {
     const keys = got['ou-data'].map(key);
     assert.strictEqual(new Set(keys).size, keys.length, 'no duplicated update');
     assert.ok(got['ou-conn'].filter((m) => m.event === 'reconnected').length >= 2, 'it did reconnect');
+    // Recovery costs what it must: one listing per gap fill that ran (requests asked while one
+    // ran are merged into the next), every request counted for the account's diagnostics.
+    const r = helper.getNode('acct').connection.diagnostics().feeds.trading.recovery;
+    assert.ok(r.gapFills >= 2 && r.requests > 0, JSON.stringify(r));
+    assert.ok(r.requests <= 2 + (r.gapFills - r.coalesced) + r.probes + r.polls, JSON.stringify(r));
   });
 
   it('watchdog: fills the silent socket did not deliver are recovered over REST and the socket is reopened', async function () {

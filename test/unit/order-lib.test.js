@@ -5,8 +5,8 @@ const assert = require('assert');
 const { validateOrder, validateReplace, validateRef, decimals } = require('../../dist/lib/orders/validate');
 const { parseSymbol, parseSymbolList, MAX_SYMBOLS_PER_MSG } = require('../../dist/lib/core/symbols');
 const { positiveAmount: amount, show, refuseForbiddenKeys } = require('../../dist/lib/core/values');
-const { resolveOrder } = require('../../dist/lib/orders/resolve');
-const { deriveClientOrderId, canonical } = require('../../dist/lib/orders/client-order-id');
+const { resolveOrder, resolveKey, resolveMaxWaitMs } = require('../../dist/lib/orders/resolve');
+const { newClientOrderId, keyedClientOrderId } = require('../../dist/lib/orders/client-order-id');
 const { OrderWatcher } = require('../../dist/lib/orders/wait');
 const { toOrderDetails, toPostOrder, isAmbiguous } = require('../../dist/lib/alpaca/orders');
 const { BrokerError } = require('../../dist/lib/core/errors');
@@ -115,17 +115,45 @@ describe('order resolution (dialog vs msg)', function () {
   });
 });
 
-describe('client order ids', function () {
-  it('are stable per node, msg and order, and differ when any of them differs', function () {
-    const order = { symbol: 'AAPL', side: 'buy', qty: 1 };
-    const a = deriveClientOrderId('node1', 'msg-1', order);
-    assert.strictEqual(deriveClientOrderId('node1', 'msg-1', { qty: 1, side: 'buy', symbol: 'AAPL' }), a);
-    assert.notStrictEqual(deriveClientOrderId('node2', 'msg-1', order), a);
-    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-2', order), a);
-    assert.notStrictEqual(deriveClientOrderId('node1', 'msg-1', { ...order, qty: 2 }), a);
-    assert.ok(a.length <= 128 && /^nr-msg1-[0-9a-f]{16}$/.test(a), a);
-    assert.match(deriveClientOrderId('n', undefined, order), /^nr-[0-9a-f-]{36}$/);
-    assert.strictEqual(canonical({ b: 1, a: [2, { d: undefined, c: 3 }] }), '{"a":[2,{"c":3}],"b":1}');
+describe('client order ids and the idempotency key', function () {
+  it('a msg without a key gets a fresh id every time, whatever its _msgid', function () {
+    const a = newClientOrderId();
+    assert.match(a, /^nr-[0-9a-f-]{36}$/);
+    assert.notStrictEqual(newClientOrderId(), a);
+  });
+
+  it('a key gives the same id in the same node, another id in another node or for a replace', function () {
+    const a = keyedClientOrderId('node1', 'submit', 'TV-alert 42');
+    assert.strictEqual(keyedClientOrderId('node1', 'submit', 'TV-alert 42'), a);
+    assert.notStrictEqual(keyedClientOrderId('node2', 'submit', 'TV-alert 42'), a);
+    assert.notStrictEqual(keyedClientOrderId('node1', 'replace', 'TV-alert 42'), a);
+    assert.notStrictEqual(keyedClientOrderId('node1', 'submit', 'TV-alert 43'), a);
+    assert.ok(a.length <= 128 && /^k-TValert42-[0-9a-f]{16}$/.test(a), a);
+  });
+
+  it('reads the key from the msg property the dialog names; a named key missing is refused', function () {
+    assert.strictEqual(resolveKey({ keyProperty: '' }, { signalId: 'x' }), undefined);
+    assert.deepStrictEqual(resolveKey({ keyProperty: 'signalId' }, { signalId: ' s-1 ' }), { property: 'signalId', key: 's-1' });
+    assert.deepStrictEqual(resolveKey({ keyProperty: 'msg.payload.alert.id' }, { payload: { alert: { id: 7 } } }), { property: 'payload.alert.id', key: '7' });
+    field(() => resolveKey({ keyProperty: 'signalId' }, { payload: {} }), 'msg.signalId');
+    field(() => resolveKey({ keyProperty: 'signalId' }, { signalId: { a: 1 } }), 'msg.signalId');
+    field(() => resolveKey({ keyProperty: 'signalId' }, { signalId: 'x'.repeat(1001) }), 'msg.signalId');
+    field(() => resolveKey({ keyProperty: '__proto__.x' }, {}), 'keyProperty');
+    field(() => resolveKey({ keyProperty: 'a[0]' }, {}), 'keyProperty');
+    // Inherited properties are not the msg's.
+    field(() => resolveKey({ keyProperty: 'toString' }, {}), 'msg.toString');
+  });
+
+  it("max wait: the dialog's seconds, else msg.maxWait, else the account's default", function () {
+    const warnings = [];
+    assert.strictEqual(resolveMaxWaitMs({ maxWait: '' }, {}, warnings), undefined);
+    assert.strictEqual(resolveMaxWaitMs({ maxWait: '' }, { maxWait: 5 }, warnings), 5000);
+    assert.strictEqual(resolveMaxWaitMs({ maxWait: '0' }, {}, warnings), 0);
+    assert.deepStrictEqual(warnings, []);
+    assert.strictEqual(resolveMaxWaitMs({ maxWait: 30 }, { maxWait: 5 }, warnings), 30000);
+    assert.match(warnings[0], /msg.maxWait \(5\) ignored/);
+    field(() => resolveMaxWaitMs({ maxWait: '' }, { maxWait: -1 }, []), 'msg.maxWait');
+    field(() => resolveMaxWaitMs({ maxWait: 'soon' }, {}, []), 'maxWait');
   });
 });
 

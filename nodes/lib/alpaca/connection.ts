@@ -10,6 +10,7 @@ import type { BrokerConnection, ConnectionHealth, ConnectionStatus, ConnectionUs
 import { BrokerError } from '../core/errors';
 import { show } from '../core/values';
 import { OrderGateway } from '../orders/gateway';
+import { OrderJournal, type JournalOptions } from '../orders/journal';
 import type { MarketKind } from '../streams/events';
 import { Simulator, type SimulatorOptions } from '../sim/simulator';
 import { endpointHost, isAlpacaHost, isLoopback, normaliseEndpoint, type StockFeed } from './client';
@@ -46,6 +47,8 @@ export interface AlpacaConnectionOptions {
   policyWaitMs?: number;
   /** How orders are settled after a doubtful answer (settings.js `alpacaOrders`). */
   orders?: OrderTuning;
+  /** The order journal's file and retention (no file: memory only). */
+  journal?: JournalOptions;
 }
 
 /** Key pair the built-in simulator is given when the user configured none (it accepts any). */
@@ -138,7 +141,7 @@ export class AlpacaConnection implements BrokerConnection {
       tuning: options.streams,
     });
     this.reads = new AlpacaReads(this.transport, this.stockFeed);
-    this.orders = new OrderGateway(new AlpacaOrders(this.transport, options.orders), { policyWaitMs: options.policyWaitMs });
+    this.orders = new OrderGateway(new AlpacaOrders(this.transport, options.orders), { policyWaitMs: options.policyWaitMs, journal: new OrderJournal(options.journal) });
   }
 
   get status(): ConnectionStatus {
@@ -169,7 +172,7 @@ export class AlpacaConnection implements BrokerConnection {
   }
 
   get tradeUpdates(): AlpacaTradeUpdates {
-    return (this.tradeFeed ??= new AlpacaTradeUpdates(this.transport, this.pool, this.reads));
+    return (this.tradeFeed ??= new AlpacaTradeUpdates(this.transport, this.pool, this.reads, undefined, this.orders.journal));
   }
 
   marketFeed(kind: MarketKind): AlpacaMarketFeed {
@@ -185,15 +188,30 @@ export class AlpacaConnection implements BrokerConnection {
     const streams: ConnectionHealth['streams'] = {};
     if (this.tradeFeed && this.tradeFeed.stats.listeners > 0) streams.trading = this.tradeFeed.status;
     for (const [kind, feed] of this.marketFeeds) if (feed.stats.subscribers > 0) streams[kind] = feed.status;
-    return { connection: this.status, streams, budgets: { trading: this.budget.state, data: this.dataBudget.state }, lastOrderAt: this.orders.lastOrderAt };
+    return {
+      connection: this.status,
+      streams,
+      budgets: { trading: this.budget.state, data: this.dataBudget.state },
+      lastOrderAt: this.orders.lastOrderAt,
+      lastFillAt: this.tradeFeed?.lastFillAt,
+      journalBacklog: this.orders.journal.backlog,
+    };
   }
 
-  /** Counts for troubleshooting and leak tests: users of the connection, open streams, listeners, feed tables. */
-  diagnostics(): { users: number; requestListeners: number; streams: Record<string, StreamDiagnostics>; feeds: Record<string, unknown> } {
+  /** Counts for troubleshooting and leak tests: users of the connection, open streams, listeners, feed tables, the order journal. */
+  diagnostics(): {
+    users: number;
+    requestListeners: number;
+    streams: Record<string, StreamDiagnostics>;
+    feeds: Record<string, unknown>;
+    orders: { journal: 'file' | 'memory'; entries: number; backlog: number; recoveryRequests: number };
+  } {
     const feeds: Record<string, unknown> = {};
     if (this.tradeFeed) feeds.trading = this.tradeFeed.stats;
     for (const [kind, feed] of this.marketFeeds) feeds[kind] = feed.stats;
-    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds };
+    const { journal } = this.orders;
+    const orders = { journal: journal.durable ? ('file' as const) : ('memory' as const), entries: journal.size, backlog: journal.backlog, recoveryRequests: this.orders.recoveryRequests };
+    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds, orders };
   }
 
   onRequest(listener: (e: RequestEvent) => void): () => void {

@@ -1,8 +1,9 @@
 // Order submission, cancel and replace on Alpaca through the shared connection (one client, one
 // request budget). Exactly once: every order carries a client_order_id; a POST is never
-// repeated; after an ambiguous failure (timeout, reset, 5xx) the order is looked up by its
-// client_order_id before anything is reported; Alpaca's 422 "client_order_id must be unique"
-// means this order already exists, and the existing order is reported instead.
+// repeated, except after a 429 (Alpaca did not execute it) within the order's max wait; after an
+// ambiguous failure (timeout, reset, 5xx) the order is looked up by its client_order_id before
+// anything is reported; Alpaca's 422 "client_order_id must be unique" means this order already
+// exists, and the existing order is reported instead. Every HTTP request made is listed.
 import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { BrokerError } from '../core/errors';
@@ -10,6 +11,7 @@ import { PRIORITY } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
 import {
   OrderFailure,
+  type SendOptions,
   type Attempt,
   type CancelResult,
   type OrderDetails,
@@ -96,7 +98,7 @@ export function isAmbiguous(e: BrokerError): boolean {
 
 /**
  * A 429 on an order request, reported with the limit's reset time. It carries no HTTP status so
- * the budget does not re-send it: an order placed minutes after its signal is another trade.
+ * the budget does not re-send it: this executor decides, within the order's max wait.
  */
 class OrderRateLimited extends BrokerError {
   readonly resetAt?: number;
@@ -110,17 +112,55 @@ class OrderRateLimited extends BrokerError {
 const resetAtOf = (err: unknown): number | undefined => (err instanceof OrderRateLimited ? err.resetAt : undefined);
 
 const now = () => new Date().toISOString();
-const okAttempt = (step: Attempt['step'], status = 200): Attempt => ({ step, at: now(), ok: true, status });
-const failedAttempt = (step: Attempt['step'], e: BrokerError): Attempt => ({
-  step,
-  at: now(),
-  ok: false,
-  status: e.status ?? (e.kind === 'rate_limit' ? 429 : undefined),
-  error: e.message,
-});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * An SDK middleware that lists every HTTP exchange of one step in `attempts`: the SDK's own
+ * retries of a GET and the budget's re-sends after a 429 included. Sealed once the step is over
+ * (an aborted fetch may report late).
+ */
+class AttemptRecorder {
+  private sealed = false;
+  readonly middleware = {
+    post: async (context: { response: Response }): Promise<undefined> => {
+      const { status } = context.response;
+      const ok = status >= 200 && status < 300;
+      this.add({ ok, status, ...(ok ? {} : { error: `answered ${status}` }) });
+      return undefined;
+    },
+    onError: async (context: { error: unknown }): Promise<undefined> => {
+      this.add({ ok: false, error: toBrokerError(context.error).message });
+      return undefined;
+    },
+  };
+
+  constructor(
+    private readonly step: Attempt['step'],
+    private readonly attempts: Attempt[],
+  ) {}
+
+  /** The step failed with `e`: its last exchange carries the full message (or, if none was made, one entry says so). */
+  failed(e: BrokerError): void {
+    const last = this.sealed ? undefined : this.attempts[this.attempts.length - 1];
+    if (last && last.step === this.step && !last.ok) last.error = e.message;
+    else this.add({ ok: false, status: e.status, error: e.message });
+  }
+
+  seal(): void {
+    this.sealed = true;
+  }
+
+  private add(fields: Omit<Attempt, 'step' | 'at'>): void {
+    if (!this.sealed) this.attempts.push({ step: this.step, at: now(), ...fields });
+  }
+}
+
 type Lookup = { found: true; raw: Raw } | { found: false; definite: boolean; error?: BrokerError };
+type OrdersApi = Alpaca['trading']['orders'];
+interface RecordedApi {
+  orders: OrdersApi;
+  clock: Alpaca['trading']['clock'];
+}
 
 /** How orders are settled after a doubtful answer. */
 export interface OrderTuning {
@@ -129,9 +169,15 @@ export interface OrderTuning {
    * 3 s). Each lookup is a GET, which the SDK itself retries twice on 5xx and network errors.
    */
   lookupDelaysMs?: number[];
-  /** How long an order answered 429 may wait for the limit to reset before it is reported as not placed (default 60 s). */
+  /** How long an order answered 429 may wait for the limit to reset before it is reported as not placed, unless the node sets it (default 60 s). */
   rateLimitRetryMs?: number;
 }
+
+/** Orders listed per page when settling a restart, and pages at most. */
+const PAGE = 500;
+const MAX_PAGES = 10;
+/** Margin before the oldest order looked for (clocks differ). */
+const LIST_MARGIN_MS = 5 * 60_000;
 
 export class AlpacaOrders implements OrderExecutor {
   private readonly lookupDelaysMs: number[];
@@ -149,33 +195,26 @@ export class AlpacaOrders implements OrderExecutor {
     return { order: toOrderDetails(raw), raw };
   }
 
-  /** Places an order. Never sends it twice; see the file comment. */
-  async submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult> {
-    const attempts: Attempt[] = [];
+  /** Places an order. Never sends it twice but after a 429; see the file comment. */
+  async submit(order: OrderRequest, clientOrderId: string, options: SendOptions = {}): Promise<PlacementResult> {
+    const attempts = options.attempts ?? [];
     try {
-      const raw = await this.sendUntilNotLimited('submit', attempts, (a) => a.trading.orders.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) }));
-      attempts.push(okAttempt('submit'));
+      const raw = await this.sendUntilNotLimited('submit', attempts, options, (o) => o.postOrderRaw({ postOrderRequest: toPostOrder(order, clientOrderId) }));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
-      const e = toBrokerError(err);
-      attempts.push(failedAttempt('submit', e));
-      return this.afterFailure(e, clientOrderId, attempts, 'order', resetAtOf(err));
+      return this.afterFailure(toBrokerError(err), clientOrderId, attempts, 'order', resetAtOf(err));
     }
   }
 
   /** Replaces an open order; the new order gets `clientOrderId`, reconciled like a submit. */
-  async replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult> {
-    const attempts: Attempt[] = [];
+  async replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string, options: SendOptions = {}): Promise<PlacementResult> {
+    const attempts = options.attempts ?? [];
     const orderId = await this.idOf(ref, attempts);
     try {
-      const raw = await this.sendUntilNotLimited('replace', attempts, (a) =>
-        a.trading.orders.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) }),
-      );
-      attempts.push(okAttempt('replace'));
+      const raw = await this.sendUntilNotLimited('replace', attempts, options, (o) => o.patchOrderByOrderIdRaw({ orderId, patchOrderRequest: toPatch(changes, clientOrderId) }));
       return { outcome: 'placed', reconciled: false, clientOrderId, attempts, ...this.placed(raw) };
     } catch (err) {
       const e = toBrokerError(err);
-      attempts.push(failedAttempt('replace', e));
       // A second delivery of the same replace finds the old order already replaced (422): the
       // replacement it made carries our client order id.
       if (e.status === 422) {
@@ -187,15 +226,12 @@ export class AlpacaOrders implements OrderExecutor {
   }
 
   /** Cancels one order; an order already canceled counts as done (canceledNow false). */
-  async cancel(ref: OrderRef, priority: number): Promise<CancelResult> {
-    const attempts: Attempt[] = [];
+  async cancel(ref: OrderRef, priority: number, attempts: Attempt[] = []): Promise<CancelResult> {
     const orderId = await this.idOf(ref, attempts);
     try {
-      await this.transport.rest((a) => a.trading.orders.deleteOrderByOrderID({ orderId }), { priority });
-      attempts.push(okAttempt('cancel', 204));
+      await this.call('cancel', attempts, ({ orders }) => orders.deleteOrderByOrderID({ orderId }), priority);
     } catch (err) {
       const e = toBrokerError(err);
-      attempts.push(failedAttempt('cancel', e));
       if (e.status !== 422 && !isAmbiguous(e)) {
         throw new OrderFailure(`cancel failed: ${e.message}`, e.kind, 'failed', attempts, undefined, e.status, e.code);
       }
@@ -245,27 +281,59 @@ export class AlpacaOrders implements OrderExecutor {
     });
   }
 
-  async fetch(ref: OrderRef): Promise<PlacedOrder> {
-    if ('clientOrderId' in ref) return this.placed(await this.getByClientOrderId(ref.clientOrderId));
-    const raw = await this.transport.rest(
-      async (a) => {
-        const res = await a.trading.orders.getOrderByOrderIDRaw({ orderId: ref.orderId, nested: true } as Parameters<Alpaca['trading']['orders']['getOrderByOrderIDRaw']>[0]);
-        return (await res.raw.json()) as Raw;
-      },
-      { priority: PRIORITY.reconcile },
-    );
+  async fetch(ref: OrderRef, attempts: Attempt[] = []): Promise<PlacedOrder> {
+    if ('clientOrderId' in ref) return this.placed(await this.getByClientOrderId(ref.clientOrderId, attempts));
+    const raw = await this.call('fetch', attempts, async ({ orders }) => {
+      const res = await orders.getOrderByOrderIDRaw({ orderId: ref.orderId, nested: true } as Parameters<OrdersApi['getOrderByOrderIDRaw']>[0]);
+      return (await res.raw.json()) as Raw;
+    });
     return this.placed(raw);
+  }
+
+  /** Orders submitted since about `sinceMs` (our clock, mapped to the broker's through its clock), legs included. */
+  async recentOrders(sinceMs: number, attempts: Attempt[] = []): Promise<PlacedOrder[]> {
+    const clock = await this.call('list', attempts, async ({ clock }) => ((await (await clock.legacyClockRaw()).raw.json()) as Raw).timestamp);
+    const brokerNow = Date.parse(String(clock));
+    const offset = Number.isFinite(brokerNow) ? brokerNow - Date.now() : 0;
+    let after = sinceMs + offset - LIST_MARGIN_MS;
+    const out: PlacedOrder[] = [];
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const list = await this.call('list', attempts, async ({ orders }) => {
+        const res = await orders.getAllOrdersRaw({ status: 'all', after: new Date(after).toISOString(), direction: 'asc', nested: true, limit: PAGE } as Parameters<OrdersApi['getAllOrdersRaw']>[0]);
+        return (await res.raw.json()) as Raw[];
+      });
+      for (const raw of list) {
+        out.push(this.placed(raw));
+        for (const leg of (Array.isArray(raw.legs) ? raw.legs : []) as Raw[]) out.push(this.placed(leg));
+      }
+      if (list.length < PAGE) break;
+      const last = toOrderDetails(list[list.length - 1]);
+      const next = Date.parse(last.submittedAt ?? last.createdAt ?? '');
+      if (!(next > after)) break;
+      after = next - 1;
+    }
+    return out;
   }
 
   // --- internals ------------------------------------------------------------
 
+  /** One REST call on the orders API through the shared budget, every HTTP exchange listed in `attempts`. */
+  private async call<T>(step: Attempt['step'], attempts: Attempt[], fn: (api: RecordedApi) => Promise<T>, priority: number = PRIORITY.reconcile): Promise<T> {
+    const recorder = new AttemptRecorder(step, attempts);
+    try {
+      return await this.transport.rest((a) => fn(recorded(a, recorder)), { priority });
+    } catch (err) {
+      recorder.failed(toBrokerError(err));
+      throw err;
+    } finally {
+      recorder.seal();
+    }
+  }
+
   private async tryFetch(orderId: string, attempts: Attempt[]): Promise<PlacedOrder | undefined> {
     try {
-      const state = await this.fetch({ orderId });
-      attempts.push(okAttempt('fetch'));
-      return state;
-    } catch (err) {
-      attempts.push(failedAttempt('fetch', toBrokerError(err)));
+      return await this.fetch({ orderId }, attempts);
+    } catch {
       return undefined;
     }
   }
@@ -274,25 +342,19 @@ export class AlpacaOrders implements OrderExecutor {
   private async idOf(ref: OrderRef, attempts: Attempt[]): Promise<string> {
     if ('orderId' in ref) return ref.orderId;
     try {
-      const raw = await this.getByClientOrderId(ref.clientOrderId);
-      attempts.push(okAttempt('lookup'));
-      return String(raw.id);
+      return String((await this.getByClientOrderId(ref.clientOrderId, attempts)).id);
     } catch (err) {
       const e = toBrokerError(err);
-      attempts.push(failedAttempt('lookup', e));
       const message = e.status === 404 ? `no order with client order id "${ref.clientOrderId}"` : `could not look up client order id "${ref.clientOrderId}": ${e.message}`;
       throw new OrderFailure(message, e.kind, 'failed', attempts, ref.clientOrderId, e.status, e.code);
     }
   }
 
-  private async getByClientOrderId(clientOrderId: string): Promise<Raw> {
-    return this.transport.rest(
-      async (a) => {
-        const res = await a.trading.orders.getOrderByClientOrderIdRaw({ clientOrderId });
-        return (await res.raw.json()) as Raw;
-      },
-      { priority: PRIORITY.reconcile },
-    );
+  private getByClientOrderId(clientOrderId: string, attempts: Attempt[]): Promise<Raw> {
+    return this.call('lookup', attempts, async ({ orders }) => {
+      const res = await orders.getOrderByClientOrderIdRaw({ clientOrderId });
+      return (await res.raw.json()) as Raw;
+    });
   }
 
   /**
@@ -306,12 +368,9 @@ export class AlpacaOrders implements OrderExecutor {
     for (const delay of this.lookupDelaysMs) {
       if (delay > 0) await sleep(delay);
       try {
-        const raw = await this.getByClientOrderId(clientOrderId);
-        attempts.push(okAttempt('lookup'));
-        return { found: true, raw };
+        return { found: true, raw: await this.getByClientOrderId(clientOrderId, attempts) };
       } catch (err) {
         const e = toBrokerError(err);
-        attempts.push(failedAttempt('lookup', e));
         lastError = e;
         if (e.status === 404) {
           notFound++;
@@ -326,36 +385,38 @@ export class AlpacaOrders implements OrderExecutor {
 
   /**
    * Sends an order request; a 429 (not executed by the broker) is sent again, with the same
-   * client order id, once the budget's pause for it is over, for at most `rateLimitRetryMs`.
+   * client order id, once the budget's pause for it is over, for at most the order's max wait.
    * Anything else is never sent twice.
    */
-  private async sendUntilNotLimited(step: Attempt['step'], attempts: Attempt[], request: (a: Alpaca) => Promise<{ raw: Response }>): Promise<Raw> {
-    const until = Date.now() + this.rateLimitRetryMs;
+  private async sendUntilNotLimited(step: Attempt['step'], attempts: Attempt[], options: SendOptions, request: (o: OrdersApi) => Promise<{ raw: Response }>): Promise<Raw> {
+    const until = Date.now() + (options.maxWaitMs ?? this.rateLimitRetryMs);
+    let beforeSend = options.beforeSend;
     for (;;) {
+      const recorder = new AttemptRecorder(step, attempts);
       try {
-        return await this.sendOnce(request);
+        return await this.transport.rest(
+          async (a) => {
+            // Recorded as on its way only now, when it leaves the budget's queue.
+            if (beforeSend) await beforeSend();
+            beforeSend = undefined;
+            try {
+              return (await (await request(recorded(a, recorder).orders)).raw.json()) as Raw;
+            } catch (err) {
+              throw err instanceof RateLimitError ? new OrderRateLimited(err) : err;
+            }
+          },
+          { priority: PRIORITY.order },
+        );
       } catch (err) {
+        recorder.failed(toBrokerError(err));
         if (!(err instanceof OrderRateLimited)) throw err;
         // Retry-After is the broker's own word on when to come back; else the window's reset.
         const retryAt = err.retryAfterMs !== undefined ? Date.now() + err.retryAfterMs : (err.resetAt ?? Date.now() + 1000);
         if (retryAt > until) throw err;
-        attempts.push(failedAttempt(step, err));
+      } finally {
+        recorder.seal();
       }
     }
-  }
-
-  /** One order request, never re-sent, through the shared client and budget. */
-  private sendOnce(request: (a: Alpaca) => Promise<{ raw: Response }>): Promise<Raw> {
-    return this.transport.rest(
-      async (a) => {
-        try {
-          return (await (await request(a)).raw.json()) as Raw;
-        } catch (err) {
-          throw err instanceof RateLimitError ? new OrderRateLimited(err) : err;
-        }
-      },
-      { priority: PRIORITY.order },
-    );
   }
 
   private async afterFailure(e: BrokerError, clientOrderId: string, attempts: Attempt[], what: string, resetAt?: number): Promise<PlacementResult> {
@@ -363,7 +424,7 @@ export class AlpacaOrders implements OrderExecutor {
       const reset = resetAt ?? (e.retryAfterMs !== undefined ? Date.now() + e.retryAfterMs : undefined);
       const when = reset !== undefined ? `; the limit resets at ${new Date(reset).toISOString()}` : '';
       throw new OrderFailure(
-        `${what} not placed: rate limited by the broker (429)${when}, later than it may wait. Queue orders through a rate-limit gate`,
+        `${what} not placed: rate limited by the broker (429)${when}, later than the order may wait (its max wait). Queue orders through a rate-limit gate`,
         'rate_limit',
         'not_placed',
         attempts,
@@ -395,7 +456,7 @@ export class AlpacaOrders implements OrderExecutor {
         throw new OrderFailure(`${what} not placed: ${e.message}; no order with client order id ${clientOrderId} exists (${tried})`, e.kind, 'not_placed', attempts, clientOrderId, e.status, e.code);
       }
       throw new OrderFailure(
-        `${what} state UNKNOWN: ${e.message}, and the lookup by client order id ${clientOrderId} failed too (${tried}). Check the broker before sending it again; the same msg would not duplicate it`,
+        `${what} state UNKNOWN: ${e.message}, and the lookup by client order id ${clientOrderId} failed too (${tried}). Check the broker before sending it again; the same key would not duplicate it`,
         e.kind,
         'unknown',
         attempts,
@@ -406,4 +467,9 @@ export class AlpacaOrders implements OrderExecutor {
     }
     throw new OrderFailure(`${what} rejected: ${e.message}`, e.kind, 'not_placed', attempts, clientOrderId, e.status, e.code, e.retryAfterMs);
   }
+}
+
+/** The client's orders and clock APIs with `recorder` listening to every exchange. */
+function recorded(a: Alpaca, recorder: AttemptRecorder): RecordedApi {
+  return { orders: a.trading.orders.withMiddleware(recorder.middleware), clock: a.trading.clock.withMiddleware(recorder.middleware) };
 }

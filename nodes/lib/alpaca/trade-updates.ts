@@ -2,7 +2,10 @@
 // (the order-updates node, the order node's wait-for-fill). Never silent, never lost: connection
 // events and status, a watchdog that asks REST when the socket has been quiet, REST polling
 // during a long outage, and gap fill after a reconnect: updates missed while down are recovered
-// from REST orders and delivered exactly once, in order, marked `recovered`.
+// from REST orders and delivered exactly once, in order, marked `recovered`. A persisted cursor
+// (the last update delivered) makes the first connect after a restart fill the gap since then.
+// Recovery costs what it must: gap fills that pile up while one runs become one, and every REST
+// request it makes is counted in `stats`.
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { AccountReads, TradeUpdatesFeed, TradeUpdatesListenerOptions } from '../core/broker';
 import { PRIORITY } from '../core/priority';
@@ -14,6 +17,7 @@ import { followLifecycle } from './stream-lifecycle';
 import { StreamHealth, type Timers } from '../streams/health';
 import { OrderTracker } from '../streams/order-tracker';
 import type { ConnectionEvent, StreamStatus } from '../streams/events';
+import type { TradeCursor } from '../orders/journal';
 
 type Raw = Record<string, unknown>;
 type TradingStream = ReturnType<Alpaca['trading']['stream']>;
@@ -47,6 +51,26 @@ const MAX_PAGES = 5;
 const MAX_HELD = 10_000;
 /** Margin before the outage start for orders we never heard of. */
 const MARGIN_MS = 60_000;
+/** A cursor older than this is not followed (a feed unused for a week starts afresh). */
+const CURSOR_MAX_AGE_MS = 7 * 86_400_000;
+
+/** Where the cursor is kept (the account's order journal). */
+export interface CursorStore {
+  readonly cursor?: TradeCursor;
+  saveCursor(cursor: TradeCursor): void;
+}
+
+/** REST requests made to recover updates, by purpose (the account's diagnostics). */
+export interface RecoveryCounts {
+  /** Gap fills run (after reconnects, and after a restart), and how many asked for one while another ran (merged into it). */
+  gapFills: number;
+  coalesced: number;
+  /** Watchdog probes and outage polls that asked REST. */
+  probes: number;
+  polls: number;
+  /** Every REST request of the above, and the reads at start (clock, open orders). */
+  requests: number;
+}
 
 export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   private readonly listeners = new Set<Listener>();
@@ -62,23 +86,35 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   /** Broker time when the feed started: orders last changed before it are never "recovered". */
   private startedAt = 0;
   private catchingUp?: Promise<number>;
+  /** A gap fill waiting for the one running: later requests lower its cutoff instead of queueing more. */
+  private nextFill?: { cutoff: number; run: Promise<number> };
+  /** After a restart: broker time from which the first connect fills the gap. */
+  private resumeFrom?: number;
+  private cursorAt = 0;
+  private firstOpen = true;
+  private readonly counts: RecoveryCounts = { gapFills: 0, coalesced: 0, probes: 0, polls: 0, requests: 0 };
 
   constructor(
     private readonly transport: Rest,
     private readonly streams: StreamSource,
     private readonly reads: Pick<AccountReads, 'clock' | 'openOrders'>,
     private readonly timers?: Timers,
+    private readonly cursorStore?: CursorStore,
   ) {
     this.health = this.makeHealth();
+    this.cursorAt = cursorStore?.cursor?.at ?? 0;
   }
 
   get status(): StreamStatus {
     return this.health.status;
   }
 
-  /** Listeners and orders tracked: for tests and diagnostics. */
-  get stats(): { listeners: number; tracked: number; held: number } {
-    return { listeners: this.listeners.size, tracked: this.tracker.size, held: this.held.length };
+  /** Listeners and orders tracked, and the REST requests recovery made: for tests and diagnostics. */
+  /** When the last fill (or partial fill) this feed delivered happened (ISO). */
+  lastFillAt?: string;
+
+  get stats(): { listeners: number; tracked: number; held: number; recovery: RecoveryCounts } {
+    return { listeners: this.listeners.size, tracked: this.tracker.size, held: this.held.length, recovery: { ...this.counts } };
   }
 
   /** Starts the shared stream on the first subscriber; returns the unsubscribe function. */
@@ -108,9 +144,13 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       timers: this.timers,
       watchdogMs: () => this.smallest('watchdogMs'),
       pollAfterMs: () => this.smallest('pollAfterMs'),
-      probe: async () => (await this.catchUp(this.cutoff(this.smallest('watchdogMs')))) > 0,
+      probe: async () => {
+        this.counts.probes++;
+        return (await this.catchUp(this.cutoff(this.smallest('watchdogMs')))) > 0;
+      },
       forceReconnect: () => this.lease?.forceReconnect(),
       poll: async () => {
+        this.counts.polls++;
         await this.catchUp(this.cutoff(0));
       },
       recover: (downSince) => this.recover(downSince),
@@ -158,6 +198,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   private async seed(): Promise<void> {
     const wall = Date.now();
     try {
+      this.counts.requests += 2;
       const [clock, open] = await Promise.all([
         this.reads.clock().catch(() => undefined),
         this.reads.openOrders().catch(() => [] as OrderSnapshot[]),
@@ -165,7 +206,12 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       const broker = clock ? Date.parse(clock.timestamp) : NaN;
       this.startedAt = Number.isFinite(broker) ? broker : wall;
       this.sample ??= { broker: this.startedAt, wall };
-      this.tracker.seed(open);
+      // Delivered before the restart: the cursor says up to when. Later changes are the gap.
+      const cursor = this.cursorAt;
+      const resume = this.firstOpen && cursor > 0 && cursor < this.startedAt && this.startedAt - cursor < CURSOR_MAX_AGE_MS;
+      this.firstOpen = false;
+      if (resume) this.resumeFrom = cursor + 1;
+      this.tracker.seed(resume ? open.filter((o) => !(Date.parse(o.updatedAt ?? '') > cursor)) : open);
     } catch {
       this.startedAt = wall;
     }
@@ -186,7 +232,9 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     const onAuthenticated = () => {
       // The seed must be in before a gap fill compares against it.
       void seeded.then(() => {
-        if (this.lease?.stream === stream) this.health.authenticated();
+        if (this.lease?.stream !== stream) return;
+        this.health.authenticated();
+        this.resume();
       });
     };
     stream.onTradeUpdate(handler);
@@ -206,6 +254,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   }
 
   private deliver(update: TradeUpdate): void {
+    if (update.event === 'fill' || update.event === 'partial_fill') this.lastFillAt = update.timestamp;
     for (const l of [...this.listeners]) {
       try {
         l.update(update);
@@ -213,6 +262,20 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
         // One listener failing must not starve the others.
       }
     }
+    const at = Date.parse(update.order.updatedAt ?? update.timestamp);
+    if (at > this.cursorAt) {
+      this.cursorAt = at;
+      this.cursorStore?.saveCursor({ at });
+    }
+  }
+
+  /** First connect after a restart: fills the gap since the last update delivered before it, live updates held meanwhile. */
+  private resume(): void {
+    const from = this.resumeFrom;
+    if (from === undefined || this.health.isDown) return;
+    this.resumeFrom = undefined;
+    this.health.recovering = true;
+    void this.recover(from, true).catch(() => undefined);
   }
 
   /** Estimated broker time `agoMs` before now, minus a margin, never before the feed started. */
@@ -222,47 +285,67 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     return Math.max(this.startedAt, brokerNow - agoMs - MARGIN_MS);
   }
 
-  /** Reads orders changed since `cutoff` over REST and delivers what the stream missed. */
+  /**
+   * Reads orders changed since `cutoff` over REST and delivers what the stream missed. One at a
+   * time (a poll and a gap fill racing would both find the same missed fill); requests arriving
+   * while one runs become one more run, from the earliest cutoff asked.
+   */
   private catchUp(cutoff: number, held: TradeUpdate[] = []): Promise<number> {
-    // One at a time: a poll and a gap fill racing would both find the same missed fill.
-    const run = (this.catchingUp ?? Promise.resolve(0)).catch(() => 0).then(async () => {
-      const orders: OrderSnapshot[] = [];
-      let after = this.tracker.queryAfter(cutoff);
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const list = await this.transport.rest(
-          (a) =>
-            a.trading.orders.getAllOrders({
-              status: 'all',
-              after: new Date(after).toISOString() as never,
-              direction: 'asc',
-              nested: true,
-              limit: 500,
-            } as never),
-          { priority: PRIORITY.background },
-        );
-        for (const o of list as unknown as Raw[]) {
-          orders.push(toOrder(o));
-          for (const leg of (o.legs ?? []) as Raw[]) orders.push(toOrder(leg));
-        }
-        if (list.length < 500) break;
-        const last = toOrder(list[list.length - 1] as unknown as Raw);
-        const next = Date.parse(last.submittedAt ?? last.createdAt ?? '');
-        if (!(next > after)) break;
-        after = next - 1;
-      }
-      if (this.closed) return 0;
-      const recovered = this.tracker.recover(orders, cutoff, held);
-      for (const u of recovered) this.deliver(u);
-      return recovered.length;
+    if (this.nextFill) {
+      this.counts.coalesced++;
+      this.nextFill.cutoff = Math.min(this.nextFill.cutoff, cutoff);
+      return this.nextFill.run;
+    }
+    const next: { cutoff: number; run: Promise<number> } = { cutoff, run: Promise.resolve(0) };
+    next.run = (this.catchingUp ?? Promise.resolve(0)).catch(() => 0).then(() => {
+      if (this.nextFill === next) this.nextFill = undefined;
+      return this.fill(next.cutoff, held);
     });
-    this.catchingUp = run;
-    return run;
+    this.nextFill = next;
+    this.catchingUp = next.run;
+    return next.run;
   }
 
-  /** Gap fill after a reconnect: recovered updates first, then the live ones that arrived meanwhile. */
-  private async recover(downSince: number): Promise<number> {
+  private async fill(cutoff: number, held: TradeUpdate[]): Promise<number> {
+    const orders: OrderSnapshot[] = [];
+    let after = this.tracker.queryAfter(cutoff);
+    for (let page = 0; page < MAX_PAGES; page++) {
+      this.counts.requests++;
+      const list = await this.transport.rest(
+        (a) =>
+          a.trading.orders.getAllOrders({
+            status: 'all',
+            after: new Date(after).toISOString() as never,
+            direction: 'asc',
+            nested: true,
+            limit: 500,
+          } as never),
+        { priority: PRIORITY.background },
+      );
+      for (const o of list as unknown as Raw[]) {
+        orders.push(toOrder(o));
+        for (const leg of (o.legs ?? []) as Raw[]) orders.push(toOrder(leg));
+      }
+      if (list.length < 500) break;
+      const last = toOrder(list[list.length - 1] as unknown as Raw);
+      const next = Date.parse(last.submittedAt ?? last.createdAt ?? '');
+      if (!(next > after)) break;
+      after = next - 1;
+    }
+    if (this.closed) return 0;
+    const recovered = this.tracker.recover(orders, cutoff, held);
+    for (const u of recovered) this.deliver(u);
+    return recovered.length;
+  }
+
+  /**
+   * Gap fill after a reconnect (`since`: wall time the outage began) or a restart (`since`: the
+   * cursor, broker time): recovered updates first, then the live ones that arrived meanwhile.
+   */
+  private async recover(since: number, brokerTime = false): Promise<number> {
+    this.counts.gapFills++;
     try {
-      return await this.catchUp(this.cutoff(0, downSince), this.held);
+      return await this.catchUp(brokerTime ? since : this.cutoff(0, since), this.held);
     } finally {
       const held = this.held;
       this.held = [];

@@ -98,6 +98,9 @@ export interface ConnectionHealth {
   streams: Record<string, StreamStatus>;
   budgets: Record<string, BudgetState>;
   lastOrderAt?: string;
+  lastFillAt?: string;
+  /** Orders of the last run the journal has not settled yet. */
+  journalBacklog: number;
 }
 
 export interface BrokerConnection {

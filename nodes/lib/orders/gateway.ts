@@ -1,13 +1,19 @@
 // One order gateway per account: every order-changing request of the account passes here, from
 // whichever node or wiring it comes. The account's policies (its circuit breaker) decide each
 // request on the order actually sent; cancels are never blocked; panic actions go first in the
-// request budget; every request leaves an entry in the audit trail.
+// request budget; every request leaves an entry in the audit trail and in the order journal
+// (before anything is done with it), and a client order id the journal knows as placed is
+// reported as a duplicate without sending anything. After a restart, `recover()` settles what
+// the last run left unreported and hands the reports to the nodes through `reports`.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BrokerError, type ErrorKind } from '../core/errors';
 import { PRIORITY } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
-import type { CancelResult, OrderDetails, OrderExecutor, OrderRef, OrderRequest, PlacedOrder, PlacementResult, ReplaceChanges } from './types';
+import { OrderFailure, type Attempt, type CancelResult, type SendOptions, type OrderDetails, type OrderExecutor, type OrderRef, type OrderRequest, type PlacedOrder, type PlacementResult, type ReplaceChanges } from './types';
 import { describeOrder } from './describe';
+import { JournalUnavailable, OrderJournal, type JournalEntry, type JournalOutcome } from './journal';
+import { ReportDesk, journalOutcome, reconcile, type OrderReport, type RecoveryOptions } from './recovery';
 
 export type OrderChange =
   | { action: 'submit'; order: OrderRequest; clientOrderId: string }
@@ -76,6 +82,35 @@ export interface GatewayOptions {
   policyWaitMs?: number;
   /** Audit entries kept in memory; default 200. */
   auditSize?: number;
+  /** The account's order journal (default: one in memory). */
+  journal?: OrderJournal;
+  /** Tuning of the restart recovery (tests). */
+  recovery?: RecoveryOptions & { retryMs?: number; maxRetryMs?: number };
+}
+
+/**
+ * What a node passes with one request. `ticket`: the node reports the outcome itself and then
+ * calls `reported(ticket)`; without one the journal entry is done as soon as the outcome is known.
+ */
+export interface RequestOptions {
+  /** How long an order answered 429 may wait to be sent again (see SendOptions). */
+  maxWaitMs?: number;
+  /** A few fields of the msg (JSON-safe, no secret) for a report after a restart. */
+  msg?: Record<string, unknown>;
+  ticket?: JournalTicket;
+}
+
+/** Filled in by the gateway when it journals the request. */
+export interface JournalTicket {
+  id?: string;
+}
+
+const PLACED: ReadonlySet<string> = new Set(['placed', 'duplicate']);
+
+function outcomeOf(err: unknown): JournalOutcome {
+  if (err instanceof OrderBlocked) return 'not_placed';
+  const outcome = (err as Partial<OrderFailure>).outcome;
+  return outcome === 'not_placed' || outcome === 'unknown' || outcome === 'failed' ? outcome : 'failed';
 }
 
 interface Slot {
@@ -83,6 +118,14 @@ interface Slot {
   policy?: OrderPolicy;
   waiters: Array<() => void>;
 }
+
+const noop = (): void => undefined;
+
+/**
+ * Client order ids being placed now, in this process: a second request with the same id waits
+ * for the first, and so does recovery after a redeploy (the old account's request may still run).
+ */
+const placing = new Map<string, Promise<unknown>>();
 
 const refText = (ref: OrderRef): string => ('orderId' in ref ? ref.orderId : `client order id ${ref.clientOrderId}`);
 
@@ -110,14 +153,29 @@ export class OrderGateway extends EventEmitter {
   private readonly auditSize: number;
   /** When the broker last accepted an order or a replace from this account (ISO). */
   lastOrderAt?: string;
+  readonly journal: OrderJournal;
+  /** Reports of requests whose node was gone when the outcome came (restart, redeploy). */
+  readonly reports = new ReportDesk();
+  /** Client order ids of the last run still being settled by recover(). */
+  private readonly recovering = new Map<string, Promise<void>>();
+  private settleRecovery?: () => void;
+  private recoveryTimer?: NodeJS.Timeout;
+  private closed = false;
+  /** REST requests recover() made, for the account's diagnostics. */
+  recoveryRequests = 0;
 
   constructor(
     private readonly executor: OrderExecutor,
-    options: GatewayOptions = {},
+    private readonly options: GatewayOptions = {},
   ) {
     super();
     this.policyWaitMs = options.policyWaitMs ?? 20_000;
     this.auditSize = options.auditSize ?? 200;
+    this.journal = options.journal ?? new OrderJournal();
+    if (this.journal.unfinished.length) {
+      const settled = new Promise<void>((resolve) => (this.settleRecovery = resolve));
+      for (const e of this.journal.unfinished) this.recovering.set(e.id, settled);
+    }
   }
 
   // --- policies ---------------------------------------------------------------------------------
@@ -157,37 +215,48 @@ export class OrderGateway extends EventEmitter {
 
   // --- requests ---------------------------------------------------------------------------------
 
-  async submit(order: OrderRequest, clientOrderId: string, origin: OrderOrigin): Promise<PlacementResult> {
+  submit(order: OrderRequest, clientOrderId: string, origin: OrderOrigin, options: RequestOptions = {}): Promise<PlacementResult> {
     const change = { action: 'submit', order, clientOrderId } as const;
-    const request = await this.authorize(change, origin);
-    return this.execute(change, origin, request, () => this.executor.submit(order, clientOrderId));
+    return this.place(change, origin, options, (send) => this.executor.submit(order, clientOrderId, send), { order, symbol: order.symbol });
   }
 
-  async replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string, origin: OrderOrigin): Promise<PlacementResult> {
+  replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string, origin: OrderOrigin, options: RequestOptions = {}): Promise<PlacementResult> {
     const change = { action: 'replace', ref, changes, clientOrderId } as const;
-    const request = await this.authorize(change, origin);
-    return this.execute(change, origin, request, () => this.executor.replace(ref, changes, clientOrderId));
+    return this.place(change, origin, options, (send) => this.executor.replace(ref, changes, clientOrderId, send), { ref, changes });
   }
 
-  cancel(ref: OrderRef, origin: OrderOrigin): Promise<CancelResult> {
+  cancel(ref: OrderRef, origin: OrderOrigin, options: RequestOptions = {}): Promise<CancelResult> {
     const change = { action: 'cancel', ref } as const;
-    return this.execute(change, origin, undefined, () => this.executor.cancel(ref, PRIORITY.panic));
+    return this.journaled(change, origin, options, { ref }, async (sent) => {
+      await sent();
+      return this.execute(change, origin, undefined, () => this.executor.cancel(ref, PRIORITY.panic));
+    });
   }
 
-  cancelAll(origin: OrderOrigin): Promise<BulkResult[]> {
-    return this.execute({ action: 'cancelAll' }, origin, undefined, () => this.executor.cancelAll(PRIORITY.panic));
+  cancelAll(origin: OrderOrigin, options: RequestOptions = {}): Promise<BulkResult[]> {
+    const change = { action: 'cancelAll' } as const;
+    return this.journaled(change, origin, options, {}, async (sent) => {
+      await sent();
+      return this.execute(change, origin, undefined, () => this.executor.cancelAll(PRIORITY.panic));
+    });
   }
 
-  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, origin: OrderOrigin): Promise<PlacedOrder> {
+  closePosition(symbol: string, amount: { qty?: number; percentage?: number }, origin: OrderOrigin, options: RequestOptions = {}): Promise<PlacedOrder> {
     const change = { action: 'closePosition', symbol, ...amount } as const;
-    const request = await this.authorize(change, origin);
-    return this.execute(change, origin, request, () => this.executor.closePosition(symbol, amount, PRIORITY.panic));
+    return this.journaled(change, origin, options, { symbol }, async (sent) => {
+      const request = await this.authorize(change, origin);
+      await sent();
+      return this.execute(change, origin, request, () => this.executor.closePosition(symbol, amount, PRIORITY.panic));
+    });
   }
 
-  async closeAll(cancelOrders: boolean, origin: OrderOrigin): Promise<BulkResult[]> {
+  closeAll(cancelOrders: boolean, origin: OrderOrigin, options: RequestOptions = {}): Promise<BulkResult[]> {
     const change = { action: 'closeAll', cancelOrders } as const;
-    const request = await this.authorize(change, origin);
-    return this.execute(change, origin, request, () => this.executor.closeAll(cancelOrders, PRIORITY.panic));
+    return this.journaled(change, origin, options, {}, async (sent) => {
+      const request = await this.authorize(change, origin);
+      await sent();
+      return this.execute(change, origin, request, () => this.executor.closeAll(cancelOrders, PRIORITY.panic));
+    });
   }
 
   /**
@@ -196,9 +265,12 @@ export class OrderGateway extends EventEmitter {
    */
   tripAction(action: 'cancelAll' | 'closeAll', origin: OrderOrigin): Promise<BulkResult[]> {
     const change: OrderChange = action === 'cancelAll' ? { action } : { action, cancelOrders: true };
-    return this.execute(change, origin, undefined, () =>
-      action === 'cancelAll' ? this.executor.cancelAll(PRIORITY.panic) : this.executor.closeAll(true, PRIORITY.panic),
-    );
+    return this.journaled(change, origin, {}, {}, async (sent) => {
+      await sent();
+      return this.execute(change, origin, undefined, () =>
+        action === 'cancelAll' ? this.executor.cancelAll(PRIORITY.panic) : this.executor.closeAll(true, PRIORITY.panic),
+      );
+    });
   }
 
   /**
@@ -216,9 +288,81 @@ export class OrderGateway extends EventEmitter {
     }
   }
 
-  /** Fresh state of one order (a read: no policy). */
-  fetch(ref: OrderRef): Promise<PlacedOrder> {
-    return this.executor.fetch(ref);
+  /** Fresh state of one order (a read: no policy); the requests made are added to `attempts`. */
+  fetch(ref: OrderRef, attempts?: Attempt[]): Promise<PlacedOrder> {
+    return this.executor.fetch(ref, attempts);
+  }
+
+  /** The node holding `ticket` has reported its outcome (output or error): the journal entry is done. */
+  reported(ticket: JournalTicket): void {
+    if (ticket.id) this.journal.reported(ticket.id);
+  }
+
+  /**
+   * The node holding `ticket` was closed (a redeploy) before it could report: the outcome goes to
+   * the node with the same id once the flows run again (or to the account, if it is gone).
+   */
+  handOver(ticket: JournalTicket, outcome: { result?: Partial<PlacedOrder> & { attempts?: Attempt[] }; error?: Error }): void {
+    const entry = ticket.id ? this.journal.get(ticket.id) : undefined;
+    if (!entry || entry.reportedAt !== undefined) return;
+    const { result, error } = outcome;
+    const placing = entry.action === 'submit' || entry.action === 'replace';
+    this.reports.deliver({
+      entry,
+      outcome: error ? (outcomeOf(error) === 'unknown' ? 'unknown' : placing ? 'not_placed' : 'not_canceled') : placing ? 'placed' : 'canceled',
+      found: result?.order && result.raw ? { order: result.order, raw: result.raw } : undefined,
+      detail: `${entry.summary}: ${error ? error.message : 'done'} while its node was being redeployed`,
+      attempts: result?.attempts ?? (error as Partial<OrderFailure> | undefined)?.attempts ?? [],
+      cause: 'redeploy',
+    });
+  }
+
+  /**
+   * Settles what the last run left unreported (once, retrying while the broker cannot be asked)
+   * and hands each report to `reports`. Requests for those client order ids wait for it.
+   */
+  recover(): Promise<void> {
+    const entries = this.journal.unfinished.splice(0);
+    if (!entries.length) return Promise.resolve();
+    const retryMs = this.options.recovery?.retryMs ?? 1000;
+    const maxRetryMs = this.options.recovery?.maxRetryMs ?? 60_000;
+    // A request the account before a redeploy still runs lands first.
+    const still = entries.map((e) => placing.get(e.id)?.then(noop, noop));
+    return Promise.all(still).then(() => new Promise<void>((resolve) => {
+      const attempt = (n: number) => {
+        if (this.closed) return resolve();
+        reconcile(entries, this.executor, this.options.recovery).then(
+          (reports) => {
+            this.recoveryRequests += reports[0]?.attempts.length ?? 0;
+            for (const r of reports) {
+              this.journal.recovered(r.entry.id, journalOutcome(r.outcome), r.found?.order.id);
+              this.reports.deliver(r);
+            }
+            this.finishRecovery();
+            resolve();
+          },
+          (err: Error) => {
+            this.emit('recovery-problem', `${entries.length} request(s) from before the restart could not be looked up yet (${err.message}): trying again`);
+            this.recoveryTimer = setTimeout(() => attempt(n + 1), Math.min(maxRetryMs, retryMs * 2 ** n));
+          },
+        );
+      };
+      attempt(0);
+    }));
+  }
+
+  /** A report of `entry` was shown by a node or by the account: it is done. */
+  settledReport(report: OrderReport): void {
+    this.journal.reported(report.entry.id);
+  }
+
+  /** Stops recovery and the journal (the account closes). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.recoveryTimer);
+    this.finishRecovery();
+    this.reports.stop();
+    this.journal.close();
   }
 
   /** The audit trail, oldest first. */
@@ -228,15 +372,103 @@ export class OrderGateway extends EventEmitter {
 
   // --- internals --------------------------------------------------------------------------------
 
+  private finishRecovery(): void {
+    this.recovering.clear();
+    this.settleRecovery?.();
+    this.settleRecovery = undefined;
+  }
+
+  /**
+   * A submit or replace, exactly once per client order id: one already placed (the journal knows
+   * it) is read back as a duplicate; one being placed now or settled after a restart is waited for.
+   */
+  private place(
+    change: Extract<OrderChange, { action: 'submit' | 'replace' }>,
+    origin: OrderOrigin,
+    options: RequestOptions,
+    send: (send: SendOptions) => Promise<PlacementResult>,
+    fields: Partial<JournalEntry>,
+  ): Promise<PlacementResult> {
+    const id = change.clientOrderId;
+    const earlier = placing.get(id) ?? this.recovering.get(id);
+    if (earlier) return earlier.then(noop, noop).then(() => this.place(change, origin, options, send, fields));
+    const known = this.journal.get(id);
+    if (known && known.action === change.action && known.outcome && PLACED.has(known.outcome)) return this.duplicateOf(id, change, origin);
+    // Every request for this order, the policy's read of a replaced order included.
+    const attempts: Attempt[] = [];
+    const run = this.journaled(change, origin, options, fields, async (sent) => {
+      const request = await this.authorize(change, origin, false, attempts);
+      return this.execute(change, origin, request, () => send({ maxWaitMs: options.maxWaitMs, beforeSend: sent, attempts }));
+    }, id);
+    placing.set(id, run);
+    const forget = () => {
+      if (placing.get(id) === run) placing.delete(id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  /**
+   * Journals a request (synchronously, before anything else happens), runs it, and journals its
+   * outcome. `work` calls `sent()` right before the request goes out to the broker.
+   */
+  private journaled<T>(change: OrderChange, origin: OrderOrigin, options: RequestOptions, fields: Partial<JournalEntry>, work: (sent: () => Promise<void>) => Promise<T>, id = `${change.action}-${randomUUID()}`): Promise<T> {
+    try {
+      this.journal.ask({ ...fields, id, action: change.action, at: Date.now(), nodeId: origin.nodeId, origin: origin.name, summary: summary(change), msg: options.msg });
+    } catch (err) {
+      if (!(err instanceof JournalUnavailable)) throw err;
+      return Promise.reject(new OrderFailure(`${summary(change)} not sent: ${err.message}`, 'refused', 'not_placed', [], 'clientOrderId' in change ? change.clientOrderId : undefined));
+    }
+    if (options.ticket) options.ticket.id = id;
+    const selfReported = !options.ticket;
+    return work(() => this.journal.sent(id)).then(
+      (result) => {
+        const r = result as Partial<PlacementResult> & { order?: OrderDetails; canceledNow?: boolean };
+        this.journal.answer(id, r.outcome === 'duplicate' ? 'duplicate' : change.action === 'submit' || change.action === 'replace' ? 'placed' : 'ok', r.order?.id, selfReported);
+        return result;
+      },
+      (err: unknown) => {
+        this.journal.answer(id, outcomeOf(err), undefined, selfReported);
+        throw err;
+      },
+    );
+  }
+
+  /** The order this client order id placed earlier, read fresh: nothing is sent. */
+  private async duplicateOf(clientOrderId: string, change: OrderChange, origin: OrderOrigin): Promise<PlacementResult> {
+    const attempts: Attempt[] = [];
+    const entry = this.record(change, origin, { verdict: 'passed', reason: 'already placed: not sent again' });
+    try {
+      const found = await this.executor.fetch({ clientOrderId }, attempts);
+      entry.outcome = 'ok';
+      return { outcome: 'duplicate', reconciled: false, clientOrderId, attempts, ...found };
+    } catch (err) {
+      const e = err as Partial<BrokerError>;
+      entry.outcome = 'failed';
+      entry.error = (err as Error).message;
+      throw new OrderFailure(
+        `client order id ${clientOrderId} was placed earlier (the order journal says so), but it could not be read now: ${(err as Error).message}. Nothing was sent`,
+        e.kind ?? 'broker',
+        'unknown',
+        attempts,
+        clientOrderId,
+        e.status,
+        e.code,
+      );
+    } finally {
+      this.emit('audit', entry);
+    }
+  }
+
   /** Runs every policy on the change; throws OrderBlocked on the first refusal. Cancels pass untouched. */
-  private async authorize(change: Exclude<OrderChange, { action: 'cancel' } | { action: 'cancelAll' }>, origin: OrderOrigin, dryRun = false): Promise<PolicyRequest | 'checked'> {
+  private async authorize(change: Exclude<OrderChange, { action: 'cancel' } | { action: 'cancelAll' }>, origin: OrderOrigin, dryRun = false, attempts?: Attempt[]): Promise<PolicyRequest | 'checked'> {
     if (this.slots.size === 0) return 'checked';
     const request: PolicyRequest = { change, origin, dryRun };
     try {
       for (const [name, slot] of this.slots) {
         const policy = slot.policy ?? (await this.waitFor(name, slot));
         if (!policy) continue; // the slot was given up while waiting: no policy expected any more
-        if (change.action === 'replace' && !request.original) request.original = await this.original(change.ref, policy.label);
+        if (change.action === 'replace' && !request.original) request.original = await this.original(change.ref, policy.label, attempts);
         const verdict = await policy.decide(request);
         if (!verdict.pass) throw new OrderBlocked(`${summary(change)} blocked by the ${policy.label}${verdict.state ? ` (${verdict.state})` : ''}: ${verdict.reason}`, policy.label, verdict.check, verdict.state);
       }
@@ -262,9 +494,9 @@ export class OrderGateway extends EventEmitter {
     });
   }
 
-  private async original(ref: OrderRef, label: string): Promise<OrderDetails> {
+  private async original(ref: OrderRef, label: string, attempts?: Attempt[]): Promise<OrderDetails> {
     try {
-      return (await this.executor.fetch(ref)).order;
+      return (await this.executor.fetch(ref, attempts)).order;
     } catch (err) {
       throw new OrderBlocked(`the order to replace (${refText(ref)}) could not be read (${(err as Error).message}), so the ${label} cannot check the replace`, label, 'unreadable');
     }

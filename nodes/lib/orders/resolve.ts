@@ -28,6 +28,10 @@ export interface OrderSettings {
   stopLossStopPrice?: string | number;
   stopLossLimitPrice?: string | number;
   positionIntent?: string;
+  /** The msg property holding the idempotency key (e.g. "signalId", "payload.alertId"); empty = none. */
+  keyProperty?: string;
+  /** Seconds an order answered 429 may wait to be sent again; empty = msg.maxWait, else settings.js. */
+  maxWait?: string | number;
 }
 
 export interface Resolution {
@@ -198,4 +202,53 @@ function resolve(settings: OrderSettings, msg: Msg): Resolution {
       return { resolved: { action, order, clientOrderId }, warnings };
     }
   }
+}
+
+/** Longest idempotency key accepted. */
+const MAX_KEY = 1000;
+const PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+
+/** Whether `path` is a msg property path a key may live at (dotted names, no prototype keys). */
+export function isKeyPath(path: string): boolean {
+  return PATH.test(path) && !path.split('.').some((p) => p === '__proto__' || p === 'constructor' || p === 'prototype');
+}
+
+/**
+ * The msg's idempotency key: the value of the msg property the dialog names (text or a number).
+ * A named property that is missing is an error: the user asked for idempotency.
+ */
+export function resolveKey(settings: Pick<OrderSettings, 'keyProperty'>, msg: Msg): { property: string; key: string } | undefined {
+  if (blank(settings.keyProperty)) return undefined;
+  const property = String(settings.keyProperty).trim().replace(/^msg\./, '');
+  if (!isKeyPath(property)) {
+    throw new InputError('keyProperty', `the node's idempotency key property "${show(settings.keyProperty)}" is not a msg property path like signalId or payload.alertId`);
+  }
+  let v: unknown = msg;
+  for (const part of property.split('.')) v = typeof v === 'object' && v !== null ? own(v as Record<string, unknown>, part) : undefined;
+  const where = `msg.${property}`;
+  if (blank(v)) throw new InputError(where, `${where} is empty, but the node takes its idempotency key from there: nothing was sent`);
+  if (typeof v === 'number' && Number.isFinite(v)) return { property, key: String(v) };
+  if (typeof v !== 'string') throw new InputError(where, `${where} (the idempotency key) must be text or a number (got ${show(v)})`);
+  const key = v.trim();
+  if (key.length > MAX_KEY) throw new InputError(where, `${where} (the idempotency key) must be at most ${MAX_KEY} characters (got ${key.length})`);
+  return { property, key };
+}
+
+/**
+ * The order's max wait after a 429, in ms: the dialog's, else msg.maxWait (seconds), else
+ * undefined (the account's default). Where both are set the dialog wins, with a warning.
+ */
+export function resolveMaxWaitMs(settings: Pick<OrderSettings, 'maxWait'>, msg: Msg, warnings: string[]): number | undefined {
+  const seconds = (v: unknown, where: string): number => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 0 && n <= 86_400)) throw new InputError(where, `${where} must be a number of seconds from 0 (never wait) to 86400 (got ${show(v)})`);
+    return n * 1000;
+  };
+  const fromMsg = own(msg as Record<string, unknown>, 'maxWait');
+  if (!blank(settings.maxWait)) {
+    const ms = seconds(settings.maxWait, 'maxWait');
+    if (!blank(fromMsg) && String(fromMsg).trim() !== String(settings.maxWait).trim()) warnings.push(`msg.maxWait (${show(fromMsg)}) ignored: the node's max wait is set to ${String(settings.maxWait)} s`);
+    return ms;
+  }
+  return blank(fromMsg) ? undefined : seconds(fromMsg, 'msg.maxWait');
 }

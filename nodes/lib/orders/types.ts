@@ -89,7 +89,7 @@ export interface PlacedOrder {
 
 /** One request made while placing, canceling or reconciling an order. */
 export interface Attempt {
-  step: 'submit' | 'lookup' | 'cancel' | 'replace' | 'fetch' | 'cancelAll';
+  step: 'submit' | 'lookup' | 'cancel' | 'replace' | 'fetch' | 'cancelAll' | 'list';
   at: string;
   ok: boolean;
   status?: number;
@@ -137,14 +137,29 @@ export class OrderFailure extends BrokerError {
   }
 }
 
+/** How one order request may go: set by the node (dialog, msg) for that request. */
+export interface SendOptions {
+  /**
+   * How long an order answered 429 (not executed by the broker) may wait for the limit to reset
+   * and be sent again, with the same client order id (default: the executor's own setting).
+   */
+  maxWaitMs?: number;
+  /** Every HTTP request made for this order is added here. */
+  attempts?: Attempt[];
+  /** Called (and awaited) right before the order request goes out; throwing stops it. */
+  beforeSend?: () => Promise<void>;
+}
+
 /** The broker's side of order changes: each request exactly once, reconciled after an ambiguous answer. */
 export interface OrderExecutor {
-  submit(order: OrderRequest, clientOrderId: string): Promise<PlacementResult>;
-  replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string): Promise<PlacementResult>;
-  cancel(ref: OrderRef, priority: number): Promise<CancelResult>;
+  submit(order: OrderRequest, clientOrderId: string, options?: SendOptions): Promise<PlacementResult>;
+  replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string, options?: SendOptions): Promise<PlacementResult>;
+  cancel(ref: OrderRef, priority: number, attempts?: Attempt[]): Promise<CancelResult>;
   cancelAll(priority: number): Promise<BulkResult[]>;
   closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder>;
   closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]>;
   /** Fresh state of one order, by id or client order id. */
-  fetch(ref: OrderRef): Promise<PlacedOrder>;
+  fetch(ref: OrderRef, attempts?: Attempt[]): Promise<PlacedOrder>;
+  /** Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included. */
+  recentOrders(sinceMs: number, attempts?: Attempt[]): Promise<PlacedOrder[]>;
 }

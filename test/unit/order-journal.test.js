@@ -1,0 +1,307 @@
+'use strict';
+// The order journal and what stands on it, without Node-RED or a broker: the file (torn lines,
+// compaction), the journal's entries across a reload, retention, the msg copy it may keep,
+// recovery against a hand-made executor (it is the executor's interface, not ours), the report
+// desk, the gateway's one-order-per-key rule and the rate gate's held msgs.
+const assert = require('assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { JournalFile, msgEcho, fileSafe } = require('../../dist/lib/core/journal-file');
+const { HeldMsgs } = require('../../dist/lib/core/held-msgs');
+const { OrderJournal } = require('../../dist/lib/orders/journal');
+const { reconcile, ReportDesk } = require('../../dist/lib/orders/recovery');
+const { OrderGateway } = require('../../dist/lib/orders/gateway');
+const { BrokerError } = require('../../dist/lib/core/errors');
+
+const ORDER = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 1 };
+const origin = { nodeId: 'node1', name: 'order node "n"' };
+
+function tmpFile(name = 'journal.jsonl') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-journal-unit-'));
+  return { dir, file: path.join(dir, 'alpaca-journal', name), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+const order = (clientOrderId, status = 'new') => ({ order: { id: `id-${clientOrderId}`, clientOrderId, status, symbol: 'AAPL' }, raw: { id: `id-${clientOrderId}`, client_order_id: clientOrderId } });
+
+/** An executor that knows `orders` (client order id -> order) and records what it was asked. */
+function fakeExecutor(orders = new Map(), late = new Map()) {
+  const calls = [];
+  let listings = 0;
+  return {
+    calls,
+    orders,
+    async submit(o, clientOrderId, options = {}) {
+      calls.push(['submit', clientOrderId]);
+      if (options.beforeSend) await options.beforeSend();
+      const placed = order(clientOrderId);
+      orders.set(clientOrderId, placed);
+      return { outcome: 'placed', reconciled: false, clientOrderId, attempts: [{ step: 'submit', ok: true, status: 200 }], ...placed };
+    },
+    async fetch(ref, attempts = []) {
+      calls.push(['fetch', ref.clientOrderId || ref.orderId]);
+      attempts.push({ step: 'lookup' });
+      const found = orders.get(ref.clientOrderId);
+      if (!found) throw new BrokerError('not found', 'not_found', 404);
+      return found;
+    },
+    async recentOrders(since, attempts = []) {
+      calls.push(['list']);
+      attempts.push({ step: 'list' });
+      // Orders still on their way appear from the second listing on.
+      if (listings++ === 1) for (const [k, v] of late) orders.set(k, v);
+      return [...orders.values()];
+    },
+  };
+}
+
+describe('journal file', function () {
+  it('skips a torn last line and damaged lines, counting them; never throws', function () {
+    const t = tmpFile();
+    try {
+      fs.mkdirSync(path.dirname(t.file), { recursive: true });
+      fs.writeFileSync(t.file, '{"r":"ask","n":1}\nnot json\n[1,2]\n{"r":"ask","n":2}\n{"r":"ask","n":');
+      const loaded = new JournalFile(t.file).load();
+      assert.deepStrictEqual(loaded.records.map((r) => r.n), [1, 2]);
+      assert.strictEqual(loaded.skipped, 3);
+      assert.match(loaded.problem, /3 damaged or truncated line/);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('appends records one per line and compacts atomically to just the records given', function () {
+    const t = tmpFile();
+    try {
+      const f = new JournalFile(t.file);
+      f.load();
+      f.append({ a: 1 });
+      f.append({ a: 2 });
+      assert.strictEqual(fs.readFileSync(t.file, 'utf8'), '{"a":1}\n{"a":2}\n');
+      f.compact([{ b: 1 }]);
+      f.append({ b: 2 });
+      assert.strictEqual(fs.readFileSync(t.file, 'utf8'), '{"b":1}\n{"b":2}\n');
+      assert.strictEqual(fs.statSync(t.file).mode & 0o777, 0o600);
+      assert.ok(!fs.existsSync(`${t.file}.compacting`));
+      return f.flush();
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('keeps of a msg only a JSON-safe, capped copy: no req/res, no secret-looking keys, no internals', function () {
+    const cyclic = { a: 1 };
+    cyclic.self = cyclic;
+    const echo = msgEcho({
+      _msgid: 'm1',
+      _session: { id: 'ws' },
+      topic: 't',
+      req: { socket: {} },
+      res: { end() {} },
+      payload: { symbol: 'AAPL', passphrase: 'hunter2', nested: { apiKey: 'k', ok: true }, big: 10n, when: new Date(0), buf: Buffer.from('x'), cyclic },
+      token: 'abc',
+    });
+    assert.deepStrictEqual(echo, { _msgid: 'm1', topic: 't', payload: { symbol: 'AAPL', nested: { ok: true }, when: '1970-01-01T00:00:00.000Z', cyclic: { a: 1 } } });
+    const big = msgEcho({ _msgid: 'm2', topic: 'x', payload: 'y'.repeat(20000) });
+    assert.deepStrictEqual(big, { truncated: true, _msgid: 'm2', topic: 'x' });
+    assert.strictEqual(fileSafe('../../etc/passwd'), '______etc_passwd');
+  });
+});
+
+describe('order journal', function () {
+  it('an entry asked, sent and answered but not reported is unfinished after a reload; a reported one is not', function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      j.ask({ id: 'a', action: 'submit', at: 1, origin: 'x', summary: 'buy 1 AAPL', order: ORDER });
+      j.ask({ id: 'b', action: 'submit', at: 2, origin: 'x', summary: 'buy 1 AAPL' });
+      j.ask({ id: 'c', action: 'submit', at: 3, origin: 'x', summary: 'buy 1 AAPL' });
+      j.sent('b');
+      j.sent('c');
+      j.answer('c', 'placed', 'id-c');
+      j.reported('c');
+      j.close();
+      const again = new OrderJournal({ file: t.file });
+      assert.deepStrictEqual(again.unfinished.map((e) => [e.id, e.stage]), [['a', 'held'], ['b', 'sent']]);
+      assert.deepStrictEqual(again.unfinished[0].order, ORDER);
+      assert.strictEqual(again.get('c').outcome, 'placed');
+      assert.strictEqual(again.get('c').orderId, 'id-c');
+      assert.strictEqual(again.backlog, 2);
+      assert.strictEqual(again.loadProblem, undefined);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a truncated file is reported and the rest used; the torn line does not swallow the next record', function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      j.ask({ id: 'a', action: 'submit', at: 1, origin: 'x', summary: 's' });
+      j.close();
+      fs.appendFileSync(t.file, '{"r":"ask","e":{"id":"b","act');
+      const j2 = new OrderJournal({ file: t.file });
+      assert.match(j2.loadProblem, /1 damaged or truncated line/);
+      assert.deepStrictEqual(j2.unfinished.map((e) => e.id), ['a']);
+      j2.ask({ id: 'c', action: 'submit', at: 2, origin: 'x', summary: 's' });
+      j2.close();
+      const j3 = new OrderJournal({ file: t.file });
+      assert.strictEqual(j3.loadProblem, undefined);
+      assert.deepStrictEqual(j3.unfinished.map((e) => e.id), ['a', 'c']);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('keeps reported entries for the retention period only, and the trade-updates cursor', function () {
+    const t = tmpFile();
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    try {
+      const j = new OrderJournal({ file: t.file, retentionDays: 1, now: () => now });
+      j.ask({ id: 'old', action: 'submit', at: now, origin: 'x', summary: 's' });
+      j.answer('old', 'placed', 'o1', true);
+      now += 2 * 86_400_000;
+      j.ask({ id: 'new', action: 'submit', at: now, origin: 'x', summary: 's' });
+      j.answer('new', 'placed', 'o2', true);
+      j.saveCursor({ at: 12345 });
+      j.close();
+      const again = new OrderJournal({ file: t.file, retentionDays: 1, now: () => now });
+      assert.strictEqual(again.get('old'), undefined, 'older than the retention');
+      assert.strictEqual(again.get('new').orderId, 'o2');
+      assert.deepStrictEqual(again.cursor, { at: 12345 });
+      assert.strictEqual(fs.readFileSync(t.file, 'utf8').trim().split('\n').length, 2, 'compacted at load');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('refuses new requests when it cannot write, and after close', function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      const problems = [];
+      j.on('problem', (p) => problems.push(p));
+      fs.rmSync(path.dirname(t.file), { recursive: true });
+      fs.writeFileSync(path.dirname(t.file), 'a file where the folder was');
+      j.close();
+      const broken = new OrderJournal({ file: t.file });
+      assert.match(broken.loadProblem, /cannot be used/);
+      assert.throws(() => broken.ask({ id: 'x', action: 'submit', at: 1, origin: 'x', summary: 's' }), /cannot be used/);
+      assert.throws(() => j.ask({ id: 'y', action: 'submit', at: 1, origin: 'x', summary: 's' }), /closing/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('recovery after a restart', function () {
+  const entry = (id, stage, extra = {}) => ({ id, action: 'submit', at: Date.now(), origin: 'o', nodeId: 'n', summary: `buy 1 AAPL (${id})`, stage, order: ORDER, ...extra });
+
+  it('held: not placed without asking; sent: found in a listing (also the second) or looked up; else not placed', async function () {
+    const ex = fakeExecutor(new Map([['found', order('found', 'filled')]]), new Map([['late', order('late')]]));
+    const reports = await reconcile([entry('held', 'held'), entry('found', 'sent'), entry('late', 'sent'), entry('gone', 'sent')], ex, { sleep: async () => undefined });
+    const by = Object.fromEntries(reports.map((r) => [r.entry.id, r]));
+    assert.strictEqual(by.held.outcome, 'not_placed');
+    assert.match(by.held.detail, /never sent/);
+    assert.strictEqual(by.found.outcome, 'placed');
+    assert.strictEqual(by.found.found.order.status, 'filled');
+    assert.strictEqual(by.late.outcome, 'placed');
+    assert.strictEqual(by.gone.outcome, 'not_placed');
+    assert.deepStrictEqual(ex.calls, [['list'], ['list'], ['fetch', 'gone']], 'two listings and one lookup for everything');
+    assert.ok(reports.every((r) => r.cause === 'restart'));
+  });
+
+  it('a lookup that fails (not a 404) fails the whole run, to be tried again', async function () {
+    const ex = fakeExecutor();
+    ex.fetch = async () => {
+      throw new BrokerError('cannot reach the broker', 'network');
+    };
+    await assert.rejects(reconcile([entry('x', 'sent')], ex, { sleep: async () => undefined }), /cannot reach/);
+  });
+
+  it('the desk holds reports until the flows run, then hands them to the node or calls them orphans', function () {
+    const desk = new ReportDesk();
+    const got = [];
+    const orphans = [];
+    desk.on('orphan', (r) => orphans.push(r.entry.id));
+    desk.claim('n1', (r) => got.push(r.entry.id));
+    desk.deliver({ entry: { id: 'a', nodeId: 'n1' } });
+    desk.deliver({ entry: { id: 'b', nodeId: 'gone' } });
+    assert.deepStrictEqual(got, []);
+    desk.start();
+    assert.deepStrictEqual(got, ['a']);
+    assert.deepStrictEqual(orphans, ['b']);
+  });
+});
+
+describe('order gateway with a journal', function () {
+  it('journals a request before the executor sees it; the same client order id again is read back, never sent', async function () {
+    const ex = fakeExecutor();
+    const journal = new OrderJournal();
+    const gateway = new OrderGateway(ex, { journal });
+    const first = gateway.submit(ORDER, 'key-1', origin, { ticket: {} });
+    // Synchronously journaled, before anything was sent.
+    assert.strictEqual(journal.get('key-1').stage, 'held');
+    assert.deepStrictEqual(ex.calls, []);
+    // Meanwhile the same id again: it waits for the first and is a duplicate.
+    const second = gateway.submit(ORDER, 'key-1', origin);
+    const [a, b] = await Promise.all([first, second]);
+    assert.strictEqual(a.outcome, 'placed');
+    assert.strictEqual(b.outcome, 'duplicate');
+    assert.strictEqual(b.order.id, a.order.id);
+    assert.deepStrictEqual(ex.calls, [['submit', 'key-1'], ['fetch', 'key-1']]);
+    assert.strictEqual(journal.get('key-1').stage, 'sent');
+    assert.strictEqual(journal.get('key-1').reportedAt, undefined, 'the node reports it');
+    gateway.reported({ id: 'key-1' });
+    assert.ok(journal.get('key-1').reportedAt);
+    // Two distinct ids are two orders.
+    await gateway.submit(ORDER, 'key-2', origin);
+    assert.strictEqual(ex.calls.filter((c) => c[0] === 'submit').length, 2);
+  });
+
+  it("a restart's unfinished entries are settled once; a request with such an id waits for that", async function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      j.ask({ id: 'was-sent', action: 'submit', at: Date.now(), nodeId: 'n1', origin: 'o', summary: 's', order: ORDER });
+      j.sent('was-sent');
+      j.close();
+      const ex = fakeExecutor(new Map([['was-sent', order('was-sent')]]));
+      const journal = new OrderJournal({ file: t.file });
+      const gateway = new OrderGateway(ex, { journal, recovery: { sleep: async () => undefined } });
+      const reports = [];
+      gateway.reports.claim('n1', (r) => reports.push(r));
+      gateway.reports.start();
+      const again = gateway.submit(ORDER, 'was-sent', origin);
+      await gateway.recover();
+      assert.deepStrictEqual(reports.map((r) => [r.entry.id, r.outcome]), [['was-sent', 'placed']]);
+      gateway.settledReport(reports[0]);
+      assert.strictEqual((await again).outcome, 'duplicate');
+      assert.ok(!ex.calls.some((c) => c[0] === 'submit'), 'never sent again');
+      gateway.close();
+      assert.strictEqual(new OrderJournal({ file: t.file }).unfinished.length, 0);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('held msgs (the rate gate)', function () {
+  it('what waited when the process stopped is there after it; what left is not', function () {
+    const t = tmpFile('gate.jsonl');
+    try {
+      const held = new HeldMsgs(new JournalFile(t.file));
+      const a = held.hold({ _msgid: 'a', payload: 1, req: {} }, { priority: 5 });
+      held.hold({ _msgid: 'b', payload: 2 }, { priority: 9 });
+      held.release(a);
+      held.close();
+      const next = new HeldMsgs(new JournalFile(t.file));
+      assert.deepStrictEqual(next.leftovers.map((h) => [h.msg._msgid, h.msg.payload, h.info.priority]), [['b', 2, 9]]);
+      next.release(next.leftovers[0].key);
+      next.close();
+      assert.strictEqual(new HeldMsgs(new JournalFile(t.file)).leftovers.length, 0);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
