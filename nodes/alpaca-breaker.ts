@@ -140,7 +140,7 @@ export default function (RED: NodeAPI): void {
     node.breakerGuard = guard;
     guard.attach({ id: node.id, name, settings });
 
-    const display = (r: BreakerRecord) => node.status(breakerStatus(r));
+    const display = (r: BreakerRecord) => node.status(breakerStatus(r, guard.markingStatus));
     display(guard.record);
     void guard.whenLoaded().then(() => display(guard.record));
     const showAgain = () => display(guard.record);
@@ -164,6 +164,7 @@ export default function (RED: NodeAPI): void {
       node.send([null, alert as unknown as NodeMessageInFlow]);
     });
     listeners.on(guard, 'blocked', (r: BreakerRecord) => display(r));
+    listeners.on(guard, 'marking', () => display(guard.record));
     listeners.on(guard, 'warning', (text: string) => node.warn(text));
 
     /** The settings of the order nodes wired to output 1 (looked up per msg: they may start after this node). */

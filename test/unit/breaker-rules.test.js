@@ -36,6 +36,8 @@ describe('breaker rules', function () {
       assert.throws(() => r.parseSettings({ pollFlat: '120', staleSeconds: '60' }), /twice/);
       assert.throws(() => r.parseSettings({ pollMarked: '90', staleSeconds: '150' }), /twice the slowest account check \(90 s\)/);
       assert.strictEqual(r.parseSettings({ pollMarked: '5' }).pollMarkedSeconds, 5);
+      // Flows saved before the field existed keep their fail-closed limit valid.
+      assert.strictEqual(r.parseSettings({ pollOpen: '1', pollFlat: '1', staleSeconds: '30' }).pollMarkedSeconds, 15);
     });
   });
 

@@ -34,9 +34,10 @@ export class AccountWatch {
   lastFetchError?: string;
   private prices = new Map<string, { price: number; at: number }>();
   private clockCache?: { clock: ClockSnapshot; fetchedAt: number };
-  private nextPollAt = 0;
-  /** A check asked for while a poll was running: it may have read too early to count. */
-  private askedDuring?: number;
+  /** Real time the last poll ended; the next is due an interval later (the interval in force then). */
+  private polledAt = -Infinity;
+  /** An earlier check asked for (a fill, a stream drop), real time. */
+  private askedAt?: number;
   private polling?: Promise<void>;
   private closed = false;
 
@@ -48,23 +49,23 @@ export class AccountWatch {
 
   /** Polls when due (called every second). */
   tick(): void {
-    if (!this.closed && this.options.realNow() >= this.nextPollAt && !this.polling) void this.poll();
+    if (this.closed || this.polling) return;
+    const due = Math.min(this.polledAt + this.options.intervalMs(this.exposure), this.askedAt ?? Infinity);
+    if (this.options.realNow() >= due) void this.poll();
   }
 
-  /** Asks for a check within `ms` (a faster rule, a fill, a reset). */
+  /** Asks for a check within `ms` (a fill, a stream drop, a faster breaker); asked during a poll, it comes after it. */
   soon(ms = 0): void {
-    const at = this.options.realNow() + ms;
-    if (this.polling) this.askedDuring = Math.min(this.askedDuring ?? Infinity, at);
-    this.nextPollAt = Math.min(this.nextPollAt, at);
+    this.askedAt = Math.min(this.askedAt ?? Infinity, this.options.realNow() + ms);
   }
 
   /** Fetches the account (and the positions while any are open) through the shared budget. */
   poll(): Promise<void> {
     if (this.polling) return this.polling;
+    this.askedAt = undefined;
     this.polling = this.fetch().finally(() => {
       this.polling = undefined;
-      this.nextPollAt = Math.min(this.options.realNow() + this.options.intervalMs(this.exposure), this.askedDuring ?? Infinity);
-      this.askedDuring = undefined;
+      this.polledAt = this.options.realNow();
     });
     return this.polling;
   }

@@ -56,7 +56,7 @@ function priceOf(e: FeedEvent): { price: number; channel: 'trades' | 'quotes' } 
   const bid = p.bid;
   const ask = p.ask;
   if (typeof bid !== 'number' || typeof ask !== 'number' || !(bid > 0) || !(ask >= bid)) return undefined;
-  const mid = (bid + ask) / 2;
+  const mid = Number(((bid + ask) / 2).toFixed(8));
   return (ask - bid) / mid <= MAX_SPREAD ? { price: mid, channel: 'quotes' } : undefined;
 }
 

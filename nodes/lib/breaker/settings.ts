@@ -144,6 +144,10 @@ export function parseSettings(def: BreakerDef): BreakerSettings {
   const d = DEFAULT_SETTINGS;
   const session = def.session === undefined || def.session === '' ? d.session : def.session;
   if (session !== 'market' && session !== 'utc') throw new SettingsError('session', `session must be "market" or "utc" (got ${JSON.stringify(def.session)})`);
+  const pollOpenSeconds = num('pollOpen', def.pollOpen, d.pollOpenSeconds, 1, 3600);
+  const staleSeconds = num('staleSeconds', def.staleSeconds, d.staleSeconds, 5, 86400);
+  // Left empty (as in flows saved before it existed) it fits the fail-closed limit the flow already has.
+  const pollMarkedDefault = Math.max(pollOpenSeconds, Math.min(d.pollMarkedSeconds, staleSeconds / 2));
   const s: BreakerSettings = {
     rollingLoss: {
       enabled: on(def.rollingOn, d.rollingLoss.enabled),
@@ -192,10 +196,10 @@ export function parseSettings(def: BreakerDef): BreakerSettings {
       amount: num('notionalMax', def.notionalMax, d.maxNotional.amount, 0.01, 1e12),
     },
     session,
-    pollOpenSeconds: num('pollOpen', def.pollOpen, d.pollOpenSeconds, 1, 3600),
-    pollMarkedSeconds: num('pollMarked', def.pollMarked, d.pollMarkedSeconds, 1, 3600),
+    pollOpenSeconds,
+    pollMarkedSeconds: num('pollMarked', def.pollMarked, pollMarkedDefault, 1, 3600),
     pollFlatSeconds: num('pollFlat', def.pollFlat, d.pollFlatSeconds, 1, 3600),
-    staleSeconds: num('staleSeconds', def.staleSeconds, d.staleSeconds, 5, 86400),
+    staleSeconds,
     maxFetchFailures: d.maxFetchFailures,
     actions: { cancelOrders: on(def.cancelOnTrip, d.actions.cancelOrders), closePositions: on(def.flattenOnTrip, d.actions.closePositions) },
   };
