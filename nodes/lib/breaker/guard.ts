@@ -7,11 +7,11 @@
 import { EventEmitter } from 'node:events';
 import type { BrokerConnection, ConnectionUser, RequestEvent } from '../core/broker';
 import type { BulkResult, TradeUpdate } from '../core/snapshots';
-import { positionKey } from '../core/symbols';
 import type { OrderPolicy, PolicyRequest, PolicyVerdict } from '../orders/gateway';
 import { bucketFor, EquitySeries } from './equity-series';
 import { EquityWatch } from './equity-watch';
 import { Ledger } from './ledger';
+import { OrderFactsSource, type OrderFacts } from './order-facts';
 import { checkOrder, intentOf, remainingQty, type OrderIntent } from './order-rules';
 import type { EquitySource } from './portfolio';
 import { initialRecord, resetTo, restoreRecord, STORED_SAMPLES, tripped, type BreakerRecord, type StateStore } from './record';
@@ -25,11 +25,11 @@ import {
   checkStreamDown,
   inputsTrip,
   utcDate,
+  withCause,
   type RequestOutcome,
   type Trip,
 } from './rules';
 import { SEVERITY, type BreakerSettings, type BreakerState, type RuleId } from './settings';
-import { tripCause } from './words';
 
 /** What the guard uses of the account's connection. */
 export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest' | 'marketFeed'>;
@@ -82,14 +82,6 @@ export interface GuardOptions {
 /** Why a verdict blocks: the state, or a per-order rule. */
 type Block = { pass: false; check: string; reason: string; state: BreakerState; trip?: Trip };
 
-/** What a decision on one order needs besides the order, gathered for the state it was gathered in. */
-interface OrderFacts {
-  state: BreakerState;
-  positionQty: number;
-  pendingReduceQty: number;
-  marketPrice?: number;
-}
-
 const iso = (t: number): string => new Date(t).toISOString();
 
 /** A failed request the API is to blame for (server, network, rate limit, keys), not a bad request. */
@@ -103,17 +95,6 @@ export function isApiFailure(e: RequestEvent): boolean {
 /** An order refused by the broker's REST answer (403 or 422): a rejection like a 'rejected' update. */
 const isRefusal = (status: number | undefined): boolean => status === 403 || status === 422;
 
-/** A loss trip says what set it off: the price and its time, or the account poll. */
-function withCause(trip: Trip, from: EquitySource): Trip {
-  if (from.source === 'poll') return { ...trip, reason: `${trip.reason}, ${tripCause(from)}`, figures: { ...trip.figures, source: 'poll' } };
-  const m = from.move;
-  return {
-    ...trip,
-    reason: `${trip.reason}, ${tripCause(from)}`,
-    figures: { ...trip.figures, source: 'stream', symbol: m.symbol, price: m.price, priceTime: iso(m.priceAt) },
-  };
-}
-
 export class BreakerGuard extends EventEmitter implements OrderPolicy {
   readonly label: string;
   private readonly members = new Map<string, GuardMember>();
@@ -124,6 +105,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
   private readonly user: ConnectionUser;
   private readonly watch: EquityWatch;
   private readonly ledger = new Ledger();
+  private readonly facts: OrderFactsSource;
   private series = new EquitySeries();
   private requests: RequestOutcome[] = [];
   private passed: number[] = [];
@@ -173,6 +155,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
       },
       onMarking: (text) => this.emit('marking', text),
     });
+    this.facts = new OrderFactsSource({ watch: this.watch, ledger: this.ledger, reads: options.connection.reads, settings: () => this.settingsList().map((m) => m.settings) });
   }
 
   get record(): BreakerRecord {
@@ -538,7 +521,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     if (early) return early;
     const intent = intentOf(request);
     if (!intent) return this.judge(request);
-    const facts = this.factsAtHand(intent);
+    const facts = this.facts.atHand(intent, this.current.state);
     return facts && this.judge(request, { intent, facts });
   }
 
@@ -554,60 +537,15 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     }
     const intent = intentOf(request);
     if (!intent) return this.judge(request);
-    let facts: OrderFacts | Block;
+    let facts: OrderFacts;
     try {
-      facts = await this.readFacts(intent, request);
+      facts = await this.facts.read(intent, this.current.state, request.original);
     } catch (err) {
       return { pass: false, state: this.current.state, check: 'reducingOnly', reason: `the positions could not be read (${(err as Error).message}), so the order cannot be checked` };
     }
-    if ('pass' in facts) return facts;
     // The state moved while reading: gather again for the state it is in now.
     if (facts.state !== this.current.state && !this.byState(request)) return this.decideLater(request);
     return this.judge(request, { intent, facts });
-  }
-
-  /** What an order needs, when no REST call is needed to know it: not REDUCING, the positions reconciled recently, a price known. */
-  private factsAtHand(intent: OrderIntent): OrderFacts | undefined {
-    const state = this.current.state;
-    if (state === 'REDUCING' || !this.watch.positionsCurrent()) return undefined;
-    let marketPrice: number | undefined;
-    if (this.needsPrice(intent)) {
-      marketPrice = this.watch.knownPrice(intent.symbol);
-      if (marketPrice === undefined) return undefined;
-    }
-    return { state, positionQty: this.watch.position(intent.symbol), pendingReduceQty: this.ledger.pending(intent.symbol, intent.side), marketPrice };
-  }
-
-  /** What an order needs, read from the broker where the cache will not do. */
-  private async readFacts(intent: OrderIntent, request: PolicyRequest): Promise<OrderFacts | Block> {
-    const state = this.current.state;
-    let positionQty: number;
-    let pendingReduceQty = this.ledger.pending(intent.symbol, intent.side);
-    if (state === 'REDUCING') {
-      // Exits must be right: ask the broker now rather than trust the marks.
-      const [positions, open] = await Promise.all([this.watch.readPositions(), this.connection.reads.openOrders()]);
-      const key = positionKey(intent.symbol);
-      const held = positions.find((p) => positionKey(p.symbol) === key);
-      positionQty = held ? (held.side === 'short' ? -Math.abs(held.qty) : Math.abs(held.qty)) : 0;
-      const originalId = request.original?.id;
-      pendingReduceQty += open
-        .filter((o) => o.id !== originalId && positionKey(o.symbol) === key && o.side === intent.side)
-        .reduce((sum, o) => sum + remainingQty(o), 0);
-    } else {
-      if (!this.watch.positionsCurrent()) await this.watch.poll();
-      positionQty = this.watch.position(intent.symbol);
-    }
-    const marketPrice = this.needsPrice(intent) ? await this.watch.price(intent.symbol) : undefined;
-    if (this.equity === undefined) {
-      const error = this.watch.lastFetchError;
-      return { pass: false, state, check: 'starting', reason: `no account figures yet${error ? ` (${error})` : ''}: the breaker does not let orders through blind` };
-    }
-    return { state, positionQty, pendingReduceQty, marketPrice };
-  }
-
-  private needsPrice(intent: OrderIntent): boolean {
-    const valued = this.settingsList().some((m) => m.settings.concentration.enabled || m.settings.maxNotional.enabled);
-    return (valued || intent.notional !== undefined) && intent.limitPrice === undefined && intent.stopPrice === undefined;
   }
 
   /** The verdict on an order (undefined: one that could not be read) and its facts, in the state as it is at this instant. */

@@ -1,8 +1,9 @@
 // The account-level rules of the circuit breaker with no Node-RED and no clock of their own: what
 // each measures (losses, error rate, rejections, order rate, stream outage) and the trip it leads
 // to. Time comes in as `now` (epoch ms) so tests cover 30-minute windows instantly.
+import type { EquitySource } from './portfolio';
 import type { BreakerSettings, RuleId, TripTarget } from './settings';
-import { minutesText, money, pct, round } from './words';
+import { minutesText, money, pct, round, tripCause } from './words';
 
 /** Figures of a trip or a state: everything an alert shows. Money in account currency. */
 export interface TripFigures {
@@ -72,6 +73,14 @@ export function checkRollingLoss(s: BreakerSettings, samples: readonly EquitySam
   for (const x of samples) if (x.at >= from && x.equity > peak) peak = x.equity;
   const w = minutesText(s.rollingLoss.minutes);
   return lossTrip('rollingLoss', s.rollingLoss.target, equity, peak, s.rollingLoss.pct, w, `within ${w}`, `loss in ${w}`);
+}
+
+/** A loss trip says what set it off: the price and the print's time, or the account poll. */
+export function withCause(trip: Trip, from: EquitySource): Trip {
+  const reason = `${trip.reason}, ${tripCause(from)}`;
+  if (from.source === 'poll') return { ...trip, reason, figures: { ...trip.figures, source: 'poll' } };
+  const m = from.move;
+  return { ...trip, reason, figures: { ...trip.figures, source: 'stream', symbol: m.symbol, price: m.price, priceTime: new Date(m.priceAt).toISOString() } };
 }
 
 export function checkDailyLoss(s: BreakerSettings, session: Session | undefined, equity: number): Trip | undefined {
