@@ -72,13 +72,20 @@ async function decide(gateway: OrderGateway, settingsList: OrderSettings[], msg:
   return { pass: true };
 }
 
+/** The module's flows:started listener per runtime: registered again (test harnesses do), it replaces its own. */
+const startListeners = new WeakMap<object, () => void>();
+
 export default function (RED: NodeAPI): void {
   // A Status node hears only the statuses set after the flows started (Node-RED wires Status nodes
   // up last): every deployed breaker says its state once more then, so a flow can show it.
   const restate = new Set<() => void>();
-  RED.events.on('flows:started', () => {
+  const onStarted = () => {
     for (const again of restate) again();
-  });
+  };
+  const previous = startListeners.get(RED.events);
+  if (previous) RED.events.off('flows:started', previous);
+  RED.events.on('flows:started', onStarted);
+  startListeners.set(RED.events, onStarted);
   const warnedMemory = new Set<string>();
 
   function AlpacaBreakerNode(this: BreakerNode, def: BreakerNodeDef): void {
@@ -140,7 +147,7 @@ export default function (RED: NodeAPI): void {
     node.breakerGuard = guard;
     guard.attach({ id: node.id, name, settings });
 
-    const display = (r: BreakerRecord) => node.status(breakerStatus(r));
+    const display = (r: BreakerRecord) => node.status(breakerStatus(r, guard.markingStatus));
     display(guard.record);
     void guard.whenLoaded().then(() => display(guard.record));
     const showAgain = () => display(guard.record);
@@ -164,6 +171,7 @@ export default function (RED: NodeAPI): void {
       node.send([null, alert as unknown as NodeMessageInFlow]);
     });
     listeners.on(guard, 'blocked', (r: BreakerRecord) => display(r));
+    listeners.on(guard, 'marking', () => display(guard.record));
     listeners.on(guard, 'warning', (text: string) => node.warn(text));
 
     /** The settings of the order nodes wired to output 1 (looked up per msg: they may start after this node). */

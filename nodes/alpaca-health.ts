@@ -16,12 +16,14 @@ type Done = (err?: Error) => void;
 
 function healthOf(account: AccountConfigNode): AccountHealth {
   const guard = account.breakers.current;
-  const figures = guard?.figures() as { markedToMarketAt?: string } | undefined;
+  const figures = guard?.figures() as { marking?: { markedAt?: string } } | undefined;
   return assess({
     account: account.name || account.id,
     mode: account.mode,
     ...account.connection.health(),
-    breaker: guard ? { state: guard.record.state, reason: guard.record.reason, since: guard.record.since, markedToMarketAt: figures?.markedToMarketAt } : undefined,
+    breaker: guard
+      ? { state: guard.record.state, reason: guard.record.reason, since: guard.record.since, markedToMarketAt: figures?.marking?.markedAt, marking: guard.markingStatus }
+      : undefined,
     now: Date.now(),
   });
 }

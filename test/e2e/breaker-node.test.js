@@ -2,71 +2,7 @@
 // The circuit breaker in a real Node-RED runtime with the real connection, the official SDK and
 // the built-in simulator over real sockets, in front of a real order node.
 const assert = require('assert');
-const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
-const breakerNode = require('../../dist/alpaca-breaker.js').default;
-const orderNode = require('../../dist/alpaca-order.js').default;
-
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
-
-const QUIET = { dailyOn: false, drawdownOn: false, errorsOn: false, concOn: false, cancelOnTrip: false, pollOpen: '1', pollFlat: '1', staleSeconds: '30' };
-
-function flow(breaker = {}, extra = []) {
-  return [
-    ACCOUNT,
-    { id: 'f1', type: 'tab', label: 'test' },
-    { id: 'brk', type: 'alpaca-breaker', z: 'f1', name: 'guard', account: 'acct', ...QUIET, ...breaker, wires: [['sender'], ['alerts']] },
-    { id: 'sender', type: 'alpaca-order', z: 'f1', account: 'acct', action: 'submit', wires: [['placed'], [], []] },
-    { id: 'placed', type: 'helper', z: 'f1' },
-    { id: 'alerts', type: 'helper', z: 'f1' },
-    { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'f1' },
-    ...extra,
-  ];
-}
-
-const nodes = () => [...packNodes, breakerNode, orderNode];
-const state = async () => (await helper.request().get('/alpaca-breaker/brk/state').expect(200)).body;
-
-async function simUrl() {
-  const account = helper.getNode('acct');
-  return waitFor(() => account.connection.endpoint && account.connection.sim && account.connection.endpoint, 8000, 'the simulator');
-}
-const simStats = async () => (await fetch(`${await simUrl()}/sim/stats`)).json();
-const post = async (path, body) => {
-  const res = await fetch(`${await simUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.strictEqual(res.status, 200, `${path}: ${await res.text()}`);
-};
-const sdk = () => {
-  const { createClient } = require('../../dist/lib/alpaca/client');
-  return createClient({ keyId: 'OTHER', secret: 'other', paper: true, endpoint: helper.getNode('acct').connection.endpoint, rateLimit: false });
-};
-const equityNow = async () => Number((await sdk().trading.account.getAccount()).equity);
-/** Waits until the breaker has seen the account's current equity. */
-async function breakerSees(equity) {
-  await waitFor(async () => (await state()).live.equity === equity, 8000, `the breaker to see equity ${equity}`);
-}
-
-// Everything reaching the helper nodes, collected once per deployment (Node-RED's input
-// listeners do not support removing a listener).
-let seen;
-function watch() {
-  seen = { placed: collect(helper.getNode('placed')), caught: collect(helper.getNode('caught')), alerts: collect(helper.getNode('alerts')) };
-  return seen;
-}
-
-/** Sends msg into a breaker; resolves with 'passed' (placed at the simulator) or 'blocked' (caught), and the msg. */
-async function send(msg, id = 'brk') {
-  const placed = seen.placed.length;
-  const caught = seen.caught.length;
-  helper.getNode(id).receive(msg);
-  return waitFor(
-    () => (seen.placed.length > placed ? { kind: 'passed', msg: seen.placed[placed] } : seen.caught.length > caught ? { kind: 'blocked', msg: seen.caught[caught] } : undefined),
-    10000,
-    `an answer for ${JSON.stringify(msg)}`,
-  );
-}
-const order = (side, qty, symbol = 'AAPL') => ({ payload: { symbol, side, qty, type: 'market' } });
+const { helper, collect, waitFor, flow, nodes, state, simStats, post, sdk, equityNow, breakerSees, watch, send, order, QUIET } = require('../support/breaker');
 
 describe('alpaca-breaker node on the simulator', function () {
   this.timeout(60000);
@@ -124,7 +60,10 @@ describe('alpaca-breaker node on the simulator', function () {
     // The alert: a sentence, a subject line and the figures.
     const alert = await waitFor(() => alerts.find((m) => m.breaker && m.breaker.event === 'state'), 5000, 'the alert');
     assert.match(alert.topic, /^Alpaca breaker HALTED on Sim: loss in 30 min 1\.\d+%$/);
-    assert.match(alert.payload, /^Trading on Sim is HALTED since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: equity fell 1\.\d+% .* within 30 min, at or over the 1% limit\./);
+    assert.match(
+      alert.payload,
+      /^Trading on Sim is HALTED since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: equity fell 1\.\d+% .* within 30 min, at or over the 1% limit, on AAPL at 244 \((trade|quote midpoint) at \d\d:\d\d:\d\d\.\d{3} UTC\)\./,
+    );
     const b = alert.breaker;
     assert.strictEqual(b.state, 'HALTED');
     assert.strictEqual(b.previousState, 'ACTIVE');
@@ -135,6 +74,7 @@ describe('alpaca-breaker node on the simulator', function () {
     assert.strictEqual(b.figures.equity, tripped.equity);
     assert.strictEqual(b.figures.threshold, 1);
     assert.strictEqual(b.figures.window, '30 min');
+    assert.deepStrictEqual([b.figures.source, b.figures.symbol, b.figures.price], ['stream', 'AAPL', 244], 'the price that crossed the line');
     assert.ok(b.figures.loss > 0 && b.figures.lossPct >= 1 && b.figures.lossPct < 1.4, JSON.stringify(b.figures));
     assert.ok(!Number.isNaN(Date.parse(b.time)));
     const status = helper.getNode('brk').status.lastCall.args[0];

@@ -10,6 +10,30 @@ const { breakerStatus } = require('../../dist/lib/node-red/status');
 
 const MIN = 60_000;
 
+/** A market feed of one kind, as the connection shares it: records subscriptions, delivers what the test sends. */
+function fakeFeed(kind) {
+  const f = {
+    kind,
+    status: { kind, state: 'connected', text: 'connected', since: 0 },
+    subscribers: new Map(),
+    wanted: new Map(),
+    attach(sub) { f.subscribers.set(sub.id, sub); sub.onStatus(f.status); },
+    detach(id) { f.subscribers.delete(id); f.wanted.delete(id); },
+    subscribe() {},
+    unsubscribe() {},
+    replace(id, w) { f.wanted.set(id, w); },
+    subscriptionsOf(id) { return f.wanted.get(id) || {}; },
+    setState(state) { f.status = { kind, state, text: state, since: 0 }; for (const sub of f.subscribers.values()) sub.onStatus(f.status); },
+    trade(symbol, price, time) {
+      for (const sub of f.subscribers.values()) sub.onEvent({ channel: 'trades', symbol, payload: { symbol, price, size: 100, time, timestamp: new Date(time).toISOString() } });
+    },
+    quote(symbol, bid, ask, time) {
+      for (const sub of f.subscribers.values()) sub.onEvent({ channel: 'quotes', symbol, payload: { symbol, bid, ask, time, timestamp: new Date(time).toISOString() } });
+    },
+  };
+  return f;
+}
+
 function fakeConnection() {
   const c = {
     status: { state: 'connected', text: 'connected', since: 0 },
@@ -17,7 +41,9 @@ function fakeConnection() {
     failAccount: false,
     positionsList: [],
     open: [],
-    calls: { account: 0, cancelAll: 0, closeAll: 0 },
+    calls: { account: 0, positions: 0, latestPrice: 0, cancelAll: 0, closeAll: 0 },
+    feeds: { stocks: fakeFeed('stocks'), crypto: fakeFeed('crypto') },
+    marketFeed(kind) { return c.feeds[kind]; },
     events: new EventEmitter(),
     listeners: new Set(),
     users: new Set(),
@@ -30,10 +56,10 @@ function fakeConnection() {
         const exposure = c.positionsList.reduce((s, p) => s + p.marketValue, 0);
         return { equity: c.equity, longMarketValue: exposure, shortMarketValue: 0 };
       },
-      async positions() { return c.positionsList; },
+      async positions() { c.calls.positions++; return c.positionsList; },
       async openOrders() { return c.open; },
       async clock() { return { timestamp: '', isOpen: true, nextOpen: '2099-01-01T14:30:00Z', nextClose: '2099-01-01T21:00:00Z' }; },
-      async latestPrice() { return 200; },
+      async latestPrice() { c.calls.latestPrice++; return 200; },
     },
     orders: {
       async tripAction(action) {
@@ -321,6 +347,131 @@ describe('breaker guard (one per account)', function () {
     assert.strictEqual(g.connection.users.size, 0);
     assert.strictEqual(g.connection.events.listenerCount('request'), 0);
     assert.strictEqual(g.connection.listeners.size, 0);
+    g = undefined;
+  });
+});
+
+describe('breaker guard marking positions to market from the stream', function () {
+  let g;
+  afterEach(async () => { if (g) await g.guard.close(); g = undefined; });
+  const aapl = (qty, price) => ({ symbol: 'AAPL', assetClass: 'us_equity', side: 'long', qty, currentPrice: price, marketValue: qty * price });
+  const SUBSCRIBER = 'alpaca-breaker:Sim';
+
+  it('re-values the position on each price and trips on the very print that crosses the line, saying which', async function () {
+    g = setup({ def: { dailyOn: false, drawdownOn: false, concOn: false } });
+    g.connection.positionsList = [aapl(100, 200)];
+    await g.guard.start();
+    const feed = g.connection.feeds.stocks;
+    assert.deepStrictEqual(feed.wanted.get(SUBSCRIBER), { trades: ['AAPL'], quotes: ['AAPL'] }, 'the held symbol is followed on the shared feed');
+    const reads = g.connection.calls.account;
+    const t = Date.parse('2025-03-03T15:00:01.250Z');
+    feed.trade('AAPL', 199, t);
+    assert.strictEqual(g.guard.figures().equity, 99900);
+    feed.quote('AAPL', 194.9, 195.1, t + 1);
+    assert.strictEqual(g.guard.figures().equity, 99500);
+    assert.strictEqual(g.guard.state, 'ACTIVE');
+    feed.trade('AAPL', 189.9, t + 2);
+    // No await in between: the trip happened on the event itself.
+    assert.strictEqual(g.guard.state, 'HALTED');
+    const r = g.guard.record;
+    assert.strictEqual(r.rule, 'rollingLoss');
+    assert.deepStrictEqual(
+      [r.figures.source, r.figures.symbol, r.figures.price, r.figures.priceTime, r.figures.equity, r.figures.reference],
+      ['stream', 'AAPL', 189.9, '2025-03-03T15:00:01.252Z', 98990, 100000],
+    );
+    assert.match(r.reason, /equity fell 1\.01% .* at or over the 1% limit, on AAPL at 189\.9 \(trade at 15:00:01\.252 UTC\)$/);
+    assert.strictEqual((await g.guard.decide(order('sell', 1))).check, 'halted');
+    assert.strictEqual(g.connection.calls.account, reads, 'the stream did it: no account read');
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(g.connection.calls.cancelAll, 1, 'the trip actions started');
+  });
+
+  it('while the stream marks every position the poll only reconciles, slowly; an old price or a stream down hands the equity to the fast poll at once', async function () {
+    g = setup({ def: { pollOpen: 10, pollMarked: 30, staleSeconds: 120 } });
+    g.connection.positionsList = [aapl(100, 200)];
+    const markings = [];
+    g.guard.on('marking', (text) => markings.push(text));
+    await g.guard.start();
+    const feed = g.connection.feeds.stocks;
+    const polls = () => g.connection.calls.account;
+    assert.strictEqual(polls(), 1);
+    let t = Date.parse('2025-03-03T15:00:00Z');
+    // A print every 5 s for 60 s: the marks stay fresh, the poll comes every 30 s.
+    for (let i = 0; i < 12; i++) {
+      g.real.t += 5_000;
+      feed.trade('AAPL', 200 + (i % 2) / 10, (t += 5_000));
+      g.guard.tick();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.strictEqual(polls(), 1 + 2, 'a reconciliation every 30 s, nothing more');
+    assert.match(g.guard.markingStatus, /^marked to market at \d\d:\d\d:\d\d$/);
+    // The prints stop: once the newest is older than the fast poll's 10 s, the poll takes over at once.
+    const before = polls();
+    g.real.t += 10_500;
+    g.guard.tick();
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(polls(), before + 1);
+    assert.match(g.guard.markingStatus, /^AAPL price 11 s old · polled at \d\d:\d\d:\d\d$/);
+    g.real.t += 10_000;
+    g.guard.tick();
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(polls(), before + 2, 'then every 10 s');
+    // Prints again, then the stream drops: a poll at once, the status says why.
+    feed.trade('AAPL', 201, t + 5_000);
+    g.guard.tick();
+    assert.match(g.guard.markingStatus, /^marked to market/);
+    const atDrop = polls();
+    feed.setState('reconnecting');
+    await new Promise((r) => setImmediate(r));
+    g.guard.tick();
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(polls(), atDrop + 1);
+    assert.match(g.guard.markingStatus, /^stocks stream down · polled at/);
+    assert.ok(markings.some((m) => /^marked to market/.test(m)) && markings.some((m) => /stream down/.test(m)), 'the node hears every change');
+  });
+
+  it('a market order on a followed symbol is valued at the stream price, decided without any REST call', async function () {
+    g = setup({ def: { concPct: 25 } });
+    g.connection.positionsList = [aapl(100, 200)];
+    await g.guard.start();
+    g.connection.feeds.stocks.trade('AAPL', 210, Date.now());
+    const calls = { ...g.connection.calls };
+    const verdict = await g.guard.decide(order('buy', 20));
+    assert.strictEqual(verdict.pass, true);
+    const blocked = await g.guard.decide(order('buy', 100));
+    assert.match(blocked.reason, /would make the AAPL position .* \(42,000\.00 of 101,000\.00\)/, 'valued at 210, the stream price');
+    assert.deepStrictEqual(g.connection.calls, calls, 'no account, position or price read');
+  });
+
+  it('a decision that needs no wait never overtakes one waiting for a REST price', async function () {
+    g = setup({ def: { ratePerMinute: 1 } });
+    g.connection.positionsList = [aapl(100, 200)];
+    await g.guard.start();
+    g.connection.feeds.stocks.trade('AAPL', 200, Date.now());
+    let release;
+    g.connection.reads.latestPrice = () => new Promise((r) => (release = () => r(50)));
+    const first = g.guard.decide(order('buy', 1, 'MSFT')); // no price known: waits for REST
+    const second = g.guard.decide(order('buy', 1)); // price known, but must not go first
+    await new Promise((r) => setImmediate(r));
+    release();
+    assert.strictEqual((await first).pass, true, 'the first order is the one within the rate');
+    assert.strictEqual((await second).check, 'orderRate');
+  });
+
+  it('a flat account follows nothing; a fill opens the position and its symbol is followed at once', async function () {
+    g = setup();
+    await g.guard.start();
+    const feed = g.connection.feeds.stocks;
+    assert.strictEqual(feed.subscribers.size, 0, 'no market-data socket for a flat account');
+    g.connection.update({
+      event: 'fill', timestamp: '2025-03-03T15:00:00Z', price: 200, qty: 10, positionQty: 10,
+      order: { id: 'f1', symbol: 'AAPL', side: 'buy', status: 'filled', qty: 10, filledQty: 10 },
+    });
+    assert.deepStrictEqual(feed.wanted.get(SUBSCRIBER), { trades: ['AAPL'], quotes: ['AAPL'] });
+    feed.trade('AAPL', 190, Date.parse('2025-03-03T15:00:01Z'));
+    assert.strictEqual(g.guard.figures().equity, 99900, 'the filled position is marked before the next poll');
+    await g.guard.close();
+    assert.strictEqual(feed.subscribers.size, 0, 'close lets go of the feed');
     g = undefined;
   });
 });

@@ -21,6 +21,7 @@ describe('breaker rules', function () {
       assert.strictEqual(s.errorRate.pct, 10);
       assert.strictEqual(s.errorRate.minRequests, 20);
       assert.strictEqual(s.session, 'market');
+      assert.deepStrictEqual([s.pollOpenSeconds, s.pollMarkedSeconds, s.pollFlatSeconds], [10, 30, 60]);
     });
     it('reads the dialog strings and refuses bad values with the field name', function () {
       const s = r.parseSettings({ rollingPct: '0.5', rollingMinutes: '15', rollingTarget: 'REDUCING', rateOn: false });
@@ -33,6 +34,10 @@ describe('breaker rules', function () {
       assert.throws(() => r.parseSettings({ dailyTarget: 'ACTIVE' }), /dailyTarget/);
       assert.throws(() => r.parseSettings({ session: 'weekly' }), /session/);
       assert.throws(() => r.parseSettings({ pollFlat: '120', staleSeconds: '60' }), /twice/);
+      assert.throws(() => r.parseSettings({ pollMarked: '90', staleSeconds: '150' }), /twice the slowest account check \(90 s\)/);
+      assert.strictEqual(r.parseSettings({ pollMarked: '5' }).pollMarkedSeconds, 5);
+      // Flows saved before the field existed keep their fail-closed limit valid.
+      assert.strictEqual(r.parseSettings({ pollOpen: '1', pollFlat: '1', staleSeconds: '30' }).pollMarkedSeconds, 15);
     });
   });
 
@@ -131,7 +136,7 @@ describe('breaker rules', function () {
       for (let i = 0; i < path.length && !trip; i++) {
         at = T0 + i * 100_000; // every 100 s: the whole path fits in 10 minutes
         samples.push({ at, equity: path[i] });
-        trip = r.checkRollingLoss(s, samples, at);
+        trip = r.checkRollingLoss(s, samples, path[i], at);
         if (!trip) assert.ok(path[i] > 99000, `no trip at ${path[i]}`);
       }
       assert.ok(trip, 'tripped');
@@ -147,10 +152,10 @@ describe('breaker rules', function () {
       const s = settings();
       const samples = [];
       for (let i = 0; i <= 12; i++) samples.push({ at: T0 + i * 5 * MIN, equity: 100000 - i * 100 }); // -0.1% every 5 min
-      const now = samples[samples.length - 1].at;
+      const { at: now, equity } = samples[samples.length - 1];
       // 1.2% down over 60 min, but only 0.6% within the last 30.
-      assert.strictEqual(r.checkRollingLoss(s, samples, now), undefined);
-      assert.ok(r.checkRollingLoss(settings({ rollingLoss: { enabled: true, pct: 1, minutes: 60, target: 'HALTED' } }), samples, now));
+      assert.strictEqual(r.checkRollingLoss(s, samples, equity, now), undefined);
+      assert.ok(r.checkRollingLoss(settings({ rollingLoss: { enabled: true, pct: 1, minutes: 60, target: 'HALTED' } }), samples, equity, now));
     });
     it('daily loss and drawdown measure from the session start and the session peak', function () {
       const s = settings();

@@ -1,10 +1,10 @@
-// What the breaker knows of the account: equity polled within the request budget (faster while
-// positions are open), the positions, the market clock for sessions and last prices to value
-// orders without a price of their own. Fills from the trade-updates feed keep the positions
-// current between polls. No rules here: the guard decides what the figures mean.
+// What the breaker reads of the account over REST, within the request budget: the account and
+// its positions (the reconciliation of the marks; faster while positions are open and not marked
+// from the stream), the market clock for sessions, and last prices to value orders no stream
+// prices. No rules here: the guard decides what the figures mean.
 import type { AccountReads } from '../core/broker';
-import type { AccountSnapshot, ClockSnapshot, PositionSnapshot, TradeUpdate } from '../core/snapshots';
-import { positionKey } from '../core/symbols';
+import type { AccountSnapshot, ClockSnapshot, PositionSnapshot } from '../core/snapshots';
+import { readsAgree } from './portfolio';
 import { marketSessionKey, utcDate } from './rules';
 
 export interface AccountWatchOptions {
@@ -15,8 +15,8 @@ export interface AccountWatchOptions {
   realNow: () => number;
   /** Time between account checks, given whether positions are open. */
   intervalMs: (exposure: boolean) => number;
-  /** A fresh equity figure arrived. */
-  onEquity: (equity: number) => void | Promise<void>;
+  /** A fresh account read (with its positions while any are open; read started at `startedAt`, real time). */
+  onAccount: (account: AccountSnapshot, positions: PositionSnapshot[] | undefined, startedAt: number) => void | Promise<void>;
   /** An account fetch failed; `failures` in a row so far. */
   onFetchFailure: (failures: number, message: string) => void;
 }
@@ -32,11 +32,12 @@ export class AccountWatch {
   exposure = false;
   fetchFailures = 0;
   lastFetchError?: string;
-  private positions = new Map<string, PositionSnapshot>();
-  private positionsAt = 0;
   private prices = new Map<string, { price: number; at: number }>();
   private clockCache?: { clock: ClockSnapshot; fetchedAt: number };
-  private nextPollAt = 0;
+  /** Real time the last poll ended; the next is due an interval later (the interval in force then). */
+  private polledAt = -Infinity;
+  /** An earlier check asked for (a fill, a stream drop), real time. */
+  private askedAt?: number;
   private polling?: Promise<void>;
   private closed = false;
 
@@ -48,58 +49,36 @@ export class AccountWatch {
 
   /** Polls when due (called every second). */
   tick(): void {
-    if (!this.closed && this.options.realNow() >= this.nextPollAt && !this.polling) void this.poll();
+    if (this.closed || this.polling) return;
+    const due = Math.min(this.polledAt + this.options.intervalMs(this.exposure), this.askedAt ?? Infinity);
+    if (this.options.realNow() >= due) void this.poll();
   }
 
-  /** Asks for a check within `ms` (a faster rule, a fill, a reset). */
+  /** Asks for a check within `ms` (a fill, a stream drop, a faster breaker); asked during a poll, it comes after it. */
   soon(ms = 0): void {
-    this.nextPollAt = Math.min(this.nextPollAt, this.options.realNow() + ms);
+    this.askedAt = Math.min(this.askedAt ?? Infinity, this.options.realNow() + ms);
   }
 
   /** Fetches the account (and the positions while any are open) through the shared budget. */
   poll(): Promise<void> {
     if (this.polling) return this.polling;
+    this.askedAt = undefined;
     this.polling = this.fetch().finally(() => {
       this.polling = undefined;
-      this.nextPollAt = this.options.realNow() + this.options.intervalMs(this.exposure);
+      this.polledAt = this.options.realNow();
     });
     return this.polling;
   }
 
-  /** The position in `symbol` as the breaker knows it: signed quantity and its snapshot. */
-  position(symbol: string): { qty: number; snapshot?: PositionSnapshot } {
-    const p = this.positions.get(positionKey(symbol));
-    return { qty: p ? (p.side === 'short' ? -Math.abs(p.qty) : Math.abs(p.qty)) : 0, snapshot: p };
+  /** The positions as the broker has them now (REDUCING checks every exit against them). */
+  readPositions(): Promise<PositionSnapshot[]> {
+    return this.options.reads.positions();
   }
 
-  /** Re-reads the positions when the cached ones are older than `maxAgeMs` (0: always). */
-  async refreshPositions(maxAgeMs = 0): Promise<void> {
-    if (maxAgeMs > 0 && this.options.realNow() - this.positionsAt <= maxAgeMs) return;
-    const list = await this.options.reads.positions();
-    this.positions = new Map(list.map((p) => [positionKey(p.symbol), p]));
-    this.positionsAt = this.options.realNow();
-  }
-
-  /** A fill moves the position now; equity is asked again soon. */
-  noteFill(u: TradeUpdate): void {
-    const o = u.order;
-    if (!o?.symbol) return;
-    const key = positionKey(o.symbol);
-    if (u.positionQty !== undefined) {
-      const qty = Math.abs(u.positionQty);
-      if (qty === 0) this.positions.delete(key);
-      else this.positions.set(key, { ...(this.positions.get(key) ?? emptyPosition(o.symbol, u.price ?? 0)), qty, side: u.positionQty < 0 ? 'short' : 'long' });
-    }
-    this.exposure = this.exposure || this.positions.size > 0;
-    this.soon(1000);
-  }
-
-  /** Last trade price of `symbol` (cached a few seconds), or undefined. */
+  /** Last trade price of `symbol` over REST (cached a few seconds), or undefined. */
   async price(symbol: string): Promise<number | undefined> {
-    const known = this.position(symbol).snapshot?.currentPrice;
-    if (known) return known;
-    const cached = this.prices.get(symbol);
-    if (cached && this.options.realNow() - cached.at < PRICE_CACHE_MS) return cached.price;
+    const cached = this.cachedPrice(symbol);
+    if (cached !== undefined) return cached;
     try {
       const price = await this.options.reads.latestPrice(symbol);
       if (price !== undefined) this.prices.set(symbol, { price, at: this.options.realNow() });
@@ -109,28 +88,42 @@ export class AccountWatch {
     }
   }
 
-  /** The key of the session `now` belongs to: a UTC day, or the exchange's trading day from the broker's clock. */
-  async sessionKey(kind: 'market' | 'utc', fallback: string | undefined): Promise<string> {
+  /** A price read over REST within the last few seconds, or undefined. */
+  cachedPrice(symbol: string): number | undefined {
+    const cached = this.prices.get(symbol);
+    return cached && this.options.realNow() - cached.at < PRICE_CACHE_MS ? cached.price : undefined;
+  }
+
+  /** The key of the session `now` belongs to (a UTC day, or the exchange's trading day from the broker's clock); undefined when the clock cannot be read. */
+  async sessionKey(kind: 'market' | 'utc'): Promise<string | undefined> {
+    const known = this.sessionKeyNow(kind);
+    if (known !== undefined) return known;
+    try {
+      this.clockCache = { clock: await this.options.reads.clock(), fetchedAt: this.options.realNow() };
+    } catch {
+      // Keep the session we have; the clock is asked again next time.
+      return undefined;
+    }
+    return marketSessionKey(this.clockCache.clock, this.options.now());
+  }
+
+  /** The session key when it needs no REST call (a UTC day, or a market clock still valid), else undefined. */
+  sessionKeyNow(kind: 'market' | 'utc'): string | undefined {
     const now = this.options.now();
     if (kind === 'utc') return utcDate(now);
     const cached = this.clockCache;
-    const boundary = cached ? Math.min(Date.parse(cached.clock.nextOpen) || Infinity, Date.parse(cached.clock.nextClose) || Infinity) : 0;
-    if (!cached || now >= boundary || this.options.realNow() - cached.fetchedAt > CLOCK_CACHE_MS) {
-      try {
-        this.clockCache = { clock: await this.options.reads.clock(), fetchedAt: this.options.realNow() };
-      } catch {
-        // Keep the session we have; the clock is asked again next time.
-        return fallback ?? utcDate(now);
-      }
-    }
-    return marketSessionKey((this.clockCache as { clock: ClockSnapshot }).clock, now);
+    if (!cached || this.options.realNow() - cached.fetchedAt > CLOCK_CACHE_MS) return undefined;
+    const boundary = Math.min(Date.parse(cached.clock.nextOpen) || Infinity, Date.parse(cached.clock.nextClose) || Infinity);
+    return now >= boundary ? undefined : marketSessionKey(cached.clock, now);
   }
 
   private async fetch(): Promise<void> {
     if (this.closed) return;
-    let account: AccountSnapshot;
+    let read: { account: AccountSnapshot; positions?: PositionSnapshot[]; startedAt: number } | undefined;
     try {
-      account = await this.options.reads.account();
+      read = await this.read();
+      // A fill between the two reads makes them disagree: read once more rather than mark from a mix.
+      if (read.positions && !readsAgree(read.account, read.positions)) read = await this.read();
     } catch (err) {
       if (this.closed) return;
       this.fetchFailures++;
@@ -141,29 +134,16 @@ export class AccountWatch {
     if (this.closed) return;
     this.fetchFailures = 0;
     this.lastFetchError = undefined;
-    this.exposure = account.longMarketValue !== 0 || account.shortMarketValue !== 0;
-    if (this.exposure) await this.refreshPositions().catch(() => undefined);
-    else this.positions.clear();
-    this.equity = account.equity;
+    this.equity = read.account.equity;
     this.equityAt = this.options.realNow();
-    await this.options.onEquity(account.equity);
+    await this.options.onAccount(read.account, read.positions, read.startedAt);
   }
-}
 
-function emptyPosition(symbol: string, price: number): PositionSnapshot {
-  return {
-    symbol,
-    assetClass: symbol.includes('/') ? 'crypto' : 'us_equity',
-    side: 'long',
-    qty: 0,
-    qtyAvailable: 0,
-    avgEntryPrice: price,
-    currentPrice: price,
-    marketValue: 0,
-    costBasis: 0,
-    unrealizedPl: 0,
-    unrealizedPlpc: 0,
-    unrealizedIntradayPl: 0,
-    changeToday: 0,
-  };
+  private async read(): Promise<{ account: AccountSnapshot; positions?: PositionSnapshot[]; startedAt: number }> {
+    const startedAt = this.options.realNow();
+    const account = await this.options.reads.account();
+    this.exposure = account.longMarketValue !== 0 || account.shortMarketValue !== 0;
+    const positions = this.exposure ? await this.options.reads.positions() : undefined;
+    return { account, positions, startedAt };
+  }
 }

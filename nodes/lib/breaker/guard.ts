@@ -1,16 +1,19 @@
 // One guard per account, shared by every breaker node on that account config node: one account,
 // one halt. It is the order policy of the account's gateway (so its state binds every order of
-// the account, whatever the wiring), watches the account (equity, every REST call's outcome, the
-// trade-updates feed), keeps the state machine ACTIVE -> REDUCING -> HALTED and persists it
-// through a store the node provides. No Node-RED here.
+// the account, whatever the wiring), watches the account (equity marked to market from the live
+// stream and reconciled by the poll, every REST call's outcome, the trade-updates feed), keeps the
+// state machine ACTIVE -> REDUCING -> HALTED and persists it through a store the node provides.
+// No Node-RED here.
 import { EventEmitter } from 'node:events';
 import type { BrokerConnection, ConnectionUser, RequestEvent } from '../core/broker';
 import type { BulkResult, TradeUpdate } from '../core/snapshots';
-import { positionKey } from '../core/symbols';
 import type { OrderPolicy, PolicyRequest, PolicyVerdict } from '../orders/gateway';
-import { AccountWatch } from './account-watch';
+import { bucketFor, EquitySeries } from './equity-series';
+import { EquityWatch } from './equity-watch';
 import { Ledger } from './ledger';
+import { OrderFactsSource, type OrderFacts } from './order-facts';
 import { checkOrder, intentOf, remainingQty, type OrderIntent } from './order-rules';
+import type { EquitySource } from './portfolio';
 import { initialRecord, resetTo, restoreRecord, STORED_SAMPLES, tripped, type BreakerRecord, type StateStore } from './record';
 import {
   checkDailyLoss,
@@ -21,14 +24,15 @@ import {
   checkRollingLoss,
   checkStreamDown,
   inputsTrip,
-  type EquitySample,
+  utcDate,
+  withCause,
   type RequestOutcome,
   type Trip,
 } from './rules';
 import { SEVERITY, type BreakerSettings, type BreakerState, type RuleId } from './settings';
 
 /** What the guard uses of the account's connection. */
-export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest'>;
+export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest' | 'marketFeed'>;
 
 export interface StateChange {
   previous: BreakerState;
@@ -99,9 +103,10 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
   private readonly realNow: () => number;
   private readonly connection: GuardConnection;
   private readonly user: ConnectionUser;
-  private readonly watch: AccountWatch;
+  private readonly watch: EquityWatch;
   private readonly ledger = new Ledger();
-  private samples: EquitySample[] = [];
+  private readonly facts: OrderFactsSource;
+  private series = new EquitySeries();
   private requests: RequestOutcome[] = [];
   private passed: number[] = [];
   private rejectionsInARow = 0;
@@ -113,11 +118,15 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
   private loaded = false;
   private loadedResolve!: () => void;
   private readonly loadedPromise: Promise<void>;
+  /** The stored state is loaded and the first equity arrived (or it is HALTED): decisions need not wait. */
+  private isReady = false;
   private readyResolve!: () => void;
   private readonly readyPromise: Promise<void>;
   private equityResolve!: () => void;
   private readonly equityPromise: Promise<void>;
+  /** Decisions that had to wait, in order; a decision that needs no wait runs at once only when none is queued. */
   private chain: Promise<unknown> = Promise.resolve();
+  private queued = 0;
   private saveTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -133,17 +142,20 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     this.loadedPromise = new Promise((resolve) => (this.loadedResolve = resolve));
     this.equityPromise = new Promise((resolve) => (this.equityResolve = resolve));
     this.user = { id: `alpaca-breaker:${options.accountName}`, onConnectionStatus: () => undefined };
-    this.watch = new AccountWatch({
-      reads: options.connection.reads,
+    this.watch = new EquityWatch({
+      id: this.user.id,
+      connection: options.connection,
       now: this.now,
       realNow: this.realNow,
-      intervalMs: (exposure) => this.pollInterval(exposure),
-      onEquity: (equity) => this.noteEquity(equity),
+      settings: () => this.settingsList().map((m) => m.settings),
+      onEquity: (equity, key, from) => this.noteEquity(equity, key, from),
       onFetchFailure: (failures, message) => {
-        const max = Math.min(...this.settingsList().map((m) => m.settings.maxFetchFailures), Infinity);
+        const max = this.smallest((s) => s.maxFetchFailures);
         if (Number.isFinite(max) && failures >= max) this.trip(inputsTrip(`the last ${failures} account fetches failed (${message})`, { equity: this.watch.equity }));
       },
+      onMarking: (text) => this.emit('marking', text),
     });
+    this.facts = new OrderFactsSource({ watch: this.watch, ledger: this.ledger, reads: options.connection.reads, settings: () => this.settingsList().map((m) => m.settings) });
   }
 
   get record(): BreakerRecord {
@@ -154,25 +166,33 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     return this.current.state;
   }
 
-  /** Live figures for the dialog and tests. */
+  /** The account's equity as the breaker knows it now: marked to market, else the last poll's. */
+  get equity(): number | undefined {
+    return this.watch.equity;
+  }
+
+  /** Live figures for the dialog, tests and the account's health. */
   figures(): Record<string, unknown> {
     return {
-      equity: this.watch.equity,
-      equityAt: this.watch.equityAt ? iso(this.watch.equityAt) : undefined,
+      ...this.watch.figures(),
       session: this.current.session,
+      samples: this.series.samples.length,
       requestsInWindow: this.requests.length,
       failedRequests: this.requests.filter((r) => !r.ok).length,
       rejectionsInARow: this.rejectionsInARow,
       ordersLastMinute: this.passed.filter((t) => t > this.now() - 60_000).length,
-      fetchFailures: this.watch.fetchFailures,
-      lastFetchError: this.watch.lastFetchError,
     };
+  }
+
+  /** How the equity is kept current, in a few words for the status ("marked to market at 14:03:05"). */
+  get markingStatus(): string {
+    return this.watch.markingText;
   }
 
   attach(member: GuardMember): void {
     this.members.set(member.id, member);
     // A faster member may need an earlier check.
-    this.watch.soon(this.pollInterval(this.watch.exposure));
+    this.watch.soon(member.settings.pollOpenSeconds * 1000);
   }
 
   detach(id: string): void {
@@ -193,13 +213,13 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     this.loaded = true;
     if (record) {
       this.current = record;
-      this.samples = record.samples ?? [];
+      this.series = new EquitySeries(record.samples);
     } else if (loadError !== undefined || (stored !== undefined && stored !== null)) {
       // Fail closed: an unreadable record may have been a halt.
       this.trip(inputsTrip(loadError ? `the stored breaker state could not be read (${loadError})` : 'the stored breaker state is unreadable'));
     }
     this.loadedResolve();
-    if (this.current.state === 'HALTED') this.readyResolve();
+    if (this.current.state === 'HALTED') this.becomeReady();
     this.connection.register(this.user);
     this.offRequest = this.connection.onRequest((e) => this.noteRequest(e));
     this.unsubscribe = this.connection.tradeUpdates.subscribe((u) => this.noteTradeUpdate(u));
@@ -217,6 +237,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
 
   /** Resolves once the stored state is loaded and the first equity arrived (or the breaker halted), or after `ms`. */
   ready(ms = 15_000): Promise<void> {
+    if (this.isReady) return Promise.resolve();
     let t: NodeJS.Timeout | undefined;
     return Promise.race([this.readyPromise, new Promise<void>((r) => (t = setTimeout(r, ms)))]).finally(() => clearTimeout(t));
   }
@@ -235,7 +256,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.removeAllListeners();
-    this.readyResolve();
+    this.becomeReady();
     this.loadedResolve();
     this.equityResolve();
     await this.connection.deregister(this.user);
@@ -248,29 +269,39 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
 
   // --- Inputs ---------------------------------------------------------------------------------
 
-  private pollInterval(exposure: boolean): number {
-    const list = this.settingsList().map((m) => m.settings);
-    if (list.length === 0) return 60_000;
-    return Math.min(...list.map((x) => (exposure ? x.pollOpenSeconds : x.pollFlatSeconds))) * 1000;
+  private becomeReady(): void {
+    this.isReady = true;
+    this.readyResolve();
   }
 
   private settingsList(): GuardMember[] {
     return [...this.members.values()];
   }
 
-  /** One second's housekeeping: poll when due, fail closed on stale data, watch the stream. */
+  private smallest(pick: (s: BreakerSettings) => number): number {
+    let min = Infinity;
+    for (const m of this.members.values()) min = Math.min(min, pick(m.settings));
+    return min;
+  }
+
+  private largest(pick: (s: BreakerSettings) => number): number {
+    let max = -Infinity;
+    for (const m of this.members.values()) max = Math.max(max, pick(m.settings));
+    return max;
+  }
+
+  /** One second's housekeeping: poll when due, fail closed on stale data, watch the streams. */
   tick(): void {
     if (this.closed || !this.loaded) return;
     this.watch.tick();
-    const members = this.settingsList();
-    if (members.length === 0) return;
+    if (this.members.size === 0) return;
     const real = this.realNow();
-    const staleMs = Math.min(...members.map((m) => m.settings.staleSeconds)) * 1000;
-    const lastFresh = Math.max(this.watch.equityAt ?? 0, this.freshSince);
+    const staleMs = this.smallest((s) => s.staleSeconds) * 1000;
+    const lastFresh = Math.max(this.watch.polled.at ?? 0, this.freshSince);
     if (real - lastFresh > staleMs) {
       const age = Math.round((real - lastFresh) / 1000);
       const error = this.watch.lastFetchError;
-      this.trip(inputsTrip(`no fresh account equity for ${age} s (limit ${staleMs / 1000} s)${error ? `; last error: ${error}` : ''}`, { equity: this.watch.equity }));
+      this.trip(inputsTrip(`no fresh account equity for ${age} s (limit ${staleMs / 1000} s)${error ? `; last error: ${error}` : ''}`, { equity: this.equity }));
     }
     const down = (this.options.streamDownSince ?? (() => this.streamDownSince()))();
     this.evaluate((s) => checkStreamDown(s, down, this.now()));
@@ -284,33 +315,38 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     return s.since;
   }
 
-  /** A fresh equity figure: rolls the session, then runs the loss rules. */
-  private async noteEquity(equity: number): Promise<void> {
-    const now = this.now();
-    const sessionKind = this.settingsList()[0]?.settings.session ?? 'market';
-    const key = await this.watch.sessionKey(sessionKind, this.current.session?.key);
+  /** A fresh equity figure (a price on the stream or the poll): rolls the session, then runs the loss rules on it. */
+  private noteEquity(equity: number, sessionKey: string | undefined, from: EquitySource): void {
     if (this.closed) return;
-    this.samples.push({ at: now, equity });
-    const longest = Math.max(30, ...this.settingsList().map((m) => m.settings.rollingLoss.minutes));
-    const from = now - longest * 60_000;
-    while (this.samples.length > 1 && this.samples[0].at < from) this.samples.shift();
+    const now = this.now();
+    // Without the broker's clock the session stays as it is (a UTC day until there is one).
+    const key = sessionKey ?? (this.current.session ? undefined : utcDate(now));
+    const longest = Math.max(30, this.largest((s) => s.rollingLoss.minutes)) * 60_000;
+    this.series.add(now, equity, bucketFor(longest));
+    this.series.trim(now - longest);
     const session = this.current.session;
-    if (!session || session.key !== key) {
+    if (key !== undefined && (!session || session.key !== key)) {
       this.current = { ...this.current, session: { key, startEquity: equity, peakEquity: equity, startedAt: iso(now) } };
-    } else if (equity > session.peakEquity) {
+    } else if (session && equity > session.peakEquity) {
       this.current = { ...this.current, session: { ...session, peakEquity: equity } };
     }
     this.persistSoon();
     const s = this.current.session;
-    this.evaluate((settings) => checkRollingLoss(settings, this.samples, now) ?? checkDailyLoss(settings, s, equity) ?? checkDrawdown(settings, s, equity));
-    this.equityResolve();
-    this.readyResolve();
+    const samples = this.series.samples;
+    this.evaluate((settings) => {
+      const trip = checkRollingLoss(settings, samples, equity, now) ?? checkDailyLoss(settings, s, equity) ?? checkDrawdown(settings, s, equity);
+      return trip && withCause(trip, from);
+    });
+    if (from.source === 'poll') {
+      this.equityResolve();
+      this.becomeReady();
+    }
   }
 
   private noteRequest(e: RequestEvent): void {
     const now = this.now();
     this.requests.push({ at: now, ok: !isApiFailure(e) });
-    const longest = Math.max(5, ...this.settingsList().map((m) => m.settings.errorRate.minutes));
+    const longest = Math.max(5, this.largest((s) => s.errorRate.minutes));
     const from = now - longest * 60_000;
     while (this.requests.length && this.requests[0].at < from) this.requests.shift();
     this.evaluate((s) => checkErrorRate(s, this.requests, now));
@@ -326,7 +362,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     }
     if (u.event === 'rejected') this.noteRejection();
     else if (u.event === 'new' || u.event === 'fill' || u.event === 'partial_fill' || u.event === 'accepted') this.rejectionsInARow = 0;
-    if (u.event === 'fill' || u.event === 'partial_fill') this.watch.noteFill(u);
+    this.watch.noteUpdate(u);
   }
 
   private noteRejection(): void {
@@ -349,7 +385,7 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
   // --- State ----------------------------------------------------------------------------------
 
   private persist(): void {
-    const record: BreakerRecord = { ...this.current, samples: this.samples.slice(-STORED_SAMPLES) };
+    const record: BreakerRecord = { ...this.current, samples: this.series.newest(STORED_SAMPLES) };
     this.options.store.save(record).catch((err: Error) => this.emit('warning', `could not store the breaker state: ${err.message}`));
   }
 
@@ -375,14 +411,14 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     const next = tripped(this.current, trip, iso(this.now()), origin ? this.members.get(origin)?.name : undefined);
     if (!next) return false;
     this.change(next, this.current.state, trip, origin);
-    if (trip.target === 'HALTED') this.readyResolve();
+    if (trip.target === 'HALTED') this.becomeReady();
     void this.runActions(trip, origin);
     return true;
   }
 
   /** A person's halt (msg.halt or the dialog's button). */
   halt(reason: string, origin?: string): boolean {
-    return this.trip({ rule: 'manual', target: 'HALTED', reason: `halted by hand: ${reason}`, short: 'halted by hand', figures: { equity: this.watch.equity } }, origin);
+    return this.trip({ rule: 'manual', target: 'HALTED', reason: `halted by hand: ${reason}`, short: 'halted by hand', figures: { equity: this.equity } }, origin);
   }
 
   /**
@@ -391,12 +427,12 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
    */
   reset(by: string, origin?: string): boolean {
     if (this.closed || this.current.state === 'ACTIVE') return false;
-    const next = resetTo(this.current, iso(this.now()), by, this.watch.equity);
-    this.samples = next.samples ?? [];
+    const next = resetTo(this.current, iso(this.now()), by, this.equity);
+    this.series.replace(next.samples ?? []);
     this.requests = [];
     this.passed = [];
     this.rejectionsInARow = 0;
-    this.watch.fetchFailures = 0;
+    this.watch.forgetFailures();
     this.freshSince = this.realNow();
     this.change(next, this.current.state, undefined, origin);
     void this.watch.poll();
@@ -436,14 +472,20 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
 
   // --- The account's order policy ---------------------------------------------------------------
 
-  /** Decides one order-changing request of the account (the gateway asks). Decisions run one at a time. */
+  /**
+   * Decides one order-changing request of the account (the gateway asks). A decision that needs
+   * no REST call and no wait is made at once; the others run one at a time, in order, and a
+   * decision made at once never overtakes them.
+   */
   decide(request: PolicyRequest): Promise<PolicyVerdict> {
-    const run = this.chain.then(() => this.decideNow(request));
+    if (this.queued === 0) {
+      const verdict = this.decideNow(request);
+      if (verdict) return Promise.resolve(this.counted(verdict));
+    }
+    this.queued++;
+    const run = this.chain.then(() => this.decideLater(request)).finally(() => this.queued--);
     this.chain = run.catch(() => undefined);
-    return run.then((verdict) => {
-      if (!verdict.pass) this.noteBlocked();
-      return verdict;
-    });
+    return run.then((verdict) => this.counted(verdict));
   }
 
   /** A request that passed was answered by the broker: refusals count as rejections; refused orders leave the ledger. */
@@ -456,22 +498,62 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
     if (intent && change.action === 'submit') this.ledger.settle({ symbol: intent.symbol, side: intent.side, qty: intent.qty ?? null, clientOrderId: change.clientOrderId });
   }
 
-  private async decideNow(request: PolicyRequest): Promise<PolicyVerdict | Block> {
-    await this.ready();
+  private counted(verdict: PolicyVerdict | Block): PolicyVerdict {
+    if (!verdict.pass) this.noteBlocked();
+    return verdict;
+  }
+
+  /** What the state alone decides (closing, HALTED, closing positions), or undefined when the order must be checked. */
+  private byState(request: PolicyRequest): PolicyVerdict | Block | undefined {
     const state = this.current.state;
     if (this.closed || this.members.size === 0) return { pass: false, state, check: 'starting', reason: 'the breaker is closing' };
     if (state === 'HALTED') return { pass: false, state, check: 'halted', reason: `HALTED (${this.current.reason}); only cancels pass until a person resets it` };
-    const change = request.change;
     // Closing positions reduces risk: it passes in ACTIVE and REDUCING.
-    if (change.action === 'closePosition' || change.action === 'closeAll') return { pass: true };
-    if (this.watch.equity === undefined) {
+    const action = request.change.action;
+    if (action === 'closePosition' || action === 'closeAll') return { pass: true };
+    return undefined;
+  }
+
+  /** The decision when everything it needs is at hand, or undefined when it must wait or read. */
+  private decideNow(request: PolicyRequest): PolicyVerdict | Block | undefined {
+    if (!this.isReady) return undefined;
+    const early = this.byState(request);
+    if (early) return early;
+    const intent = intentOf(request);
+    if (!intent) return this.judge(request);
+    const facts = this.facts.atHand(intent, this.current.state);
+    return facts && this.judge(request, { intent, facts });
+  }
+
+  /** The decision after waiting for the first figures and reading what the order needs. */
+  private async decideLater(request: PolicyRequest): Promise<PolicyVerdict | Block> {
+    await this.ready();
+    const early = this.byState(request);
+    if (early) return early;
+    if (this.equity === undefined) {
       // Loaded as HALTED and just reset: the first account figures may still be on their way.
       let t: NodeJS.Timeout | undefined;
       await Promise.race([this.equityPromise, new Promise<void>((r) => (t = setTimeout(r, 15_000)))]).finally(() => clearTimeout(t));
     }
-    if (this.closed) return { pass: false, state, check: 'starting', reason: 'the breaker is closing' };
-    if (this.current.state !== state) return this.decideNow(request);
-    const equity = this.watch.equity;
+    const intent = intentOf(request);
+    if (!intent) return this.judge(request);
+    let facts: OrderFacts;
+    try {
+      facts = await this.facts.read(intent, this.current.state, request.original);
+    } catch (err) {
+      return { pass: false, state: this.current.state, check: 'reducingOnly', reason: `the positions could not be read (${(err as Error).message}), so the order cannot be checked` };
+    }
+    // The state moved while reading: gather again for the state it is in now.
+    if (facts.state !== this.current.state && !this.byState(request)) return this.decideLater(request);
+    return this.judge(request, { intent, facts });
+  }
+
+  /** The verdict on an order (undefined: one that could not be read) and its facts, in the state as it is at this instant. */
+  private judge(request: PolicyRequest, order?: { intent: OrderIntent; facts: OrderFacts }): PolicyVerdict | Block {
+    const early = this.byState(request);
+    if (early) return early;
+    const state = this.current.state;
+    const equity = this.equity;
     if (equity === undefined) {
       const error = this.watch.lastFetchError;
       return { pass: false, state, check: 'starting', reason: `no account figures yet${error ? ` (${error})` : ''}: the breaker does not let orders through blind` };
@@ -483,47 +565,22 @@ export class BreakerGuard extends EventEmitter implements OrderPolicy {
         return { pass: false, state: this.current.state, check: 'orderRate', reason: rate.reason, trip: rate };
       }
     }
-    const intent = intentOf(request);
-    if (!intent) return { pass: false, state, check: 'unreadable', reason: 'the order could not be read' };
-    const verdict = await this.checkIntent(intent, request, state, equity);
-    if (!verdict.pass) return verdict;
+    if (!order) return { pass: false, state, check: 'unreadable', reason: 'the order could not be read' };
+    const { intent, facts } = order;
+    const replacesQty = request.original ? remainingQty(request.original) : undefined;
+    for (const m of this.members.values()) {
+      const verdict = checkOrder(m.settings, intent, { state, equity, positionQty: facts.positionQty, pendingReduceQty: facts.pendingReduceQty, marketPrice: facts.marketPrice, replacesQty });
+      if (!verdict.pass) return { ...verdict, state };
+    }
     if (!request.dryRun) {
       // Passed: counts toward the order rate, and is on its way until the broker reports it.
-      this.passed.push(this.now());
-      this.passed = this.passed.filter((t) => t > this.now() - 60_000);
+      const now = this.now();
+      this.passed.push(now);
+      while (this.passed.length && this.passed[0] <= now - 60_000) this.passed.shift();
+      const change = request.change;
       const qty = intent.qty ?? 0;
       const clientOrderId = change.action === 'submit' || change.action === 'replace' ? change.clientOrderId : undefined;
       if (qty > 0) this.ledger.add(intent.symbol, intent.side, qty, this.realNow(), clientOrderId);
-    }
-    return { pass: true };
-  }
-
-  private async checkIntent(intent: OrderIntent, request: PolicyRequest, state: BreakerState, equity: number): Promise<PolicyVerdict | Block> {
-    const members = this.settingsList();
-    const valued = members.some((m) => m.settings.concentration.enabled || m.settings.maxNotional.enabled);
-    let pendingReduceQty = 0;
-    try {
-      if (state === 'REDUCING') {
-        // Exits must be right: ask the broker now rather than trust the cache.
-        const [, open] = await Promise.all([this.watch.refreshPositions(), this.connection.reads.openOrders()]);
-        const originalId = request.original?.id;
-        pendingReduceQty = open
-          .filter((o) => o.id !== originalId && positionKey(o.symbol) === positionKey(intent.symbol) && o.side === intent.side)
-          .reduce((sum, o) => sum + remainingQty(o), 0);
-      } else if (valued && this.watch.exposure) {
-        await this.watch.refreshPositions(Math.min(...members.map((m) => m.settings.pollOpenSeconds)) * 2000);
-      }
-    } catch (err) {
-      return { pass: false, state, check: 'reducingOnly', reason: `the positions could not be read (${(err as Error).message}), so the order cannot be checked` };
-    }
-    const position = this.watch.position(intent.symbol);
-    pendingReduceQty += this.ledger.pending(intent.symbol, intent.side);
-    const needsPrice = (valued || intent.notional !== undefined) && intent.limitPrice === undefined && intent.stopPrice === undefined;
-    const marketPrice = needsPrice ? await this.watch.price(intent.symbol) : undefined;
-    const replacesQty = request.original ? remainingQty(request.original) : undefined;
-    for (const m of members) {
-      const verdict = checkOrder(m.settings, intent, { state, equity, positionQty: position.qty, pendingReduceQty, marketPrice, replacesQty });
-      if (!verdict.pass) return { ...verdict, state };
     }
     return { pass: true };
   }

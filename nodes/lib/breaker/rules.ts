@@ -1,8 +1,9 @@
 // The account-level rules of the circuit breaker with no Node-RED and no clock of their own: what
 // each measures (losses, error rate, rejections, order rate, stream outage) and the trip it leads
 // to. Time comes in as `now` (epoch ms) so tests cover 30-minute windows instantly.
+import type { EquitySource } from './portfolio';
 import type { BreakerSettings, RuleId, TripTarget } from './settings';
-import { minutesText, money, pct, round } from './words';
+import { minutesText, money, pct, round, tripCause } from './words';
 
 /** Figures of a trip or a state: everything an alert shows. Money in account currency. */
 export interface TripFigures {
@@ -21,6 +22,12 @@ export interface TripFigures {
   rejections?: number;
   orders?: number;
   downMinutes?: number;
+  /** How the equity of a loss trip was learned: a price on the market-data stream, or the account poll. */
+  source?: 'stream' | 'poll';
+  /** The price that tripped it (source stream): its symbol, price and the print's ISO time. */
+  symbol?: string;
+  price?: number;
+  priceTime?: string;
 }
 
 export interface Trip {
@@ -44,7 +51,6 @@ export interface Session {
   startedAt: string;
 }
 
-
 function lossTrip(rule: RuleId, target: TripTarget, equity: number, reference: number, threshold: number, window: string, what: string, short: string): Trip | undefined {
   if (!(reference > 0)) return undefined;
   const loss = reference - equity;
@@ -59,16 +65,22 @@ function lossTrip(rule: RuleId, target: TripTarget, equity: number, reference: n
   };
 }
 
-/** Loss over the rolling window: from the highest equity seen in it to now. */
-export function checkRollingLoss(s: BreakerSettings, samples: EquitySample[], now: number): Trip | undefined {
-  if (!s.rollingLoss.enabled || samples.length === 0) return undefined;
+/** Loss over the rolling window: from the highest equity seen in it (the samples and `equity`, the equity now) to now. */
+export function checkRollingLoss(s: BreakerSettings, samples: readonly EquitySample[], equity: number, now: number): Trip | undefined {
+  if (!s.rollingLoss.enabled) return undefined;
   const from = now - s.rollingLoss.minutes * 60_000;
-  const inWindow = samples.filter((x) => x.at >= from);
-  if (inWindow.length === 0) return undefined;
-  const peak = Math.max(...inWindow.map((x) => x.equity));
-  const last = samples[samples.length - 1].equity;
+  let peak = equity;
+  for (const x of samples) if (x.at >= from && x.equity > peak) peak = x.equity;
   const w = minutesText(s.rollingLoss.minutes);
-  return lossTrip('rollingLoss', s.rollingLoss.target, last, peak, s.rollingLoss.pct, w, `within ${w}`, `loss in ${w}`);
+  return lossTrip('rollingLoss', s.rollingLoss.target, equity, peak, s.rollingLoss.pct, w, `within ${w}`, `loss in ${w}`);
+}
+
+/** A loss trip says what set it off: the price and the print's time, or the account poll. */
+export function withCause(trip: Trip, from: EquitySource): Trip {
+  const reason = `${trip.reason}, ${tripCause(from)}`;
+  if (from.source === 'poll') return { ...trip, reason, figures: { ...trip.figures, source: 'poll' } };
+  const m = from.move;
+  return { ...trip, reason, figures: { ...trip.figures, source: 'stream', symbol: m.symbol, price: m.price, priceTime: new Date(m.priceAt).toISOString() } };
 }
 
 export function checkDailyLoss(s: BreakerSettings, session: Session | undefined, equity: number): Trip | undefined {

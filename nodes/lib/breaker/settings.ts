@@ -39,8 +39,13 @@ export interface BreakerSettings {
   maxNotional: { enabled: boolean; amount: number };
   /** market: the exchange's trading day from the broker's clock; utc: a UTC calendar day (crypto). */
   session: 'market' | 'utc';
-  /** Account checks: while positions are open, and while flat. */
+  /**
+   * Account checks: while positions are open and not marked from the stream (it is down or its
+   * prices are older than this), while the stream marks every position (the reconciliation), and
+   * while flat.
+   */
   pollOpenSeconds: number;
+  pollMarkedSeconds: number;
   pollFlatSeconds: number;
   /** Fails closed when no fresh equity arrived for this long, or after this many failed fetches in a row. */
   staleSeconds: number;
@@ -61,6 +66,7 @@ export const DEFAULT_SETTINGS: BreakerSettings = {
   maxNotional: { enabled: false, amount: 10000 },
   session: 'market',
   pollOpenSeconds: 10,
+  pollMarkedSeconds: 30,
   pollFlatSeconds: 60,
   staleSeconds: 120,
   maxFetchFailures: 3,
@@ -99,6 +105,7 @@ export interface BreakerDef {
   notionalMax?: string | number;
   session?: string;
   pollOpen?: string | number;
+  pollMarked?: string | number;
   pollFlat?: string | number;
   staleSeconds?: string | number;
   cancelOnTrip?: boolean;
@@ -137,6 +144,10 @@ export function parseSettings(def: BreakerDef): BreakerSettings {
   const d = DEFAULT_SETTINGS;
   const session = def.session === undefined || def.session === '' ? d.session : def.session;
   if (session !== 'market' && session !== 'utc') throw new SettingsError('session', `session must be "market" or "utc" (got ${JSON.stringify(def.session)})`);
+  const pollOpenSeconds = num('pollOpen', def.pollOpen, d.pollOpenSeconds, 1, 3600);
+  const staleSeconds = num('staleSeconds', def.staleSeconds, d.staleSeconds, 5, 86400);
+  // Left empty (as in flows saved before it existed) it fits the fail-closed limit the flow already has.
+  const pollMarkedDefault = Math.max(pollOpenSeconds, Math.min(d.pollMarkedSeconds, staleSeconds / 2));
   const s: BreakerSettings = {
     rollingLoss: {
       enabled: on(def.rollingOn, d.rollingLoss.enabled),
@@ -185,16 +196,18 @@ export function parseSettings(def: BreakerDef): BreakerSettings {
       amount: num('notionalMax', def.notionalMax, d.maxNotional.amount, 0.01, 1e12),
     },
     session,
-    pollOpenSeconds: num('pollOpen', def.pollOpen, d.pollOpenSeconds, 1, 3600),
+    pollOpenSeconds,
+    pollMarkedSeconds: num('pollMarked', def.pollMarked, pollMarkedDefault, 1, 3600),
     pollFlatSeconds: num('pollFlat', def.pollFlat, d.pollFlatSeconds, 1, 3600),
-    staleSeconds: num('staleSeconds', def.staleSeconds, d.staleSeconds, 5, 86400),
+    staleSeconds,
     maxFetchFailures: d.maxFetchFailures,
     actions: { cancelOrders: on(def.cancelOnTrip, d.actions.cancelOrders), closePositions: on(def.flattenOnTrip, d.actions.closePositions) },
   };
-  if (s.staleSeconds < Math.max(s.pollOpenSeconds, s.pollFlatSeconds) * 2) {
+  const slowest = Math.max(s.pollOpenSeconds, s.pollMarkedSeconds, s.pollFlatSeconds);
+  if (s.staleSeconds < slowest * 2) {
     throw new SettingsError(
       'staleSeconds',
-      `"fail closed after" (${s.staleSeconds} s) must be at least twice the slowest account check (${Math.max(s.pollOpenSeconds, s.pollFlatSeconds)} s), or the breaker would halt between two checks`,
+      `"fail closed after" (${s.staleSeconds} s) must be at least twice the slowest account check (${slowest} s), or the breaker would halt between two checks`,
     );
   }
   return s;

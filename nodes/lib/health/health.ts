@@ -12,7 +12,8 @@ export interface HealthInput {
   /** The account's shared streams that are open: trading, stocks, crypto, ... */
   streams: Record<string, StreamStatus>;
   budgets: Record<string, BudgetState>;
-  breaker?: { state: string; reason: string; since: string; markedToMarketAt?: string };
+  /** The breaker's state, and how it keeps the equity current ("marked to market at 14:03:05"). */
+  breaker?: { state: string; reason: string; since: string; markedToMarketAt?: string; marking?: string };
   lastOrderAt?: string;
   lastFillAt?: string;
   /** Orders the journal has not settled yet (after a restart: still being looked up). */

@@ -62,14 +62,18 @@ export function streamStatus(stream: StreamStatus, connection?: ConnectionStatus
   }
 }
 
-/** A breaker: its state and why, and how many orders it blocked since. */
-export function breakerStatus(r: BreakerRecord): NodeStatus {
+/**
+ * A breaker: its state and why, how many orders it blocked since, and how its equity is kept
+ * current (`marking`: "marked to market at 14:03:05"; shown while it can still trip, if it fits).
+ */
+export function breakerStatus(r: BreakerRecord, marking = ''): NodeStatus {
   const blocked = r.blocked > 0 ? ` · ${r.blocked} blocked` : '';
+  const also = (text: string) => (marking && text.length + marking.length + 3 <= MAX_TEXT ? `${text} · ${marking}` : text);
   switch (r.state) {
     case 'ACTIVE':
-      return { fill: 'green', shape: 'dot', text: short(`ACTIVE${blocked}`) };
+      return { fill: 'green', shape: 'dot', text: short(marking ? `ACTIVE${blocked} · ${marking}` : `ACTIVE${blocked}`) };
     case 'REDUCING':
-      return { fill: 'yellow', shape: 'dot', text: short(`REDUCING: ${r.short || r.reason}${blocked}`) };
+      return { fill: 'yellow', shape: 'dot', text: short(also(`REDUCING: ${r.short || r.reason}${blocked}`)) };
     default:
       return { fill: 'red', shape: 'ring', text: short(`HALTED: ${r.short || r.reason}${blocked}`) };
   }

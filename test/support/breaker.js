@@ -1,0 +1,80 @@
+'use strict';
+// The circuit breaker in a real Node-RED runtime (node-red-node-test-helper) in front of a real
+// order node, on the built-in simulator: the flow, the dialog's state, the simulator's control
+// API, and a way to send an order msg and learn whether it reached the simulator or was blocked.
+const assert = require('assert');
+const { helper, packNodes, collect } = require('./nodered');
+const { waitFor } = require('./sim');
+const breakerNode = require('../../dist/alpaca-breaker.js').default;
+const orderNode = require('../../dist/alpaca-order.js').default;
+
+const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
+
+/** Only the rules a test names: the others stay out of its way. */
+const QUIET = { dailyOn: false, drawdownOn: false, errorsOn: false, concOn: false, cancelOnTrip: false, pollOpen: '1', pollFlat: '1', staleSeconds: '30' };
+
+/** breaker "guard" -> order node, alerts and errors collected; `breaker` overrides QUIET. */
+function flow(breaker = {}, extra = []) {
+  return [
+    ACCOUNT,
+    { id: 'f1', type: 'tab', label: 'test' },
+    { id: 'brk', type: 'alpaca-breaker', z: 'f1', name: 'guard', account: 'acct', ...QUIET, ...breaker, wires: [['sender'], ['alerts']] },
+    { id: 'sender', type: 'alpaca-order', z: 'f1', account: 'acct', action: 'submit', wires: [['placed'], [], []] },
+    { id: 'placed', type: 'helper', z: 'f1' },
+    { id: 'alerts', type: 'helper', z: 'f1' },
+    { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'f1' },
+    ...extra,
+  ];
+}
+
+const nodes = () => [...packNodes, breakerNode, orderNode];
+/** The dialog's state panel: the record and `live` figures. */
+const state = async (id = 'brk') => (await helper.request().get(`/alpaca-breaker/${id}/state`).expect(200)).body;
+
+async function simUrl() {
+  const account = helper.getNode('acct');
+  return waitFor(() => account.connection.endpoint && account.connection.sim && account.connection.endpoint, 8000, 'the simulator');
+}
+const simStats = async () => (await fetch(`${await simUrl()}/sim/stats`)).json();
+/** REST requests that reached the simulator since `since` (epoch ms): [{ t, api, limited }]. */
+const simRequests = async (since) => (await (await fetch(`${await simUrl()}/sim/requests?since=${since}`)).json()).requests;
+const post = async (path, body) => {
+  const res = await fetch(`${await simUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  assert.strictEqual(res.status, 200, `${path}: ${text}`);
+  return JSON.parse(text);
+};
+/** An SDK client with a key of its own (its requests do not count against the flow's). */
+const sdk = () => {
+  const { createClient } = require('../../dist/lib/alpaca/client');
+  return createClient({ keyId: 'OTHER', secret: 'other', paper: true, endpoint: helper.getNode('acct').connection.endpoint, rateLimit: false });
+};
+const equityNow = async () => Number((await sdk().trading.account.getAccount()).equity);
+/** Waits until the breaker has seen the account's current equity. */
+async function breakerSees(equity) {
+  await waitFor(async () => (await state()).live.equity === equity, 8000, `the breaker to see equity ${equity}`);
+}
+
+// Everything reaching the helper nodes, collected once per deployment (Node-RED's input
+// listeners do not support removing a listener).
+let seen;
+function watch() {
+  seen = { placed: collect(helper.getNode('placed')), caught: collect(helper.getNode('caught')), alerts: collect(helper.getNode('alerts')) };
+  return seen;
+}
+
+/** Sends msg into a breaker; resolves with 'passed' (placed at the simulator) or 'blocked' (caught), and the msg. */
+async function send(msg, id = 'brk') {
+  const placed = seen.placed.length;
+  const caught = seen.caught.length;
+  helper.getNode(id).receive(msg);
+  return waitFor(
+    () => (seen.placed.length > placed ? { kind: 'passed', msg: seen.placed[placed] } : seen.caught.length > caught ? { kind: 'blocked', msg: seen.caught[caught] } : undefined),
+    10000,
+    `an answer for ${JSON.stringify(msg)}`,
+  );
+}
+const order = (side, qty, symbol = 'AAPL') => ({ payload: { symbol, side, qty, type: 'market' } });
+
+module.exports = { helper, collect, waitFor, flow, nodes, state, simUrl, simStats, simRequests, post, sdk, equityNow, breakerSees, watch, send, order, QUIET };
