@@ -272,11 +272,11 @@ describe('simulator rate limiter', function () {
 
   it('the request log keeps the last N arrivals in fixed memory; paths tell trading from data', function () {
     const log = new RequestLog(3);
-    for (let t = 1; t <= 5; t++) log.record(t, t % 2 ? 'trading' : 'data', t === 5);
+    for (let t = 1; t <= 5; t++) log.record(t, t % 2 ? 'trading' : 'data', t === 5, t % 2 ? 'POST' : 'GET', t % 2 ? '/v2/orders' : '/v2/stocks/bars', `PK${t}`);
     assert.deepStrictEqual(log.since(0), [
-      { t: 3, api: 'trading', limited: false },
-      { t: 4, api: 'data', limited: false },
-      { t: 5, api: 'trading', limited: true },
+      { t: 3, api: 'trading', limited: false, method: 'POST', path: '/v2/orders', key: 'PK3' },
+      { t: 4, api: 'data', limited: false, method: 'GET', path: '/v2/stocks/bars', key: 'PK4' },
+      { t: 5, api: 'trading', limited: true, method: 'POST', path: '/v2/orders', key: 'PK5' },
     ]);
     assert.strictEqual(log.overwritten, 2);
     assert.deepStrictEqual(log.since(5).map((r) => r.t), [5]);

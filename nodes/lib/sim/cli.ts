@@ -48,8 +48,8 @@ at most ${CONTROL_BODY_LIMIT / 1024} KB):
   GET  /sim/stats     requests (REST requests counted, /sim/ excluded), rateLimited (answered 429),
                       errorsInjected, orders (accepted submissions), streamConnections (open now),
                       streamConnectionsTotal, streamsDropped, simTime
-  GET  /sim/requests?since=EPOCH_MS  arrival time, API (trading|data) and 429 flag of each counted
-                      REST request since then (the last 100,000 kept)
+  GET  /sim/requests?since=EPOCH_MS  arrival time, API (trading|data), 429 flag, method, path and
+                      key id of each counted REST request since then (the last 100,000 kept)
   GET  /sim/faults    the faults in force
   POST /sim/faults    any of: errorRate, errorAfterRate, resetAfterRate (fractions 0..1), latencyMs,
                       rateLimitPerMinute, dataRateLimitPerMinute, rateLimitAlgorithm, lockoutMs,

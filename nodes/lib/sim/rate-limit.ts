@@ -132,12 +132,17 @@ export interface LoggedRequest {
   api: ApiKind;
   /** Answered 429 by the limiter. */
   limited: boolean;
+  /** What was asked ("POST /v2/orders", no query string) and under which key id: whose request it was. */
+  method: string;
+  path: string;
+  key: string;
 }
 
 /** The last `capacity` request arrivals in a ring: fixed memory however long the simulator runs. */
 export class RequestLog {
   private readonly times: Float64Array;
   private readonly flags: Uint8Array;
+  private readonly asked: string[];
   private next = 0;
   private size = 0;
   /** Entries overwritten since start: a reader that sees this grow has lost some. */
@@ -146,13 +151,16 @@ export class RequestLog {
   constructor(readonly capacity = 100_000) {
     this.times = new Float64Array(capacity);
     this.flags = new Uint8Array(capacity);
+    this.asked = new Array<string>(capacity);
   }
 
-  record(t: number, api: ApiKind, limited: boolean): void {
+  record(t: number, api: ApiKind, limited: boolean, method = '', path = '', key = ''): void {
     if (this.size === this.capacity) this.overwritten++;
     else this.size++;
     this.times[this.next] = t;
     this.flags[this.next] = (api === 'data' ? 1 : 0) | (limited ? 2 : 0);
+    // Bounded: a path or key of any length costs at most this much per entry.
+    this.asked[this.next] = `${method.slice(0, 8)}\n${path.slice(0, 120)}\n${key.slice(0, 64)}`;
     this.next = (this.next + 1) % this.capacity;
   }
 
@@ -164,7 +172,8 @@ export class RequestLog {
       const at = (first + i) % this.capacity;
       if (this.times[at] < since) continue;
       const f = this.flags[at];
-      out.push({ t: this.times[at], api: f & 1 ? 'data' : 'trading', limited: (f & 2) !== 0 });
+      const [method = '', path = '', key = ''] = (this.asked[at] ?? '').split('\n');
+      out.push({ t: this.times[at], api: f & 1 ? 'data' : 'trading', limited: (f & 2) !== 0, method, path, key });
     }
     return out;
   }

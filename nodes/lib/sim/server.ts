@@ -233,7 +233,7 @@ export class SimServer {
     const api = apiOf(path);
     const now = Date.now();
     const limit = (api === 'data' ? this.dataLimits : this.tradingLimits).take(key, now);
-    this.requestLog.record(now, api, !limit.ok);
+    this.requestLog.record(now, api, !limit.ok, req.method ?? '', path, key);
     const rateHeaders = rateLimitHeaders(limit);
     if (!limit.ok) {
       this.stats.rateLimited++;
