@@ -132,16 +132,20 @@ describe('alpaca-breaker node on the simulator', function () {
     let requests = (await state()).live.requestsInWindow;
     assert.ok(requests < MIN_SAMPLE - 3, `only the start-up requests so far (${requests})`);
     // Reads made elsewhere on the account all fail with 500: every one is a failed REST call.
+    // (The breaker's own account polls may land in between: they count too.)
     while (requests < MIN_SAMPLE) {
       assert.strictEqual((await state()).state, 'ACTIVE', `${requests} requests, below the minimum sample`);
       await positions.positions().then(() => assert.fail('the read should fail'), () => undefined);
-      requests++;
-      await waitFor(async () => (await state()).live.requestsInWindow === requests, 5000, `${requests} requests counted`);
+      const before = requests;
+      requests = await waitFor(async () => {
+        const counted = (await state()).live.requestsInWindow;
+        return counted > before && counted;
+      }, 5000, `more than ${before} requests counted`);
     }
     const s = await state();
     assert.strictEqual(s.state, 'HALTED');
     assert.strictEqual(s.rule, 'errorRate');
-    assert.strictEqual(s.figures.requests, MIN_SAMPLE);
+    assert.ok(s.figures.requests >= MIN_SAMPLE && s.figures.requests <= MIN_SAMPLE + 2, `tripped at ${s.figures.requests} requests`);
     assert.ok(s.figures.errorPct > 10);
     assert.match(s.reason, /API requests failed in 5 min/);
   });
