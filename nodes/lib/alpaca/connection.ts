@@ -4,8 +4,8 @@
 // account's request budgets, owns the in-process simulator in sim mode, and pushes its status to
 // every registered user. The last user leaving closes everything it opened.
 import { EventEmitter } from 'node:events';
-import { RequestBudgetImpl, type BudgetOptions } from '../budget/budget';
-import type { RequestBudget } from '../budget/types';
+import { RequestBudgetImpl, budgetProblem, defaultPanicReserve, DEFAULT_BUDGET, type BudgetOptions } from '../budget/budget';
+import type { BudgetState, RequestBudget } from '../budget/types';
 import type { BrokerConnection, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
 import { OrderGateway } from '../orders/gateway';
@@ -33,9 +33,9 @@ export interface AlpacaConnectionOptions {
   /** First retry delay after a failed connection check; doubles up to `maxRetryMs`. */
   initialRetryMs?: number;
   maxRetryMs?: number;
-  /** Settings of the trading API's budget (default 180 requests per 60 s, local). */
+  /** Settings of the trading API's budget (default 180 requests per 60 s, sliding window, local; a panic reserve of 9). */
   budgetOptions?: BudgetOptions;
-  /** Settings of the market-data budget (default 180 requests per 60 s, local). */
+  /** Settings of the market-data budget (default 180 requests per 60 s, sliding window, local). */
   dataBudgetOptions?: BudgetOptions;
   /** Reconnect tuning of every stream (defaults: 1 s doubling to 60 s, ±20 % jitter, forever). */
   streams?: StreamTuning;
@@ -64,6 +64,19 @@ export function configProblem(o: AlpacaConnectionOptions): string | undefined {
   return undefined;
 }
 
+/** Checks the budgets' settings (a malformed Redis URL included); returns why the connection must not start, or undefined. */
+export function budgetConfigProblem(o: AlpacaConnectionOptions): string | undefined {
+  const trading = o.budgetOptions && budgetProblem(o.budgetOptions);
+  if (trading) return `request budget: ${trading}`;
+  const data = o.dataBudgetOptions && budgetProblem(o.dataBudgetOptions);
+  return data ? `market-data budget: ${data}` : undefined;
+}
+
+/** The trading API's budget keeps its last tokens for cancels, closes and the breaker's trip actions. */
+function tradingBudgetOptions(o: BudgetOptions | undefined): BudgetOptions {
+  return { name: 'Alpaca trading API budget', panicReserve: defaultPanicReserve(o?.limit ?? DEFAULT_BUDGET.limit), ...o };
+}
+
 export class AlpacaConnection implements BrokerConnection {
   private readonly users = new Map<string, ConnectionUser>();
   private simulator?: Simulator;
@@ -81,9 +94,11 @@ export class AlpacaConnection implements BrokerConnection {
   readonly orders: OrderGateway;
 
   constructor(private readonly options: AlpacaConnectionOptions) {
-    const problem = configProblem(options);
-    this.budget = new RequestBudgetImpl({ name: 'Alpaca trading API budget', ...options.budgetOptions });
-    this.dataBudget = new RequestBudgetImpl({ name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
+    const budgetIssue = budgetConfigProblem(options);
+    const problem = configProblem(options) ?? budgetIssue;
+    // Misconfigured budgets refuse the connection; the placeholders below are never used.
+    this.budget = new RequestBudgetImpl(budgetIssue ? {} : tradingBudgetOptions(options.budgetOptions));
+    this.dataBudget = new RequestBudgetImpl(budgetIssue ? {} : { name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
     this.requests.setMaxListeners(0);
     this.transport = new AlpacaTransport({
       mode: options.mode,
@@ -150,11 +165,12 @@ export class AlpacaConnection implements BrokerConnection {
   }
 
   /** Counts for troubleshooting and leak tests: users of the connection, open streams, listeners, feed tables. */
-  diagnostics(): { users: number; requestListeners: number; streams: Record<string, StreamDiagnostics>; feeds: Record<string, unknown> } {
+  diagnostics(): { users: number; requestListeners: number; streams: Record<string, StreamDiagnostics>; feeds: Record<string, unknown>; budgets: Record<'trading' | 'data', BudgetState> } {
     const feeds: Record<string, unknown> = {};
     if (this.tradeFeed) feeds.trading = this.tradeFeed.stats;
     for (const [kind, feed] of this.marketFeeds) feeds[kind] = feed.stats;
-    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds };
+    const budgets = { trading: this.budget.state, data: this.dataBudget.state };
+    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds, budgets };
   }
 
   onRequest(listener: (e: RequestEvent) => void): () => void {

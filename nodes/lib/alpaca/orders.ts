@@ -6,7 +6,7 @@
 import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { BrokerError } from '../core/errors';
-import { PRIORITY } from '../core/priority';
+import { PRIORITY, type Priority } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
 import {
   OrderFailure,
@@ -187,7 +187,7 @@ export class AlpacaOrders implements OrderExecutor {
   }
 
   /** Cancels one order; an order already canceled counts as done (canceledNow false). */
-  async cancel(ref: OrderRef, priority: number): Promise<CancelResult> {
+  async cancel(ref: OrderRef, priority: Priority): Promise<CancelResult> {
     const attempts: Attempt[] = [];
     const orderId = await this.idOf(ref, attempts);
     try {
@@ -211,7 +211,7 @@ export class AlpacaOrders implements OrderExecutor {
     return { orderId, canceledNow: true, attempts, ...(state ?? {}) };
   }
 
-  async cancelAll(priority: number): Promise<BulkResult[]> {
+  async cancelAll(priority: Priority): Promise<BulkResult[]> {
     const results = await this.transport.rest((a) => a.trading.orders.deleteAllOrders(), { priority });
     return results.map((r) => {
       const status = Number((r as unknown as Raw).status ?? 200);
@@ -219,7 +219,7 @@ export class AlpacaOrders implements OrderExecutor {
     });
   }
 
-  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder> {
+  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: Priority): Promise<PlacedOrder> {
     const raw = await this.transport.rest(
       async (a) => {
         const res = await a.trading.positions.deleteOpenPositionRaw({ symbolOrAssetId: symbol, qty: amount.qty, percentage: amount.percentage });
@@ -230,7 +230,7 @@ export class AlpacaOrders implements OrderExecutor {
     return this.placed(raw);
   }
 
-  async closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]> {
+  async closeAll(cancelOrders: boolean, priority: Priority): Promise<BulkResult[]> {
     const results = await this.transport.rest((a) => a.trading.positions.deleteAllOpenPositions({ cancelOrders }), { priority });
     return results.map((r) => {
       const ok = r.status >= 200 && r.status < 300;

@@ -1,0 +1,291 @@
+// A budget shared by several Node-RED instances through Redis: small Lua scripts on ioredis, run
+// atomically on Redis's own clock. Sliding window: a sorted set of grant times (an exact log,
+// no burst at a window's edge); token bucket: a hash of tokens and time. A pause (429) is a key
+// with a time to live that every instance's next acquire sees. No key has to exist beforehand,
+// so a Redis restarted empty just starts counting again, and each instance puts its own recent
+// grants back (seed). ioredis is loaded only when a budget is shared.
+import { EventEmitter } from 'node:events';
+import type IORedisModule from 'ioredis';
+import type { Redis as IORedis, RedisOptions } from 'ioredis';
+import { maskUrl, maskUrlIn } from '../core/urls';
+import type { BudgetShape } from './types';
+
+/** Prefix of every key; the rest is the budget's shared name. */
+const PREFIX = 'tradeflow:budget:';
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+const PAUSED = `local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then return {0, pttl, -1, pttl, redis.call('GET', KEYS[2]) or ''} end`;
+
+/** KEYS log, pause; ARGV span, limit, keep, member. Returns {ok, waitMs, count, pausedMs, reason}. */
+const ACQUIRE_WINDOW = `${NOW}
+${PAUSED}
+local span = tonumber(ARGV[1])
+local allowed = tonumber(ARGV[2]) - tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local count = redis.call('ZCARD', KEYS[1])
+if count < allowed then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], span * 2)
+  return {1, 0, count + 1, 0, ''}
+end
+if allowed <= 0 then return {0, span, count, 0, ''} end
+local e = redis.call('ZRANGE', KEYS[1], count - allowed, count - allowed, 'WITHSCORES')
+local wait = math.max(1, math.ceil(tonumber(e[2]) + span - now))
+return {0, wait, count, 0, ''}`;
+
+/** KEYS bucket, pause; ARGV limit, windowMs, keep, tokens for a missing bucket. */
+const ACQUIRE_BUCKET = `${NOW}
+${PAUSED}
+local limit = tonumber(ARGV[1])
+local rate = limit / tonumber(ARGV[2])
+local keep = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil or ts == nil then tokens = tonumber(ARGV[4]); ts = now end
+if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate); ts = now end
+local ok = 0
+local wait = 0
+if tokens >= 1 + keep then tokens = tokens - 1; ok = 1
+else wait = math.max(1, math.ceil((1 + keep - tokens) / rate + (ts - now))) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2))
+return {ok, wait, math.floor(limit - tokens), 0, ''}`;
+
+/**
+ * KEYS log, pause; ARGV span, limit, n (-1: saturate, up to the limit), fromMs (from now), prefix, pauseMs, reason.
+ * Counts n grants made by others, leaving evenly over (from, from + span]; with pauseMs, pauses too.
+ */
+const ABSORB_WINDOW = `${NOW}
+local span = tonumber(ARGV[1])
+local pauseMs = tonumber(ARGV[6])
+if pauseMs > 0 and redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[7], 'PX', pauseMs) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local n = tonumber(ARGV[3])
+local from = now + tonumber(ARGV[4])
+if n < 0 then
+  n = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+  -- Saturated: one token at the end of the pause (the promised retry), the rest at the steady rate.
+  if n > 0 then from = from - span / n end
+end
+for i = 1, n do redis.call('ZADD', KEYS[1], from - span + i * span / n, ARGV[5] .. ':' .. i) end
+redis.call('PEXPIRE', KEYS[1], span * 2 + math.max(0, tonumber(ARGV[4])))
+return n`;
+
+/** KEYS bucket, pause; ARGV limit, windowMs, n (-1: saturate: one token at fromMs, then the refill), fromMs, pauseMs, reason. */
+const ABSORB_BUCKET = `${NOW}
+local limit = tonumber(ARGV[1])
+local rate = limit / tonumber(ARGV[2])
+local pauseMs = tonumber(ARGV[5])
+if pauseMs > 0 and redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[6], 'PX', pauseMs) end
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or limit
+local ts = tonumber(b[2]) or now
+if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate); ts = now end
+local n = tonumber(ARGV[3])
+if n < 0 then tokens = 1; ts = math.max(ts, now + tonumber(ARGV[4])) else tokens = tokens - n end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2 + math.max(0, tonumber(ARGV[4]))))
+return 1`;
+
+/** KEYS log; ARGV span, then member, ageMs pairs: puts an instance's own recent grants back. */
+const SEED_WINDOW = `${NOW}
+local span = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i + 1]), ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], span * 2) end
+return redis.call('ZCARD', KEYS[1])`;
+
+/** KEYS bucket; ARGV limit: a token that was never used goes back. */
+const RELEASE_BUCKET = `local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens ~= nil then redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + 1))) end
+return 1`;
+
+type Reply = [number, number, number, number, string];
+
+interface Scripts {
+  budgetAcquireWindow(log: string, pause: string, span: number, limit: number, keep: number, member: string): Promise<Reply>;
+  budgetAcquireBucket(bucket: string, pause: string, limit: number, windowMs: number, keep: number, init: number): Promise<Reply>;
+  budgetAbsorbWindow(log: string, pause: string, span: number, limit: number, n: number, fromMs: number, prefix: string, pauseMs: number, reason: string): Promise<number>;
+  budgetAbsorbBucket(bucket: string, pause: string, limit: number, windowMs: number, n: number, fromMs: number, pauseMs: number, reason: string): Promise<number>;
+  budgetSeedWindow(log: string, span: number, ...pairs: Array<string | number>): Promise<number>;
+  budgetReleaseBucket(bucket: string, limit: number): Promise<number>;
+}
+
+export interface Acquired {
+  ok: boolean;
+  /** When not granted: how long until a token could be free, or the pause ends. */
+  waitMs: number;
+  /** Tokens in use in the shared budget after this call (-1 while paused). */
+  count: number;
+  /** Time left of a pause another instance set, and why. */
+  pausedMs: number;
+  pauseReason: string;
+  /** The grant's name in the shared log (to give it back). */
+  member: string;
+}
+
+export interface SharedStoreSettings {
+  url: string;
+  key: string;
+  shape: BudgetShape;
+  limit: number;
+  windowMs: number;
+  /** The sliding window's span (window plus margin). */
+  spanMs: number;
+  /** This instance's grants still in the window: put back into an empty store. */
+  ownGrants: () => Array<{ tag: string; ageMs: number }>;
+}
+
+/**
+ * 'connecting' (never reached yet), 'up', 'down' (unreachable or refusing: the budget runs on its
+ * local share until 'up' again). Emits 'up', 'down' ({ problem }), 'problem' ({ message }).
+ */
+export type StoreCondition = 'connecting' | 'up' | 'down';
+
+export class SharedStore extends EventEmitter {
+  condition: StoreCondition = 'connecting';
+  problem?: string;
+  private client?: IORedis & Scripts;
+  private readonly shown: string;
+  private readonly keys: { log: string; bucket: string; pause: string };
+  private recheckTimer?: NodeJS.Timeout;
+  private closed = false;
+  private seq = 0;
+  /** Names this instance's grants apart from every other instance's. */
+  private readonly instance = Math.random().toString(36).slice(2, 10);
+
+  constructor(private readonly settings: SharedStoreSettings) {
+    super();
+    this.shown = maskUrl(settings.url);
+    const base = PREFIX + settings.key;
+    this.keys = { log: `${base}:log`, bucket: `${base}:bucket`, pause: `${base}:pause` };
+  }
+
+  get ready(): boolean {
+    return this.condition === 'up';
+  }
+
+  /** Connects (ioredis retries for ever; every failure is an event, never a throw). */
+  open(): void {
+    // Loaded here so that ioredis is required only by a shared budget.
+    const Redis = (require('ioredis') as { default: typeof IORedisModule }).default;
+    const options: RedisOptions = {
+      // Commands fail at once while disconnected: the budget falls back instead of waiting.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+      retryStrategy: (times: number) => Math.min(250 * times, 3000),
+    };
+    const client = new Redis(this.settings.url, options) as IORedis & Scripts;
+    client.defineCommand('budgetAcquireWindow', { numberOfKeys: 2, lua: ACQUIRE_WINDOW });
+    client.defineCommand('budgetAcquireBucket', { numberOfKeys: 2, lua: ACQUIRE_BUCKET });
+    client.defineCommand('budgetAbsorbWindow', { numberOfKeys: 2, lua: ABSORB_WINDOW });
+    client.defineCommand('budgetAbsorbBucket', { numberOfKeys: 2, lua: ABSORB_BUCKET });
+    client.defineCommand('budgetSeedWindow', { numberOfKeys: 1, lua: SEED_WINDOW });
+    client.defineCommand('budgetReleaseBucket', { numberOfKeys: 1, lua: RELEASE_BUCKET });
+    client.on('ready', () => this.join());
+    client.on('error', (err: Error) => this.down(err.message));
+    client.on('close', () => this.down('connection closed'));
+    this.client = client;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.recheckTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      client.removeAllListeners();
+      // A late error of the closing socket must not become an unhandled 'error' event.
+      client.on('error', () => undefined);
+      client.disconnect();
+    }
+  }
+
+  /** A unique name for one grant in the shared log. */
+  private member(): string {
+    return `${this.instance}:${this.seq++}`;
+  }
+
+  async acquire(keep: number, ownInWindow: number): Promise<Acquired> {
+    const c = this.usable();
+    const member = this.member();
+    const { shape, limit, windowMs, spanMs } = this.settings;
+    const r =
+      shape === 'window'
+        ? await c.budgetAcquireWindow(this.keys.log, this.keys.pause, spanMs, limit, keep, member)
+        : await c.budgetAcquireBucket(this.keys.bucket, this.keys.pause, limit, windowMs, keep, Math.max(0, limit - ownInWindow));
+    const result = { ok: r[0] === 1, waitMs: Number(r[1]), count: Number(r[2]), pausedMs: Number(r[3]), pauseReason: String(r[4] ?? ''), member };
+    // Fewer grants in the store than this instance alone made: its keys were lost. Put ours back.
+    if (shape === 'window' && result.count >= 0 && result.count < ownInWindow + (result.ok ? 1 : 0)) void this.seed().catch((err: Error) => this.failed(err));
+    return result;
+  }
+
+  /** Gives back a grant whose request was never sent. */
+  async release(member: string): Promise<void> {
+    const c = this.usable();
+    if (this.settings.shape === 'window') await c.zrem(this.keys.log, member);
+    else await c.budgetReleaseBucket(this.keys.bucket, this.settings.limit);
+  }
+
+  /** Counts `n` grants of others (-1: up to the limit), leaving from `fromMs` from now on; pauses every instance for `pauseMs`. */
+  async absorb(n: number, fromMs: number, pauseMs = 0, reason = ''): Promise<void> {
+    const c = this.usable();
+    const { limit, windowMs, spanMs } = this.settings;
+    if (this.settings.shape === 'window') await c.budgetAbsorbWindow(this.keys.log, this.keys.pause, spanMs, limit, n, Math.round(fromMs), `${this.instance}:x${this.seq++}`, Math.round(pauseMs), reason);
+    else await c.budgetAbsorbBucket(this.keys.bucket, this.keys.pause, limit, windowMs, n, Math.round(fromMs), Math.round(pauseMs), reason);
+  }
+
+  /** A command failed: Redis is treated as down until it proves otherwise. */
+  failed(err: Error): void {
+    this.down(err.message);
+    // The connection may be fine (a script error, a full memory): look again soon.
+    clearTimeout(this.recheckTimer);
+    this.recheckTimer = setTimeout(() => {
+      if (!this.closed && this.client?.status === 'ready') this.join();
+    }, 2000);
+    this.recheckTimer.unref();
+  }
+
+  private usable(): IORedis & Scripts {
+    if (!this.client || this.condition !== 'up') throw new Error(`Redis ${this.shown} is not connected`);
+    return this.client;
+  }
+
+  /** Puts this instance's recent grants back (a restarted, emptied Redis), then serves. */
+  private async seed(): Promise<void> {
+    const client = this.client;
+    if (!client || this.settings.shape !== 'window') return;
+    const pairs = this.settings.ownGrants().flatMap((g) => [g.tag, Math.max(0, Math.round(g.ageMs))]);
+    await client.budgetSeedWindow(this.keys.log, this.settings.spanMs, ...pairs);
+  }
+
+  private join(): void {
+    if (this.closed) return;
+    this.seed().then(
+      () => {
+        if (this.closed || this.condition === 'up') return;
+        this.condition = 'up';
+        this.problem = undefined;
+        this.emit('up');
+      },
+      (err: Error) => this.down(err.message),
+    );
+  }
+
+  private down(message: string): void {
+    if (this.closed) return;
+    const problem = `Redis ${this.shown}: ${maskUrlIn(message, this.settings.url)}`;
+    this.emit('problem', { message: problem });
+    if (this.condition === 'down' && this.problem === problem) return;
+    const was = this.condition;
+    this.condition = 'down';
+    // Keep the first reason of an outage ("connection refused") over the later "connection closed".
+    if (was !== 'down' || !this.problem) this.problem = problem;
+    if (was !== 'down') this.emit('down', { problem: this.problem });
+  }
+}
