@@ -94,11 +94,10 @@ export class AlpacaConnection implements BrokerConnection {
   readonly orders: OrderGateway;
 
   constructor(private readonly options: AlpacaConnectionOptions) {
-    const budgetIssue = budgetConfigProblem(options);
-    const problem = configProblem(options) ?? budgetIssue;
-    // Misconfigured budgets refuse the connection; the placeholders below are never used.
-    this.budget = new RequestBudgetImpl(budgetIssue ? {} : tradingBudgetOptions(options.budgetOptions));
-    this.dataBudget = new RequestBudgetImpl(budgetIssue ? {} : { name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
+    const problem = configProblem(options) ?? budgetConfigProblem(options);
+    // A refused connection never sends a request: its budgets are placeholders (and reach no Redis).
+    this.budget = new RequestBudgetImpl(problem ? {} : tradingBudgetOptions(options.budgetOptions));
+    this.dataBudget = new RequestBudgetImpl(problem ? {} : { name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
     this.requests.setMaxListeners(0);
     this.transport = new AlpacaTransport({
       mode: options.mode,

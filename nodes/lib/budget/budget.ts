@@ -3,6 +3,7 @@
 // the last few for panic actions, hands out per-msg tickets, pauses on a 429 and, when shared,
 // counts in Redis with a conservative local share while Redis is away. When a token is free and
 // nothing as important waits, a call or ticket is granted on the spot, without a timer hop.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BrokerError } from '../core/errors';
 import { PRIORITY, isPanic, type Priority } from '../core/priority';
@@ -61,6 +62,9 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private stateTimer?: NodeJS.Timeout;
   private stopping = false;
   private counters = { rateLimited: 0, dropped: 0, lowered: 0 };
+  /** Shared: names this instance's grants apart from every other instance's. */
+  private readonly instance = randomBytes(4).toString('hex');
+  private grants = 0;
 
   constructor(private readonly options: BudgetOptions = {}) {
     super();
@@ -79,6 +83,8 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     this.share = redis ? (redis.share ?? Math.max(1, Math.floor(this.limit / (redis.instances ?? 2)))) : this.limit;
     if (redis) this.own = new SlidingWindow(this.limit, this.spanMs);
     this.tokens = this.shape === 'window' ? new SlidingWindow(this.limit, this.spanMs) : new TokenBucket(this.limit, this.windowMs, Date.now());
+    // Shared: reach Redis now, so its state shows at once and a new epoch's grace is over before the first order.
+    this.openStore();
   }
 
   get state(): BudgetState {
@@ -140,9 +146,10 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   tryTicket(priority: Priority): Ticket | undefined {
     const now = Date.now();
     if (!this.mayGrantNow(now) || this.queue.hasAtLeast(priority)) return undefined;
-    if (this.takeNow(now, priority) !== true) return undefined;
+    const taken = this.takeNow(now, priority);
+    if (typeof taken === 'number') return undefined;
     this.changed();
-    return this.issue(now);
+    return this.issue(now, taken || undefined);
   }
 
   requestTicket(priority: Priority): TicketRequest {
@@ -210,7 +217,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     // The msg this request is made for holds a token of this budget already.
     const ticket = firstAttempt ? carriedTicket() : undefined;
     if (ticket && !this.pause.active(now) && ticket.claim(this, now)) return this.track(call, false);
-    if (this.mayGrantNow(now) && !this.queue.hasAtLeast(priority) && this.concurrencyAllows(priority) && this.takeNow(now, priority) === true) {
+    if (this.mayGrantNow(now) && !this.queue.hasAtLeast(priority) && this.concurrencyAllows(priority) && typeof this.takeNow(now, priority) === 'string') {
       this.changed();
       return this.track(call, true);
     }
@@ -230,19 +237,26 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   }
 
   /**
-   * Takes a token now from the local shape, or from this instance's share while Redis is away;
-   * otherwise says when to try again.
+   * Takes a token now from the local shape, or from this instance's share while Redis is away,
+   * and returns its name in the shared log ('' when not shared); otherwise says when to try again.
    */
-  private takeNow(now: number, priority: Priority): true | number {
+  private takeNow(now: number, priority: Priority): string | number {
     const keep = isPanic(priority) ? 0 : this.reserve;
-    if (!this.own) return this.tokens.take(now, keep) || this.tokens.freeAt(now, keep);
+    if (!this.own) return this.tokens.take(now, keep) ? '' : this.tokens.freeAt(now, keep);
     const keepShare = isPanic(priority) ? 0 : Math.floor((this.reserve * this.share) / this.limit);
     let at = this.own.whenBelow(now, this.share - keepShare);
     // What the others had taken when Redis was last reached counts until it has left the window.
     if (now < this.others.until) at = Math.max(at, Math.min(this.others.until, this.own.whenBelow(now, this.limit - keep - this.others.count)));
     if (at > now) return at;
-    this.own.add(now);
-    return true;
+    // Named like a shared grant, so it goes into Redis when Redis is back.
+    const member = this.memberName();
+    this.own.add(now, member);
+    return member;
+  }
+
+  /** A unique name for one of this instance's grants in the shared log. */
+  private memberName(): string {
+    return `${this.instance}:${this.grants++}`;
   }
 
   private enqueue(kind: Waiter['kind'], priority: Priority, deadline: number, grant: (at: number, member?: string) => void, refuse: (err: Error) => void): Waiter {
@@ -282,12 +296,12 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
           break;
         }
         const taken = this.takeNow(now, head.priority);
-        if (taken !== true) {
+        if (typeof taken === 'number') {
           this.armWake(taken);
           break;
         }
         this.queue.shift();
-        head.grant(now);
+        head.grant(now, taken || undefined);
       }
     } finally {
       this.pumping = false;
@@ -305,18 +319,19 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     }
     this.acquiring = true;
     const own = this.own as SlidingWindow;
-    store.acquire(isPanic(head.priority) ? 0 : this.reserve, own.count(now)).then(
+    const member = this.memberName();
+    store.acquire(isPanic(head.priority) ? 0 : this.reserve, own.count(now), member).then(
       (r) => {
         if (this.store !== store) return;
         this.acquiring = false;
         const at = Date.now();
         if (r.ok) {
           this.blocked = undefined;
-          own.add(at, r.member);
+          own.add(at, member);
           this.others = { count: Math.max(0, r.count - own.count(at)), until: at + this.spanMs };
           const w = this.queue.shift();
-          if (w) w.grant(at, r.member);
-          else this.giveBack(at, r.member);
+          if (w) w.grant(at, member);
+          else this.giveBack(at, member);
         } else {
           if (r.pausedMs > 0) this.pauseUntil(at + r.pausedMs, `${r.pauseReason || 'paused'} (another instance)`, 429, false);
           this.blocked = { priority: head.priority, until: at + r.waitMs };

@@ -1,9 +1,11 @@
 // A budget shared by several Node-RED instances through Redis: small Lua scripts on ioredis, run
 // atomically on Redis's own clock. Sliding window: a sorted set of grant times (an exact log,
 // no burst at a window's edge); token bucket: a hash of tokens and time. A pause (429) is a key
-// with a time to live that every instance's next acquire sees. No key has to exist beforehand,
-// so a Redis restarted empty just starts counting again, and each instance puts its own recent
-// grants back (seed). ioredis is loaded only when a budget is shared.
+// with a time to live that every instance's next acquire sees. An epoch key tells when Redis
+// lost the budget (restarted empty, flushed): the first to notice starts a new epoch and a short
+// grace in which nobody is granted, every instance puts its own recent grants back (seed), and
+// counting goes on; nothing ever waits for a key that is gone. ioredis is loaded only when a
+// budget is shared.
 import { EventEmitter } from 'node:events';
 import type IORedisModule from 'ioredis';
 import type { Redis as IORedis, RedisOptions } from 'ioredis';
@@ -13,21 +15,39 @@ import type { BudgetShape } from './types';
 /** Prefix of every key; the rest is the budget's shared name. */
 const PREFIX = 'tradeflow:budget:';
 
+/** After Redis lost the budget: time for every instance to put its grants back before anyone is granted. */
+const GRACE_MS = 1500;
+/** How often an instance with grants in the window checks that Redis still has them. */
+const VERIFY_MS = 250;
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-const PAUSED = `local pttl = redis.call('PTTL', KEYS[2])
+/**
+ * KEYS[2] pause, KEYS[3] epoch, KEYS[4] grace; ARGV[1] the caller's epoch, ARGV[2] a new one,
+ * ARGV[3] grace ms. Replies {2, wait, -1, 0, epoch} when the caller must seed first.
+ */
+const GUARD = `local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  redis.call('SET', KEYS[3], ARGV[2])
+  redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[3]))
+  return {2, tonumber(ARGV[3]), -1, 0, ARGV[2]}
+end
+if epoch ~= ARGV[1] then return {2, 0, -1, 0, epoch} end
+local grace = redis.call('PTTL', KEYS[4])
+if grace > 0 then return {0, grace, -1, 0, ''} end
+local pttl = redis.call('PTTL', KEYS[2])
 if pttl > 0 then return {0, pttl, -1, pttl, redis.call('GET', KEYS[2]) or ''} end`;
 
-/** KEYS log, pause; ARGV span, limit, keep, member. Returns {ok, waitMs, count, pausedMs, reason}. */
+/** KEYS log, pause, epoch, grace; ARGV guard (3), span, limit, keep, member. Returns {ok, waitMs, count, pausedMs, reason}. */
 const ACQUIRE_WINDOW = `${NOW}
-${PAUSED}
-local span = tonumber(ARGV[1])
-local allowed = tonumber(ARGV[2]) - tonumber(ARGV[3])
+${GUARD}
+local span = tonumber(ARGV[4])
+local allowed = tonumber(ARGV[5]) - tonumber(ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 local count = redis.call('ZCARD', KEYS[1])
 if count < allowed then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[7])
   redis.call('PEXPIRE', KEYS[1], span * 2)
   return {1, 0, count + 1, 0, ''}
 end
@@ -36,23 +56,23 @@ local e = redis.call('ZRANGE', KEYS[1], count - allowed, count - allowed, 'WITHS
 local wait = math.max(1, math.ceil(tonumber(e[2]) + span - now))
 return {0, wait, count, 0, ''}`;
 
-/** KEYS bucket, pause; ARGV limit, windowMs, keep, tokens for a missing bucket. */
+/** KEYS bucket, pause, epoch, grace; ARGV guard (3), limit, windowMs, keep, tokens for a missing bucket. */
 const ACQUIRE_BUCKET = `${NOW}
-${PAUSED}
-local limit = tonumber(ARGV[1])
-local rate = limit / tonumber(ARGV[2])
-local keep = tonumber(ARGV[3])
+${GUARD}
+local limit = tonumber(ARGV[4])
+local rate = limit / tonumber(ARGV[5])
+local keep = tonumber(ARGV[6])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(b[1])
 local ts = tonumber(b[2])
-if tokens == nil or ts == nil then tokens = tonumber(ARGV[4]); ts = now end
+if tokens == nil or ts == nil then tokens = tonumber(ARGV[7]); ts = now end
 if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate); ts = now end
 local ok = 0
 local wait = 0
 if tokens >= 1 + keep then tokens = tokens - 1; ok = 1
 else wait = math.max(1, math.ceil((1 + keep - tokens) / rate + (ts - now))) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[5]) * 2))
 return {ok, wait, math.floor(limit - tokens), 0, ''}`;
 
 /**
@@ -99,33 +119,40 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 if #ARGV > 1 then redis.call('PEXPIRE', KEYS[1], span * 2) end
 return redis.call('ZCARD', KEYS[1])`;
 
+/** KEYS epoch, grace; ARGV a new epoch, grace ms: the store's epoch, begun (with a grace) if Redis had none. */
+const JOIN = `if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
+  return ARGV[1]
+end
+return redis.call('GET', KEYS[1])`;
+
 /** KEYS bucket; ARGV limit: a token that was never used goes back. */
 const RELEASE_BUCKET = `local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
 if tokens ~= nil then redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + 1))) end
 return 1`;
 
 type Reply = [number, number, number, number, string];
+type Guard = [pause: string, epoch: string, grace: string, known: string, fresh: string, graceMs: number];
 
 interface Scripts {
-  budgetAcquireWindow(log: string, pause: string, span: number, limit: number, keep: number, member: string): Promise<Reply>;
-  budgetAcquireBucket(bucket: string, pause: string, limit: number, windowMs: number, keep: number, init: number): Promise<Reply>;
+  budgetAcquireWindow(log: string, ...args: [...Guard, span: number, limit: number, keep: number, member: string]): Promise<Reply>;
+  budgetAcquireBucket(bucket: string, ...args: [...Guard, limit: number, windowMs: number, keep: number, init: number]): Promise<Reply>;
   budgetAbsorbWindow(log: string, pause: string, span: number, limit: number, n: number, fromMs: number, prefix: string, pauseMs: number, reason: string): Promise<number>;
   budgetAbsorbBucket(bucket: string, pause: string, limit: number, windowMs: number, n: number, fromMs: number, pauseMs: number, reason: string): Promise<number>;
   budgetSeedWindow(log: string, span: number, ...pairs: Array<string | number>): Promise<number>;
   budgetReleaseBucket(bucket: string, limit: number): Promise<number>;
+  budgetJoin(epoch: string, grace: string, fresh: string, graceMs: number): Promise<string>;
 }
 
 export interface Acquired {
   ok: boolean;
-  /** When not granted: how long until a token could be free, or the pause ends. */
+  /** When not granted: how long until a token could be free, or a pause or grace ends. */
   waitMs: number;
-  /** Tokens in use in the shared budget after this call (-1 while paused). */
+  /** Tokens in use in the shared budget after this call (-1 when not counted: paused, grace, lost). */
   count: number;
   /** Time left of a pause another instance set, and why. */
   pausedMs: number;
   pauseReason: string;
-  /** The grant's name in the shared log (to give it back). */
-  member: string;
 }
 
 export interface SharedStoreSettings {
@@ -136,7 +163,7 @@ export interface SharedStoreSettings {
   windowMs: number;
   /** The sliding window's span (window plus margin). */
   spanMs: number;
-  /** This instance's grants still in the window: put back into an empty store. */
+  /** This instance's grants still in the window: put back into a store that lost them. */
   ownGrants: () => Array<{ tag: string; ageMs: number }>;
 }
 
@@ -151,18 +178,21 @@ export class SharedStore extends EventEmitter {
   problem?: string;
   private client?: IORedis & Scripts;
   private readonly shown: string;
-  private readonly keys: { log: string; bucket: string; pause: string };
+  private readonly keys: { log: string; bucket: string; pause: string; epoch: string; grace: string };
+  /** The epoch this instance's grants were last put into. */
+  private epoch = '';
   private recheckTimer?: NodeJS.Timeout;
+  private verifyTimer?: NodeJS.Timeout;
   private closed = false;
   private seq = 0;
-  /** Names this instance's grants apart from every other instance's. */
+  /** Names this instance's epochs and others' grants it counts apart from every other instance's. */
   private readonly instance = Math.random().toString(36).slice(2, 10);
 
   constructor(private readonly settings: SharedStoreSettings) {
     super();
     this.shown = maskUrl(settings.url);
     const base = PREFIX + settings.key;
-    this.keys = { log: `${base}:log`, bucket: `${base}:bucket`, pause: `${base}:pause` };
+    this.keys = { log: `${base}:log`, bucket: `${base}:bucket`, pause: `${base}:pause`, epoch: `${base}:epoch`, grace: `${base}:grace` };
   }
 
   get ready(): boolean {
@@ -178,15 +208,17 @@ export class SharedStore extends EventEmitter {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 3000,
-      retryStrategy: (times: number) => Math.min(250 * times, 3000),
+      // Back within a second of Redis: inside the grace of a Redis that restarted empty.
+      retryStrategy: (times: number) => Math.min(250 * times, 1000),
     };
     const client = new Redis(this.settings.url, options) as IORedis & Scripts;
-    client.defineCommand('budgetAcquireWindow', { numberOfKeys: 2, lua: ACQUIRE_WINDOW });
-    client.defineCommand('budgetAcquireBucket', { numberOfKeys: 2, lua: ACQUIRE_BUCKET });
+    client.defineCommand('budgetAcquireWindow', { numberOfKeys: 4, lua: ACQUIRE_WINDOW });
+    client.defineCommand('budgetAcquireBucket', { numberOfKeys: 4, lua: ACQUIRE_BUCKET });
     client.defineCommand('budgetAbsorbWindow', { numberOfKeys: 2, lua: ABSORB_WINDOW });
     client.defineCommand('budgetAbsorbBucket', { numberOfKeys: 2, lua: ABSORB_BUCKET });
     client.defineCommand('budgetSeedWindow', { numberOfKeys: 1, lua: SEED_WINDOW });
     client.defineCommand('budgetReleaseBucket', { numberOfKeys: 1, lua: RELEASE_BUCKET });
+    client.defineCommand('budgetJoin', { numberOfKeys: 2, lua: JOIN });
     client.on('ready', () => this.join());
     client.on('error', (err: Error) => this.down(err.message));
     client.on('close', () => this.down('connection closed'));
@@ -196,6 +228,7 @@ export class SharedStore extends EventEmitter {
   close(): void {
     this.closed = true;
     clearTimeout(this.recheckTimer);
+    clearTimeout(this.verifyTimer);
     const client = this.client;
     this.client = undefined;
     if (client) {
@@ -206,23 +239,22 @@ export class SharedStore extends EventEmitter {
     }
   }
 
-  /** A unique name for one grant in the shared log. */
-  private member(): string {
-    return `${this.instance}:${this.seq++}`;
-  }
-
-  async acquire(keep: number, ownInWindow: number): Promise<Acquired> {
+  /** Asks for one token named `member` (unique to this instance's grant). */
+  async acquire(keep: number, ownInWindow: number, member: string): Promise<Acquired> {
     const c = this.usable();
-    const member = this.member();
     const { shape, limit, windowMs, spanMs } = this.settings;
+    const guard: Guard = [this.keys.pause, this.keys.epoch, this.keys.grace, this.epoch, `${this.instance}-${Date.now()}`, GRACE_MS];
     const r =
       shape === 'window'
-        ? await c.budgetAcquireWindow(this.keys.log, this.keys.pause, spanMs, limit, keep, member)
-        : await c.budgetAcquireBucket(this.keys.bucket, this.keys.pause, limit, windowMs, keep, Math.max(0, limit - ownInWindow));
-    const result = { ok: r[0] === 1, waitMs: Number(r[1]), count: Number(r[2]), pausedMs: Number(r[3]), pauseReason: String(r[4] ?? ''), member };
-    // Fewer grants in the store than this instance alone made: its keys were lost. Put ours back.
-    if (shape === 'window' && result.count >= 0 && result.count < ownInWindow + (result.ok ? 1 : 0)) void this.seed().catch((err: Error) => this.failed(err));
-    return result;
+        ? await c.budgetAcquireWindow(this.keys.log, ...guard, spanMs, limit, keep, member)
+        : await c.budgetAcquireBucket(this.keys.bucket, ...guard, limit, windowMs, keep, Math.max(0, limit - ownInWindow));
+    if (r[0] === 2) {
+      // Redis lost the budget (or this instance joined a new epoch): ours go back before anything else.
+      await this.seed(String(r[4]));
+      return { ok: false, waitMs: Number(r[1]), count: -1, pausedMs: 0, pauseReason: '' };
+    }
+    this.verifySoon();
+    return { ok: r[0] === 1, waitMs: Number(r[1]), count: Number(r[2]), pausedMs: Number(r[3]), pauseReason: String(r[4] ?? '') };
   }
 
   /** Gives back a grant whose request was never sent. */
@@ -232,7 +264,7 @@ export class SharedStore extends EventEmitter {
     else await c.budgetReleaseBucket(this.keys.bucket, this.settings.limit);
   }
 
-  /** Counts `n` grants of others (-1: up to the limit), leaving from `fromMs` from now on; pauses every instance for `pauseMs`. */
+  /** Counts `n` grants of others (-1: saturate), leaving from `fromMs` from now on; pauses every instance for `pauseMs`. */
   async absorb(n: number, fromMs: number, pauseMs = 0, reason = ''): Promise<void> {
     const c = this.usable();
     const { limit, windowMs, spanMs } = this.settings;
@@ -256,25 +288,55 @@ export class SharedStore extends EventEmitter {
     return this.client;
   }
 
-  /** Puts this instance's recent grants back (a restarted, emptied Redis), then serves. */
-  private async seed(): Promise<void> {
+  /** Puts this instance's grants still in the window back into `epoch` (a no-op for those already there). */
+  private async seed(epoch: string): Promise<void> {
     const client = this.client;
-    if (!client || this.settings.shape !== 'window') return;
-    const pairs = this.settings.ownGrants().flatMap((g) => [g.tag, Math.max(0, Math.round(g.ageMs))]);
-    await client.budgetSeedWindow(this.keys.log, this.settings.spanMs, ...pairs);
+    if (!client) return;
+    if (this.settings.shape === 'window') {
+      const pairs = this.settings.ownGrants().flatMap((g) => [g.tag, Math.max(0, Math.round(g.ageMs))]);
+      await client.budgetSeedWindow(this.keys.log, this.settings.spanMs, ...pairs);
+    }
+    this.epoch = epoch;
+  }
+
+  /**
+   * While this instance has grants in the window, it looks every VERIFY_MS whether Redis still
+   * has them (a new epoch means it lost them), so they are back within another's grace.
+   */
+  private verifySoon(): void {
+    if (this.verifyTimer || this.closed || this.settings.shape !== 'window') return;
+    this.verifyTimer = setTimeout(() => {
+      this.verifyTimer = undefined;
+      const client = this.client;
+      if (!client || !this.ready || this.settings.ownGrants().length === 0) return;
+      client.get(this.keys.epoch).then(
+        async (epoch) => {
+          if (epoch !== this.epoch) await this.seed(epoch ?? this.epoch);
+          this.verifySoon();
+        },
+        (err: Error) => this.failed(err),
+      ).catch((err: Error) => this.failed(err));
+    }, VERIFY_MS);
+    this.verifyTimer.unref();
   }
 
   private join(): void {
     if (this.closed) return;
-    this.seed().then(
-      () => {
-        if (this.closed || this.condition === 'up') return;
-        this.condition = 'up';
-        this.problem = undefined;
-        this.emit('up');
-      },
-      (err: Error) => this.down(err.message),
-    );
+    const client = this.client;
+    if (!client) return;
+    client
+      .budgetJoin(this.keys.epoch, this.keys.grace, `${this.instance}-${Date.now()}`, GRACE_MS)
+      .then((epoch) => this.seed(epoch))
+      .then(
+        () => {
+          if (this.closed || this.condition === 'up') return;
+          this.condition = 'up';
+          this.problem = undefined;
+          this.emit('up');
+          this.verifySoon();
+        },
+        (err: Error) => this.down(err.message),
+      );
   }
 
   private down(message: string): void {
