@@ -225,6 +225,29 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.strictEqual(connection.budget.state.tokens, trading);
   });
 
+  it('a backfill of 100 market-data requests during an order burst delays no order', async function () {
+    // Both budgets at their defaults (180 in any 60 s each). 150 orders and 100 market-data
+    // reads at once: were the reads spending the trading budget, about 80 orders would wait a
+    // minute.
+    await helper.load(nodes, orderFlow({ budgetLimit: '', budgetWindow: '' }, { maxWait: '' }));
+    const url = await simWith({});
+    const connection = helper.getNode('acct').connection;
+    const out = collect(helper.getNode('out'));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    const t0 = Date.now();
+    const backfill = Promise.all(Array.from({ length: 100 }, () => connection.reads.latestPrice('AAPL')));
+    for (let i = 0; i < 150; i++) gate.receive(buy(`with-data-${i}`));
+    const prices = await backfill;
+    await waitFor(() => out.length + caught.length >= 150, 20000, '150 orders');
+    assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
+    assert.ok(prices.every((p) => p > 0));
+    assert.deepStrictEqual(out.filter((m) => m.rateGate.waitedMs > 0).map((m) => m.rateGate.waitedMs), [], 'no order waited');
+    assert.strictEqual((await requestTimes(url, t0, 'data')).length, 100);
+    assert.strictEqual((await stats(url)).rateLimited, 0);
+    assert.strictEqual(connection.dataBudget.state.tokens, 80);
+  });
+
   it('reports a bad msg.priority to a Catch node and queues nothing', async function () {
     await helper.load(nodes, [
       accountDef(),
