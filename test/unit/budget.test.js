@@ -33,6 +33,20 @@ describe('request budget settings and priorities', function () {
     assert.deepStrictEqual([1, 2, 10, 180, 10000].map(defaultPanicReserve), [0, 1, 2, 9, 500]);
   });
 
+  it('loads ioredis only for a shared budget', function () {
+    const { execFileSync } = require('child_process');
+    const probe = (options) =>
+      execFileSync(process.execPath, ['-e', `
+        const { RequestBudgetImpl } = require('./dist/lib/budget/budget');
+        const b = new RequestBudgetImpl(${JSON.stringify(options)});
+        b.schedule(async () => 1).catch(() => undefined);
+        const loaded = Object.keys(require.cache).some((f) => f.includes('/node_modules/ioredis/'));
+        b.stop().then(() => { process.stdout.write(String(loaded)); process.exit(0); });
+      `], { cwd: require('path').resolve(__dirname, '..', '..'), encoding: 'utf8' });
+    assert.strictEqual(probe({ limit: 5 }), 'false');
+    assert.strictEqual(probe({ limit: 5, redis: { url: 'redis://127.0.0.1:1', key: 'probe' } }), 'true');
+  });
+
   it('names every priority; the rate gate maps 0..9 into a band above background and below panic', function () {
     assert.ok(PRIORITY.background < PRIORITY.read && PRIORITY.read < PRIORITY.order && PRIORITY.order < PRIORITY.reconcile && PRIORITY.reconcile < PRIORITY.panic);
     const band = Array.from({ length: 10 }, (_, l) => gatePriority(l));

@@ -3,7 +3,6 @@
 // the last few for panic actions, hands out per-msg tickets, pauses on a 429 and, when shared,
 // counts in Redis with a conservative local share while Redis is away. When a token is free and
 // nothing as important waits, a call or ticket is granted on the spot, without a timer hop.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BrokerError } from '../core/errors';
 import { PRIORITY, isPanic, type Priority } from '../core/priority';
@@ -11,8 +10,9 @@ import { Pause, excessTokens, pauseEnd } from './pause';
 import { WaitQueue, type Waiter } from './scheduler';
 import { DEFAULT_BUDGET, budgetProblem, windowMargin, type BudgetOptions } from './settings';
 import { SharedStore } from './shared-store';
+import { InstanceShare } from './share';
 import { SlidingWindow, TokenBucket, type Shape } from './shapes';
-import { IssuedTicket, carriedTicket } from './tickets';
+import { TicketBook, carriedTicket } from './tickets';
 import type { BudgetEvents, BudgetFeedback, BudgetShape, BudgetState, RequestBudget, ScheduleOptions, Ticket, TicketRequest } from './types';
 
 export { DEFAULT_BUDGET, budgetProblem, sharedBudgetKey, defaultPanicReserve, type BudgetOptions } from './settings';
@@ -37,14 +37,14 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private readonly maxConcurrent: number;
   private readonly maxQueued: number;
   private readonly maxWaitMs: number;
-  /** The tokens when not shared; this instance's own grants (tagged with their shared names) when shared. */
+  /** The tokens, when not shared. */
   private readonly tokens: Shape;
-  private readonly own?: SlidingWindow;
+  /** Shared: this instance's view (its grants, the others', its local share). */
+  private readonly mine?: InstanceShare;
   private store?: SharedStore;
-  private readonly queue = new WaitQueue();
+  private readonly queue = new WaitQueue((waiters, now) => this.expired(waiters, now));
   private readonly pause = new Pause();
-  /** Tickets not yet settled, oldest first. */
-  private tickets: IssuedTicket[] = [];
+  private readonly tickets: TicketBook;
   /** Calls under way, and those of them that count against maxConcurrent. */
   private inFlight = 0;
   private running = 0;
@@ -52,19 +52,12 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private acquiring = false;
   /** Shared: the head could not be granted before `until` at `priority` (no need to ask Redis again). */
   private blocked?: { priority: Priority; until: number };
-  /** Shared: grants of other instances seen at the last acquire, counted until `until`. */
-  private others = { count: 0, until: 0 };
   private wakeTimer?: NodeJS.Timeout;
   private wakeAt = Infinity;
-  private deadlineTimer?: NodeJS.Timeout;
-  private ticketTimer?: NodeJS.Timeout;
   private resumeTimer?: NodeJS.Timeout;
   private stateTimer?: NodeJS.Timeout;
   private stopping = false;
   private counters = { rateLimited: 0, dropped: 0, lowered: 0 };
-  /** Shared: names this instance's grants apart from every other instance's. */
-  private readonly instance = randomBytes(4).toString('hex');
-  private grants = 0;
 
   constructor(private readonly options: BudgetOptions = {}) {
     super();
@@ -81,7 +74,8 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     this.maxWaitMs = options.maxWaitMs ?? 300_000;
     const redis = options.redis;
     this.share = redis ? (redis.share ?? Math.max(1, Math.floor(this.limit / (redis.instances ?? 2)))) : this.limit;
-    if (redis) this.own = new SlidingWindow(this.limit, this.spanMs);
+    if (redis) this.mine = new InstanceShare(this.limit, this.share, this.reserve, this.spanMs);
+    this.tickets = new TicketBook(this, options.ticketTtlMs ?? 2000, (t) => this.giveBack(t.at, t.member));
     this.tokens = this.shape === 'window' ? new SlidingWindow(this.limit, this.spanMs) : new TokenBucket(this.limit, this.windowMs, Date.now());
     // Shared: reach Redis now, so its state shows at once and a new epoch's grace is over before the first order.
     this.openStore();
@@ -90,11 +84,8 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   get state(): BudgetState {
     const now = Date.now();
     const store = this.store;
-    const shared = !!this.options.redis;
-    let tokens: number;
-    if (!shared) tokens = this.tokens.left(now);
-    else if (store?.ready) tokens = Math.max(0, this.limit - this.own!.count(now) - (now < this.others.until ? this.others.count : 0));
-    else tokens = Math.max(0, this.share - this.own!.count(now));
+    const shared = !!this.mine;
+    const tokens = this.mine ? this.mine.left(now, !!store?.ready) : this.tokens.left(now);
     const paused = this.pause.active(now);
     return {
       name: this.name,
@@ -149,7 +140,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     const taken = this.takeNow(now, priority);
     if (typeof taken === 'number') return undefined;
     this.changed();
-    return this.issue(now, taken || undefined);
+    return this.tickets.issue(now, taken || undefined);
   }
 
   requestTicket(priority: Priority): TicketRequest {
@@ -157,7 +148,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     let withdrawn = false;
     const promise = new Promise<Ticket>((resolve, reject) => {
       waiter = this.enqueue('ticket', priority, Infinity, (at, member) => {
-        const ticket = this.issue(at, member);
+        const ticket = this.tickets.issue(at, member);
         if (withdrawn) ticket.refund();
         else resolve(ticket);
       }, reject);
@@ -191,18 +182,19 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     if (excess <= 0) return;
     this.counters.lowered++;
     if (this.store?.ready) this.store.absorb(excess, 0).catch((err: Error) => this.storeFailed(err));
-    else (this.own ?? this.tokens).absorb(now, excess, now);
+    else if (this.mine) this.mine.absorb(now, excess);
+    else this.tokens.absorb(now, excess, now);
     this.emit('lowered', { from: left, to: left - excess, remaining: feedback.remaining as number });
     this.changed();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of [this.wakeTimer, this.deadlineTimer, this.ticketTimer, this.resumeTimer, this.stateTimer]) clearTimeout(t);
-    this.wakeTimer = this.deadlineTimer = this.ticketTimer = this.resumeTimer = this.stateTimer = undefined;
+    for (const t of [this.wakeTimer, this.resumeTimer, this.stateTimer]) clearTimeout(t);
+    this.wakeTimer = this.resumeTimer = this.stateTimer = undefined;
     this.wakeAt = Infinity;
     for (const w of this.queue.drain()) w.refuse(new BrokerError(`${this.name} stopped: the request was not sent`, 'refused'));
-    for (const t of this.tickets.splice(0)) t.refund();
+    this.tickets.refundAll();
     this.store?.close();
     this.store = undefined;
     this.acquiring = false;
@@ -241,22 +233,9 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
    * and returns its name in the shared log ('' when not shared); otherwise says when to try again.
    */
   private takeNow(now: number, priority: Priority): string | number {
+    if (this.mine) return this.mine.take(now, isPanic(priority));
     const keep = isPanic(priority) ? 0 : this.reserve;
-    if (!this.own) return this.tokens.take(now, keep) ? '' : this.tokens.freeAt(now, keep);
-    const keepShare = isPanic(priority) ? 0 : Math.floor((this.reserve * this.share) / this.limit);
-    let at = this.own.whenBelow(now, this.share - keepShare);
-    // What the others had taken when Redis was last reached counts until it has left the window.
-    if (now < this.others.until) at = Math.max(at, Math.min(this.others.until, this.own.whenBelow(now, this.limit - keep - this.others.count)));
-    if (at > now) return at;
-    // Named like a shared grant, so it goes into Redis when Redis is back.
-    const member = this.memberName();
-    this.own.add(now, member);
-    return member;
-  }
-
-  /** A unique name for one of this instance's grants in the shared log. */
-  private memberName(): string {
-    return `${this.instance}:${this.grants++}`;
+    return this.tokens.take(now, keep) ? '' : this.tokens.freeAt(now, keep);
   }
 
   private enqueue(kind: Waiter['kind'], priority: Priority, deadline: number, grant: (at: number, member?: string) => void, refuse: (err: Error) => void): Waiter {
@@ -270,7 +249,6 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       victim.refuse(new BrokerError(`${this.name}: ${reason}; the least important was dropped unsent`, 'rate_limit'));
       this.emit('dropped', { reason, priority: victim.priority });
     }
-    if (deadline < Infinity) this.armDeadline();
     this.pump();
     return w;
   }
@@ -318,17 +296,16 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       return;
     }
     this.acquiring = true;
-    const own = this.own as SlidingWindow;
-    const member = this.memberName();
-    store.acquire(isPanic(head.priority) ? 0 : this.reserve, own.count(now), member).then(
+    const mine = this.mine as InstanceShare;
+    const member = mine.name();
+    store.acquire(isPanic(head.priority) ? 0 : this.reserve, mine.count(now), member).then(
       (r) => {
         if (this.store !== store) return;
         this.acquiring = false;
         const at = Date.now();
         if (r.ok) {
           this.blocked = undefined;
-          own.add(at, member);
-          this.others = { count: Math.max(0, r.count - own.count(at)), until: at + this.spanMs };
+          mine.granted(at, member, r.count);
           const w = this.queue.shift();
           if (w) w.grant(at, member);
           else this.giveBack(at, member);
@@ -367,44 +344,15 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
 
   // --- Tickets ----------------------------------------------------------------
 
-  private issue(at: number, member?: string): IssuedTicket {
-    const ticket = new IssuedTicket(this, at, at + (this.options.ticketTtlMs ?? 2000), (t) => this.giveBack(t.at, t.member), member);
-    this.tickets.push(ticket);
-    if (!this.ticketTimer) this.armTicketSweep();
-    return ticket;
-  }
-
   /** A token whose request was never sent goes back. */
   private giveBack(at: number, member?: string): void {
-    if (!this.own) this.tokens.refund(at);
+    if (!this.mine) this.tokens.refund(at);
     else {
-      this.own.refund(at, member ?? '');
+      this.mine.refund(at, member ?? '');
       if (member && this.store?.ready) this.store.release(member).catch((err: Error) => this.storeFailed(err));
     }
     this.blocked = undefined;
     this.pump();
-  }
-
-  /** Tickets unused within their lifetime go back; settled ones are forgotten. */
-  private armTicketSweep(): void {
-    const open = this.tickets.find((t) => t.open);
-    if (!open) {
-      this.tickets = [];
-      return;
-    }
-    this.ticketTimer = setTimeout(() => {
-      this.ticketTimer = undefined;
-      const now = Date.now();
-      const keep: IssuedTicket[] = [];
-      for (const t of this.tickets) {
-        if (!t.open) continue;
-        if (t.expiresAt < now) t.refund();
-        else keep.push(t);
-      }
-      this.tickets = keep;
-      if (keep.length) this.armTicketSweep();
-    }, Math.max(0, open.expiresAt - Date.now() + 1));
-    this.ticketTimer.unref();
   }
 
   // --- Pauses, deadlines, the shared store ---------------------------------------
@@ -414,10 +362,10 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     const now = Date.now();
     if (!this.pause.extend(until, reason)) return;
     // The broker is full now: after the pause, tokens come back at the steady rate, not all at once.
-    if (!this.own) this.tokens.saturate(now, until);
+    if (!this.mine) this.tokens.saturate(now, until);
     else if (this.store?.ready) {
       if (broadcast) this.store.absorb(-1, until - now, until - now, reason).catch((err: Error) => this.storeFailed(err));
-    } else this.own.absorb(now, this.share - this.own.count(now), until);
+    } else this.mine.saturate(now, until);
     this.blocked = undefined;
     clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
@@ -444,27 +392,14 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   }
 
   /** Refuses the waiters whose max wait is over, saying why they waited. */
-  private armDeadline(): void {
-    const at = this.queue.nextDeadline();
-    clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = undefined;
-    if (at === Infinity) return;
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineTimer = undefined;
-      const now = Date.now();
-      const expired = this.queue.expired(now);
-      if (expired.length) {
-        const why = this.waitReason(now);
-        for (const w of expired) {
-          this.counters.dropped++;
-          w.refuse(new BrokerError(`${this.name}: waited ${seconds(now - w.enqueuedAt)} for a token, longer than the ${seconds(w.deadline - w.enqueuedAt)} allowed (${why}); the request was not sent`, 'rate_limit'));
-          this.emit('dropped', { reason: `waited longer than allowed (${why})`, priority: w.priority });
-        }
-        this.changed();
-      }
-      this.armDeadline();
-    }, Math.max(0, at - Date.now()));
-    this.deadlineTimer.unref();
+  private expired(waiters: Waiter[], now: number): void {
+    const why = this.waitReason(now);
+    for (const w of waiters) {
+      this.counters.dropped++;
+      w.refuse(new BrokerError(`${this.name}: waited ${seconds(now - w.enqueuedAt)} for a token, longer than the ${seconds(w.deadline - w.enqueuedAt)} allowed (${why}); the request was not sent`, 'rate_limit'));
+      this.emit('dropped', { reason: `waited longer than allowed (${why})`, priority: w.priority });
+    }
+    this.changed();
   }
 
   /** Why calls wait now, in a few words. */
@@ -478,7 +413,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private openStore(): void {
     const redis = this.options.redis;
     if (!redis || this.store || this.stopping) return;
-    const own = this.own as SlidingWindow;
+    const mine = this.mine as InstanceShare;
     const store = new SharedStore({
       url: redis.url,
       key: redis.key,
@@ -486,10 +421,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       limit: this.limit,
       windowMs: this.windowMs,
       spanMs: this.spanMs,
-      ownGrants: () => {
-        const now = Date.now();
-        return own.tagged(now).map((g) => ({ tag: g.tag, ageMs: now - g.at }));
-      },
+      ownGrants: () => mine.recent(Date.now()),
     });
     store.on('up', () => {
       this.blocked = undefined;

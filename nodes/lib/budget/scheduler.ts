@@ -1,6 +1,6 @@
 // The budget's local queue: what waits for a token, best first (priority high to low, then
-// arrival), with a cap on how many may wait and a deadline per waiter. No timers of its own and no
-// knowledge of tokens: the budget decides when the head may go.
+// arrival), each with a deadline (one timer, at the earliest). No knowledge of tokens: the budget
+// decides when the head may go.
 import type { Priority } from '../core/priority';
 
 export interface Waiter {
@@ -19,6 +19,10 @@ export interface Waiter {
 export class WaitQueue {
   private items: Waiter[] = [];
   private seq = 0;
+  private deadlineTimer?: NodeJS.Timeout;
+
+  /** `expired` gets the waiters whose deadline passed, already removed. */
+  constructor(private readonly expired: (waiters: Waiter[], now: number) => void) {}
 
   get size(): number {
     return this.items.length;
@@ -46,6 +50,7 @@ export class WaitQueue {
       else hi = mid;
     }
     items.splice(lo, 0, w);
+    if (w.deadline < Infinity) this.armDeadline();
   }
 
   remove(w: Waiter): boolean {
@@ -72,24 +77,31 @@ export class WaitQueue {
     return this.items[this.items.length - 1];
   }
 
-  /** Removes and returns every waiter whose deadline is at or before `now`. */
-  expired(now: number): Waiter[] {
-    const out: Waiter[] = [];
-    this.items = this.items.filter((w) => (w.deadline <= now ? (out.push(w), false) : true));
-    return out;
-  }
-
-  /** The earliest deadline (Infinity: none). */
-  nextDeadline(): number {
-    let d = Infinity;
-    for (const w of this.items) if (w.deadline < d) d = w.deadline;
-    return d;
-  }
-
+  /** Empties the queue (and its timer); returns what waited. */
   drain(): Waiter[] {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     const all = this.items;
     this.items = [];
     return all;
+  }
+
+  /** One timer, at the earliest deadline. */
+  private armDeadline(): void {
+    let at = Infinity;
+    for (const w of this.items) if (w.deadline < at) at = w.deadline;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (at === Infinity) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      const now = Date.now();
+      const out: Waiter[] = [];
+      this.items = this.items.filter((w) => (w.deadline <= now ? (out.push(w), false) : true));
+      if (out.length) this.expired(out, now);
+      this.armDeadline();
+    }, Math.max(0, at - Date.now()));
+    this.deadlineTimer.unref();
   }
 }
 

@@ -107,8 +107,9 @@ export class SlidingWindow implements Shape {
     this.head = 0;
   }
 
-  saturate(now: number, until: number): void {
-    const n = this.limit - this.count(now);
+  /** The broker said it is full: as many entries as make `upTo` (default the limit) in use. */
+  saturate(now: number, until: number, upTo = this.limit): void {
+    const n = upTo - this.count(now);
     // One token at the end of the pause (the retry the broker promised), the rest at the steady rate.
     if (n > 0) this.absorb(now, n, until - this.spanMs / n);
   }

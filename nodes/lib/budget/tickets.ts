@@ -52,3 +52,50 @@ export class IssuedTicket implements Ticket {
 export function carriedTicket(): IssuedTicket | undefined {
   return carried.getStore();
 }
+
+/** The tickets a budget has handed out and not yet seen settled: unused ones go back after their lifetime. */
+export class TicketBook {
+  private open: IssuedTicket[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly owner: object,
+    private readonly ttlMs: number,
+    private readonly giveBack: (ticket: IssuedTicket) => void,
+  ) {}
+
+  issue(at: number, member?: string): IssuedTicket {
+    const ticket = new IssuedTicket(this.owner, at, at + this.ttlMs, this.giveBack, member);
+    this.open.push(ticket);
+    if (!this.timer) this.arm();
+    return ticket;
+  }
+
+  /** Gives back every ticket still open (the budget stops). */
+  refundAll(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const t of this.open.splice(0)) t.refund();
+  }
+
+  private arm(): void {
+    const first = this.open.find((t) => t.open);
+    if (!first) {
+      this.open = [];
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const now = Date.now();
+      const keep: IssuedTicket[] = [];
+      for (const t of this.open) {
+        if (!t.open) continue;
+        if (t.expiresAt < now) t.refund();
+        else keep.push(t);
+      }
+      this.open = keep;
+      if (keep.length) this.arm();
+    }, Math.max(0, first.expiresAt - Date.now() + 1));
+    this.timer.unref();
+  }
+}
