@@ -191,7 +191,8 @@ export class SharedStore extends EventEmitter {
   constructor(private readonly settings: SharedStoreSettings) {
     super();
     this.shown = maskUrl(settings.url);
-    const base = PREFIX + settings.key;
+    // One hash slot for all of a budget's keys, so its scripts also run on a Redis Cluster.
+    const base = `${PREFIX}{${settings.key}}`;
     this.keys = { log: `${base}:log`, bucket: `${base}:bucket`, pause: `${base}:pause`, epoch: `${base}:epoch`, grace: `${base}:grace` };
   }
 
