@@ -3,6 +3,7 @@ const assert = require('assert');
 const { RequestBudgetImpl } = require('../../dist/lib/budget/budget');
 const { budgetProblem, redisUrlProblem, sharedBudgetKey, defaultPanicReserve } = require('../../dist/lib/budget/settings');
 const { SlidingWindow, TokenBucket } = require('../../dist/lib/budget/shapes');
+const { InstanceShare } = require('../../dist/lib/budget/share');
 const { PRIORITY, gatePriority, isPanic } = require('../../dist/lib/core/priority');
 const { maskUrl } = require('../../dist/lib/core/urls');
 const { busiest } = require('../support/sim');
@@ -101,6 +102,29 @@ describe('budget shapes (injected clock)', function () {
     assert.ok(b.take(1000, 0), 'the promised retry');
     assert.strictEqual(b.take(1000, 0), false);
     assert.strictEqual(b.freeAt(1000, 0), 1100);
+  });
+});
+
+describe('an instance of a shared budget while Redis is away (injected clock)', function () {
+  it('allows itself its share, less what the others had taken when Redis was last reached, until that has left the window', function () {
+    const mine = new InstanceShare(10, 5, 0, 1000);
+    // Redis said 8 in use after this instance's one grant: the others hold 7.
+    mine.granted(0, 'me:0', 8);
+    const taken = [];
+    for (let t = 100; t < 3000; t += 100) if (typeof mine.take(t, false) === 'string') taken.push(t);
+    // Until t=1000 only 2 more (1 + 7 + 2 = 10); then its share of 5 in any window.
+    assert.deepStrictEqual(taken.filter((t) => t < 1000), [100, 200]);
+    assert.strictEqual(busiest([0, ...taken], 1000), 5);
+    assert.ok(mine.recent(2900).every((g) => /^[0-9a-f]{8}:\d+$/.test(g.tag) || g.tag === 'me:0'), 'every grant named for Redis');
+  });
+
+  it('keeps its share of the panic reserve for panic actions', function () {
+    const mine = new InstanceShare(20, 10, 4, 1000);
+    let n = 0;
+    while (typeof mine.take(0, false) === 'string') n++;
+    assert.strictEqual(n, 8, 'share 10, 2 of them kept');
+    assert.strictEqual(typeof mine.take(0, true), 'string');
+    assert.strictEqual(mine.left(0, false), 1);
   });
 });
 
