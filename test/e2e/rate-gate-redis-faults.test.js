@@ -15,12 +15,12 @@ const LIMIT = 40;
 const SECRET = 'faults-secret-value';
 
 /** One instance's flow: GET /burst?n=&gap= sends n orders, gap ms apart, through a gate; GET /done counts them. */
-function flow(name, scenario, redisUrl) {
+function flow(name, scenario, redisUrl, simUrl) {
   const tab = `${name}-tab`;
   return [
     { id: tab, type: 'tab', label: name },
     {
-      id: 'acct', type: 'alpaca-account', name: `${name} ${scenario}`, mode: 'paper', feed: 'iex', endpoint: globalThis.simUrl, liveAck: false,
+      id: 'acct', type: 'alpaca-account', name: `${name} ${scenario}`, mode: 'paper', feed: 'iex', endpoint: simUrl, liveAck: false,
       budgetLimit: LIMIT, budgetWindow: 60, budgetShared: true, budgetKey: scenario, budgetInstances: 2,
       credentials: { keyId: `PK${scenario.toUpperCase()}`, secret: SECRET, redisUrl },
     },
@@ -65,7 +65,6 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
     // The strict default: a sliding window of LIMIT a minute per key.
     sim = new Simulator({ marketHours: 'always', tickMs: 1000 });
     await sim.start();
-    globalThis.simUrl = sim.url;
     sim.server.faults.rateLimitPerMinute = LIMIT;
     for (let i = 0; i < 2; i++) runtimes.push(await startNodeRed({ settings: {} }));
   });
@@ -77,7 +76,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
 
   /** Deploys the scenario's flow to both; returns the log marks. */
   async function deploy(scenario, redisUrl) {
-    return Promise.all(runtimes.map((r, i) => r.deploy(flow(names[i], scenario, redisUrl))));
+    return Promise.all(runtimes.map((r, i) => r.deploy(flow(names[i], scenario, redisUrl, sim.url))));
   }
 
   const burst = (n, gap) => Promise.all(runtimes.map((r) => fetch(`${r.base}/burst?n=${n}&gap=${gap}`).then((res) => res.text())));
