@@ -166,6 +166,25 @@ describe('shared request budget in Redis', function () {
     }
   });
 
+  it('a server that accepts the connection but never answers: the local share within seconds, the wait reported', async function () {
+    const net = require('net');
+    const sockets = [];
+    const mute = net.createServer((socket) => sockets.push(socket));
+    await new Promise((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const b = budget({ limit: 10, redis: { url: `redis://127.0.0.1:${mute.address().port}`, key: 'mute', instances: 2 } });
+      const t0 = Date.now();
+      await b.schedule(async () => 1);
+      assert.ok(Date.now() - t0 < 8000, `granted after ${Date.now() - t0} ms`);
+      assert.strictEqual(b.state.storeOk, false);
+      assert.match(b.state.storeProblem, /timed out|no answer/);
+    } finally {
+      await Promise.all(budgets.splice(0).map((x) => x.stop()));
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
   it('Redis flushed while in use: every instance puts its grants back, never more than the limit together', async function () {
     const a = budget({ limit: 10, redis: { url: redis.url, key: 'flushed' } });
     const b = budget({ limit: 10, redis: { url: redis.url, key: 'flushed' } });

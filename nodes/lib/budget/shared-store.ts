@@ -19,6 +19,8 @@ const PREFIX = 'tradeflow:budget:';
 const GRACE_MS = 1500;
 /** How often an instance with grants in the window checks that Redis still has them. */
 const VERIFY_MS = 250;
+/** Longest wait for a first answer from Redis before the budget runs on its local share. */
+const JOIN_TIMEOUT_MS = 5000;
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -183,6 +185,7 @@ export class SharedStore extends EventEmitter {
   private epoch = '';
   private recheckTimer?: NodeJS.Timeout;
   private verifyTimer?: NodeJS.Timeout;
+  private joinTimer?: NodeJS.Timeout;
   private closed = false;
   private seq = 0;
   /** Names this instance's epochs and others' grants it counts apart from every other instance's. */
@@ -209,6 +212,8 @@ export class SharedStore extends EventEmitter {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 3000,
+      // A server that accepts but never answers is as good as down.
+      commandTimeout: 2000,
       // Back within a second of Redis: inside the grace of a Redis that restarted empty.
       retryStrategy: (times: number) => Math.min(250 * times, 1000),
     };
@@ -224,12 +229,17 @@ export class SharedStore extends EventEmitter {
     client.on('error', (err: Error) => this.down(err.message));
     client.on('close', () => this.down('connection closed'));
     this.client = client;
+    this.joinTimer = setTimeout(() => {
+      if (this.condition === 'connecting') this.down(`no answer within ${JOIN_TIMEOUT_MS / 1000} s`);
+    }, JOIN_TIMEOUT_MS);
+    this.joinTimer.unref();
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.recheckTimer);
     clearTimeout(this.verifyTimer);
+    clearTimeout(this.joinTimer);
     const client = this.client;
     this.client = undefined;
     if (client) {
