@@ -114,6 +114,26 @@ describe('shared request budget in Redis', function () {
     assert.ok(ranAt >= p.until - 50, `ran ${p.until - ranAt} ms early`);
   });
 
+  it("the broker's X-RateLimit-Remaining lowers the shared budget for every instance, never counting another instance's requests twice", async function () {
+    const a = budget({ limit: 10, redis: { url: redis.url, key: 'lowered' } });
+    const b = budget({ limit: 10, redis: { url: redis.url, key: 'lowered' } });
+    await waitFor(() => a.state.storeOk && b.state.storeOk, 5000, 'both joined');
+    for (let i = 0; i < 3; i++) await a.schedule(async () => i);
+    for (let i = 0; i < 3; i++) await b.schedule(async () => i);
+    // The broker agrees with the shared count (6 used): nothing to lower, although a has not seen b's.
+    a.observe({ status: 200, remaining: 4 });
+    await sleep(200);
+    assert.strictEqual(a.state.lowered, 0);
+    // Another program used 3 more: b's answer says 1 left; both instances get 1 more between them.
+    const lowered = new Promise((r) => b.once('lowered', r));
+    b.observe({ status: 200, remaining: 1 });
+    assert.deepStrictEqual(await lowered, { from: 4, to: 1, remaining: 1 });
+    const fromA = burst(a, 3);
+    const fromB = burst(b, 3);
+    await sleep(500);
+    assert.strictEqual(fromA.count + fromB.count, 1);
+  });
+
   it('runs on a local share while Redis is unreachable, says why without its password, and rejoins when Redis comes up', async function () {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}/0?password=hunter2secret`;

@@ -175,16 +175,33 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       this.pauseUntil(until, 'the broker answered 429 (rate limit)', 429, true);
       return;
     }
-    if (this.pause.active(now)) return;
-    const left = this.state.tokens;
+    const remaining = feedback.remaining;
+    if (this.pause.active(now) || remaining === undefined || !Number.isFinite(remaining)) return;
     // Calls still under way may not be counted by the broker yet: assume they are not.
-    const excess = excessTokens(left, feedback.remaining, this.inFlight - 1);
+    const othersInFlight = this.inFlight - 1;
+    const store = this.store;
+    if (this.mine && store?.ready) {
+      // Only Redis knows every instance's grants: compare there (not when even this instance's own leave more).
+      if (excessTokens(this.limit - this.mine.count(now), remaining, othersInFlight) <= 0) return;
+      store.lower(Math.max(0, Math.floor(remaining) - Math.max(0, othersInFlight))).then(
+        ({ counted, left }) => {
+          if (counted > 0) this.lowered(left, left - counted, remaining);
+        },
+        (err: Error) => this.storeFailed(err),
+      );
+      return;
+    }
+    const left = this.state.tokens;
+    const excess = excessTokens(left, remaining, othersInFlight);
     if (excess <= 0) return;
-    this.counters.lowered++;
-    if (this.store?.ready) this.store.absorb(excess, 0).catch((err: Error) => this.storeFailed(err));
-    else if (this.mine) this.mine.absorb(now, excess);
+    if (this.mine) this.mine.absorb(now, excess);
     else this.tokens.absorb(now, excess, now);
-    this.emit('lowered', { from: left, to: left - excess, remaining: feedback.remaining as number });
+    this.lowered(left, left - excess, remaining);
+  }
+
+  private lowered(from: number, to: number, remaining: number): void {
+    this.counters.lowered++;
+    this.emit('lowered', { from, to, remaining });
     this.changed();
   }
 
@@ -364,7 +381,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     // The broker is full now: after the pause, tokens come back at the steady rate, not all at once.
     if (!this.mine) this.tokens.saturate(now, until);
     else if (this.store?.ready) {
-      if (broadcast) this.store.absorb(-1, until - now, until - now, reason).catch((err: Error) => this.storeFailed(err));
+      if (broadcast) this.store.saturate(until - now, reason).catch((err: Error) => this.storeFailed(err));
     } else this.mine.saturate(now, until);
     this.blocked = undefined;
     clearTimeout(this.resumeTimer);

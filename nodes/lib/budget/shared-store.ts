@@ -78,40 +78,59 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[5]) * 2))
 return {ok, wait, math.floor(limit - tokens), 0, ''}`;
 
 /**
- * KEYS log, pause; ARGV span, limit, n (-1: saturate, up to the limit), fromMs (from now), prefix, pauseMs, reason.
- * Counts n grants made by others, leaving evenly over (from, from + span]; with pauseMs, pauses too.
+ * KEYS log, pause; ARGV span, limit, pauseMs, prefix, reason. The broker is full (429): every
+ * instance pauses; then one token at the end of the pause (the promised retry) and the rest at
+ * the steady rate, as entries that leave evenly over the span after it.
  */
-const ABSORB_WINDOW = `${NOW}
+const SATURATE_WINDOW = `${NOW}
 local span = tonumber(ARGV[1])
-local pauseMs = tonumber(ARGV[6])
-if pauseMs > 0 and redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[7], 'PX', pauseMs) end
+local pauseMs = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[5], 'PX', pauseMs) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
-local n = tonumber(ARGV[3])
-local from = now + tonumber(ARGV[4])
-if n < 0 then
-  n = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
-  -- Saturated: one token at the end of the pause (the promised retry), the rest at the steady rate.
-  if n > 0 then from = from - span / n end
-end
-for i = 1, n do redis.call('ZADD', KEYS[1], from - span + i * span / n, ARGV[5] .. ':' .. i) end
-redis.call('PEXPIRE', KEYS[1], span * 2 + math.max(0, tonumber(ARGV[4])))
+local n = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+if n <= 0 then return 0 end
+local from = now + pauseMs - span / n
+for i = 1, n do redis.call('ZADD', KEYS[1], from - span + i * span / n, ARGV[4] .. ':' .. i) end
+redis.call('PEXPIRE', KEYS[1], span * 2 + pauseMs)
 return n`;
 
-/** KEYS bucket, pause; ARGV limit, windowMs, n (-1: saturate: one token at fromMs, then the refill), fromMs, pauseMs, reason. */
-const ABSORB_BUCKET = `${NOW}
-local limit = tonumber(ARGV[1])
-local rate = limit / tonumber(ARGV[2])
-local pauseMs = tonumber(ARGV[5])
-if pauseMs > 0 and redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[6], 'PX', pauseMs) end
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(b[1]) or limit
-local ts = tonumber(b[2]) or now
-if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate); ts = now end
-local n = tonumber(ARGV[3])
-if n < 0 then tokens = 1; ts = math.max(ts, now + tonumber(ARGV[4])) else tokens = tokens - n end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2 + math.max(0, tonumber(ARGV[4]))))
+/** KEYS bucket, pause; ARGV limit, windowMs, pauseMs, reason: as above, for a bucket (one token at the end of the pause, then the refill). */
+const SATURATE_BUCKET = `${NOW}
+local pauseMs = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[2]) < pauseMs then redis.call('SET', KEYS[2], ARGV[4], 'PX', pauseMs) end
+local ts = math.max(tonumber(redis.call('HGET', KEYS[1], 'ts')) or now, now + pauseMs)
+redis.call('HSET', KEYS[1], 'tokens', '1', 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2 + pauseMs))
 return 1`;
+
+/**
+ * KEYS log; ARGV span, limit, remaining, prefix: when the broker says fewer are left than the
+ * shared log, counts the difference as others' grants, leaving evenly over the next span.
+ * Returns {counted, left before}.
+ */
+const LOWER_WINDOW = `${NOW}
+local span = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local left = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+local n = left - tonumber(ARGV[3])
+if n <= 0 then return {0, left} end
+for i = 1, n do redis.call('ZADD', KEYS[1], now - span + i * span / n, ARGV[4] .. ':' .. i) end
+redis.call('PEXPIRE', KEYS[1], span * 2)
+return {n, left}`;
+
+/** KEYS bucket; ARGV limit, windowMs, remaining: the bucket never holds more than the broker says are left. */
+const LOWER_BUCKET = `${NOW}
+local limit = tonumber(ARGV[1])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil or ts == nil then return {0, limit} end
+if now > ts then tokens = math.min(limit, tokens + (now - ts) * limit / tonumber(ARGV[2])); ts = now end
+local left = math.floor(tokens)
+local n = left - tonumber(ARGV[3])
+if n <= 0 then return {0, left} end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - n), 'ts', tostring(ts))
+return {n, left}`;
 
 /** KEYS log; ARGV span, then member, ageMs pairs: puts an instance's own recent grants back. */
 const SEED_WINDOW = `${NOW}
@@ -139,11 +158,13 @@ type Guard = [pause: string, epoch: string, grace: string, known: string, fresh:
 interface Scripts {
   budgetAcquireWindow(log: string, ...args: [...Guard, span: number, limit: number, keep: number, member: string]): Promise<Reply>;
   budgetAcquireBucket(bucket: string, ...args: [...Guard, limit: number, windowMs: number, keep: number, init: number]): Promise<Reply>;
-  budgetAbsorbWindow(log: string, pause: string, span: number, limit: number, n: number, fromMs: number, prefix: string, pauseMs: number, reason: string): Promise<number>;
-  budgetAbsorbBucket(bucket: string, pause: string, limit: number, windowMs: number, n: number, fromMs: number, pauseMs: number, reason: string): Promise<number>;
+  budgetSaturateWindow(log: string, pause: string, span: number, limit: number, pauseMs: number, prefix: string, reason: string): Promise<number>;
+  budgetSaturateBucket(bucket: string, pause: string, limit: number, windowMs: number, pauseMs: number, reason: string): Promise<number>;
   budgetSeedWindow(log: string, span: number, ...pairs: Array<string | number>): Promise<number>;
   budgetReleaseBucket(bucket: string, limit: number): Promise<number>;
   budgetJoin(epoch: string, grace: string, fresh: string, graceMs: number): Promise<string>;
+  budgetLowerWindow(log: string, span: number, limit: number, remaining: number, prefix: string): Promise<[number, number]>;
+  budgetLowerBucket(bucket: string, limit: number, windowMs: number, remaining: number): Promise<[number, number]>;
 }
 
 export interface Acquired {
@@ -220,11 +241,13 @@ export class SharedStore extends EventEmitter {
     const client = new Redis(this.settings.url, options) as IORedis & Scripts;
     client.defineCommand('budgetAcquireWindow', { numberOfKeys: 4, lua: ACQUIRE_WINDOW });
     client.defineCommand('budgetAcquireBucket', { numberOfKeys: 4, lua: ACQUIRE_BUCKET });
-    client.defineCommand('budgetAbsorbWindow', { numberOfKeys: 2, lua: ABSORB_WINDOW });
-    client.defineCommand('budgetAbsorbBucket', { numberOfKeys: 2, lua: ABSORB_BUCKET });
+    client.defineCommand('budgetSaturateWindow', { numberOfKeys: 2, lua: SATURATE_WINDOW });
+    client.defineCommand('budgetSaturateBucket', { numberOfKeys: 2, lua: SATURATE_BUCKET });
     client.defineCommand('budgetSeedWindow', { numberOfKeys: 1, lua: SEED_WINDOW });
     client.defineCommand('budgetReleaseBucket', { numberOfKeys: 1, lua: RELEASE_BUCKET });
     client.defineCommand('budgetJoin', { numberOfKeys: 2, lua: JOIN });
+    client.defineCommand('budgetLowerWindow', { numberOfKeys: 1, lua: LOWER_WINDOW });
+    client.defineCommand('budgetLowerBucket', { numberOfKeys: 1, lua: LOWER_BUCKET });
     client.on('ready', () => this.join());
     client.on('error', (err: Error) => this.down(err.message));
     client.on('close', () => this.down('connection closed'));
@@ -275,12 +298,27 @@ export class SharedStore extends EventEmitter {
     else await c.budgetReleaseBucket(this.keys.bucket, this.settings.limit);
   }
 
-  /** Counts `n` grants of others (-1: saturate), leaving from `fromMs` from now on; pauses every instance for `pauseMs`. */
-  async absorb(n: number, fromMs: number, pauseMs = 0, reason = ''): Promise<void> {
+  /** The broker said it is full (429): every instance pauses for `pauseMs`, then one token, then the steady rate. */
+  async saturate(pauseMs: number, reason: string): Promise<void> {
     const c = this.usable();
     const { limit, windowMs, spanMs } = this.settings;
-    if (this.settings.shape === 'window') await c.budgetAbsorbWindow(this.keys.log, this.keys.pause, spanMs, limit, n, Math.round(fromMs), `${this.instance}:x${this.seq++}`, Math.round(pauseMs), reason);
-    else await c.budgetAbsorbBucket(this.keys.bucket, this.keys.pause, limit, windowMs, n, Math.round(fromMs), Math.round(pauseMs), reason);
+    const ms = Math.round(pauseMs);
+    if (this.settings.shape === 'window') await c.budgetSaturateWindow(this.keys.log, this.keys.pause, spanMs, limit, ms, `${this.instance}:x${this.seq++}`, reason);
+    else await c.budgetSaturateBucket(this.keys.bucket, this.keys.pause, limit, windowMs, ms, reason);
+  }
+
+  /**
+   * The broker says `remaining` are left: if the shared budget thinks more are, the difference
+   * (another program on the key) counts as used. Compared in Redis, with every instance's grants.
+   */
+  async lower(remaining: number): Promise<{ counted: number; left: number }> {
+    const c = this.usable();
+    const { limit, windowMs, spanMs } = this.settings;
+    const r =
+      this.settings.shape === 'window'
+        ? await c.budgetLowerWindow(this.keys.log, spanMs, limit, remaining, `${this.instance}:y${this.seq++}`)
+        : await c.budgetLowerBucket(this.keys.bucket, limit, windowMs, remaining);
+    return { counted: Number(r[0]), left: Number(r[1]) };
   }
 
   /** A command failed: Redis is treated as down until it proves otherwise. */
