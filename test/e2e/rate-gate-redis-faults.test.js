@@ -97,8 +97,13 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
     return times;
   }
 
-  async function clear() {
-    await Promise.all(runtimes.map((r) => r.deploy([])));
+  /** Empties both runtimes, then stops the given servers whatever happened (no redis-server outlives the test). */
+  async function clear(...servers) {
+    try {
+      await Promise.all(runtimes.map((r) => r.deploy([])));
+    } finally {
+      await Promise.all(servers.filter(Boolean).map((x) => x.stop()));
+    }
   }
 
   it('Redis down at start: each runs on its share at once, says so, and rejoins when Redis comes up', async function () {
@@ -123,8 +128,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
         await Promise.all(runtimes.map((r, i) => r.waitForLog(/shared through Redis again/, marks[i], 10000)));
         await checkAfter('down at start', marks, since);
       } finally {
-        await clear();
-        await late.stop();
+        await clear(late);
       }
     } finally {
       await Promise.all(comms.map((x) => x.close()));
@@ -148,8 +152,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
       assert.ok(c.every((x) => x.failed === 0), JSON.stringify(c));
       for (const [i, r] of runtimes.entries()) assert.match(r.log(marks[i]), /running on a local share/);
     } finally {
-      await clear();
-      await redis.stop();
+      await clear(redis);
     }
   });
 
@@ -174,9 +177,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
       const c = await counts();
       assert.ok(c.every((x) => x.failed === 0 && x.ok >= 5), JSON.stringify(c));
     } finally {
-      await clear();
-      await redis.stop();
-      if (back) await back.stop();
+      await clear(redis, back);
     }
   });
 
@@ -193,8 +194,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
       for (const [i, r] of runtimes.entries()) assert.match(r.log(marks[i]), /WRONGPASS|NOAUTH|invalid username-password/i);
       await checkAfter('wrong password', marks, since, ['wrongpass-secret']);
     } finally {
-      await clear();
-      await redis.stop();
+      await clear(redis);
     }
   });
 
