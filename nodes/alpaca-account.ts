@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { BreakerHolder } from './lib/breaker/holder';
-import { budgetProblem, sharedBudgetKey, type BudgetOptions } from './lib/budget/budget';
+import { DATA_PLAN_BUDGETS, sharedBudgetKey, type BudgetOptions, type SharedStoreOptions } from './lib/budget/settings';
+import type { BudgetShape } from './lib/budget/types';
 import type { TradingMode } from './lib/core/broker';
 import { AlpacaConnection, type AlpacaConnectionOptions } from './lib/alpaca/connection';
 import { endpointHost, isLoopback, normaliseEndpoint, type StockFeed } from './lib/alpaca/client';
@@ -14,6 +15,7 @@ import { fileSafe } from './lib/core/journal-file';
 import { show } from './lib/core/values';
 import type { AccountConfigNode } from './lib/node-red/account';
 import type { OrderReport } from './lib/orders/recovery';
+import { Listeners } from './lib/node-red/listeners';
 import type { SimulatorOptions } from './lib/sim/simulator';
 
 export interface AccountDef extends NodeDef {
@@ -23,11 +25,18 @@ export interface AccountDef extends NodeDef {
   /** The endpoint origin "Send my API keys to <host>" was ticked for. */
   endpointAck?: string;
   liveAck: boolean;
-  /** Request budget: requests per window (default 180 per 60 s), optionally shared through Redis. */
+  /** Trading API budget: requests per window (default 180 per 60 s) and shape (default a sliding window). */
   budgetLimit?: number | string;
   budgetWindow?: number | string;
+  budgetShape?: BudgetShape;
+  /** Market-data budget: Alpaca's plan ('basic' 180 per 60 s, 'sip' 9,000 per 60 s) or 'custom'. */
+  dataBudget?: 'basic' | 'sip' | 'custom';
+  dataBudgetLimit?: number | string;
+  dataBudgetWindow?: number | string;
+  /** Both budgets shared through Redis with the instances expected to share them (default 2). */
   budgetShared?: boolean;
   budgetKey?: string;
+  budgetInstances?: number | string;
   /** Built-in simulator: '' (settings.js, else the NYSE calendar), 'nyse' or 'always' (stocks never close). */
   simHours?: string;
   /** Built-in simulator: '' (settings.js, else basic), 'basic' or 'sip'. */
@@ -68,6 +77,7 @@ export function connectionOptions(def: Partial<AccountDef>, credentials: Account
     secret: credentials.secret || undefined,
     sim: simulatorOptions(def, sim),
     budgetOptions: budgetOptions(def, credentials),
+    dataBudgetOptions: dataBudgetOptions(def, credentials),
   };
 }
 
@@ -80,20 +90,37 @@ function simulatorOptions(def: Partial<AccountDef>, sim: SimulatorOptions | unde
   };
 }
 
-/** The request budget as the dialog asks for it, before any check. */
-function requestedBudget(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
-  const redisUrl = credentials.redisUrl?.trim();
+/** A number field of the dialog; undefined when left empty (the default applies). */
+function field(v: number | string | undefined): number | undefined {
+  return v === undefined || v === '' ? undefined : Number(v);
+}
+
+/** Where both budgets are shared, when the dialog says so (a malformed URL is refused by the connection, never ignored). */
+function sharedStore(def: Partial<AccountDef>, credentials: AccountCredentials, suffix: string): SharedStoreOptions | undefined {
+  if (!def.budgetShared) return undefined;
+  const key = def.budgetKey?.trim() || sharedBudgetKey(credentials.keyId, def.mode ?? 'sim');
+  return { url: credentials.redisUrl?.trim() ?? '', key: key + suffix, instances: field(def.budgetInstances) };
+}
+
+/** The trading API's budget as the dialog asks for it; the connection checks it. */
+export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
+  const windowS = field(def.budgetWindow);
   return {
-    limit: def.budgetLimit !== undefined && def.budgetLimit !== '' ? Number(def.budgetLimit) : undefined,
-    windowMs: def.budgetWindow !== undefined && def.budgetWindow !== '' ? Number(def.budgetWindow) * 1000 : undefined,
-    redis: def.budgetShared && redisUrl ? { url: redisUrl, key: def.budgetKey?.trim() || sharedBudgetKey(credentials.keyId, def.mode ?? 'sim') } : undefined,
+    limit: field(def.budgetLimit),
+    windowMs: windowS === undefined ? undefined : windowS * 1000,
+    shape: def.budgetShape === 'bucket' ? 'bucket' : 'window',
+    redis: sharedStore(def, credentials, ''),
   };
 }
 
-/** The connection's request budget from the dialog; defaults where a field is empty or wrong. */
-export function budgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
-  const options = requestedBudget(def, credentials);
-  return budgetProblem(options) ? {} : options;
+/** The market-data budget: the Alpaca plan's limit less a buffer, or the dialog's own numbers. */
+export function dataBudgetOptions(def: Partial<AccountDef>, credentials: AccountCredentials): BudgetOptions {
+  const redis = sharedStore(def, credentials, ':data');
+  if (def.dataBudget === 'custom') {
+    const windowS = field(def.dataBudgetWindow);
+    return { limit: field(def.dataBudgetLimit), windowMs: windowS === undefined ? undefined : windowS * 1000, shape: 'window', redis };
+  }
+  return { limit: DATA_PLAN_BUDGETS[def.dataBudget === 'sip' ? 'sip' : 'basic'], windowMs: 60_000, shape: 'window', redis };
 }
 
 /** The names of the enabled breaker nodes of the deployed flows that use `accountId`. */
@@ -145,11 +172,18 @@ export default function (RED: NodeAPI): void {
       if (destination?.warn) this.warn(`${label} ${destination.text}`);
       else if (destination) this.log(`${label} ${destination.text}`);
     }
-    const budgetIssue = budgetProblem(requestedBudget(def, {}));
-    if (budgetIssue) this.error(`${label}: request budget ${budgetIssue}; using 180 requests per 60 s`);
-    if (def.budgetShared && !this.credentials?.redisUrl) this.error(`${label}: a shared request budget needs a Redis URL; using a budget of its own`);
+
+    // A shared budget running on its local share says so (the nodes' statuses show it too).
+    const budgetListeners = new Listeners();
+    for (const [what, budget] of [['request budget', connection.budget], ['market-data budget', connection.dataBudget]] as const) {
+      budgetListeners.on(budget, 'store', (e: { ok: boolean; problem?: string; share?: number }) => {
+        if (e.ok) this.log(`${label}: ${what} shared through Redis again`);
+        else this.warn(`${label}: ${what}: ${e.problem}; each instance now allows itself ${e.share} requests per window until Redis is back`);
+      });
+    }
 
     this.on('close', (_removed: boolean, done: () => void) => {
+      budgetListeners.removeAll();
       stopRecovery();
       connection.close().then(done, done);
     });

@@ -1,13 +1,16 @@
-// Holds messages until the request budget grants them: the account's budget (shared with every
-// node of that account), or, without an account, a budget per named category for any API. The
-// queue, priorities, expiry and drops are in lib/gate.ts; this file adapts them to Node-RED.
+// Holds messages until a request budget grants them: the account's trading (or market-data)
+// budget, shared with every node of that account, or, without an account, a budget per named
+// category for any API. The queue, priorities, expiry and drops are in lib/gate/gate.ts; this
+// file adapts them to Node-RED.
 import path from 'node:path';
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import { RequestBudgetImpl, budgetProblem } from './lib/budget/budget';
-import type { BudgetState, RequestBudget } from './lib/budget/types';
+import type { BudgetState, RequestBudget, Ticket } from './lib/budget/types';
 import type { ConnectionStatus } from './lib/core/broker';
 import { HeldMsgs } from './lib/core/held-msgs';
 import { JournalFile, fileSafe } from './lib/core/journal-file';
+import { maskUrlIn } from './lib/core/urls';
+import { own, show } from './lib/core/values';
 import {
   FULL_POLICIES,
   PRESETS,
@@ -25,15 +28,23 @@ import { connectionStatus, gateStatus, status, type NodeStatus } from './lib/nod
 
 interface RateGateDef extends NodeDef {
   account: string;
+  /** With an account: which of its budgets the gate waits for. */
+  budget?: 'trading' | 'data';
   queueSize: number | string;
   fullPolicy: FullPolicy;
   maxWait: number | string;
   priority: number | string;
   report: 'output' | 'error' | 'both';
+  /** 'messages' (default): msgs wait, msg.rateFeedback is feedback. 'feedback': every msg is a response fed back (standalone). */
+  input?: 'messages' | 'feedback';
+  /** Longest pause a fed-back 429 may cause, in seconds (standalone). */
+  maxPause?: number | string;
   categories: CategorySpec[] | string;
   category: string;
   shared: boolean;
   sharedKey: string;
+  /** Instances sharing the budgets: each allows itself limit / instances while Redis is unreachable. */
+  sharedInstances?: number | string;
   wires?: string[][];
 }
 
@@ -41,7 +52,7 @@ interface RateGateCredentials {
   redisUrl?: string;
 }
 
-type Msg = NodeMessageInFlow & { priority?: unknown; category?: unknown; rateFeedback?: unknown; statusCode?: unknown; headers?: unknown; responseUrl?: unknown; rateGate?: unknown };
+type Msg = NodeMessageInFlow & { rateGate?: unknown };
 type Send = (msg: Array<NodeMessageInFlow | null>) => void;
 type Done = (err?: Error) => void;
 
@@ -54,23 +65,20 @@ interface Entry {
 }
 
 const ACCOUNT_LANE = 'account';
+/** Max wait when the dialog leaves it empty: long enough for a burst to wait out one full window. */
+const DEFAULT_MAX_WAIT_S = 120;
+const DEFAULT_MAX_PAUSE_S = 60;
 
-function int(value: unknown, fallback: number): number {
+function num(value: unknown, fallback: number): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   return Number.isFinite(n) ? n : fallback;
 }
 
-/** A response fed back: msg.rateFeedback, or what an http request node outputs. */
-function feedbackOf(msg: Msg): { status: unknown; headers: unknown } | undefined {
-  const f = msg.rateFeedback;
-  if (f && typeof f === 'object') {
-    const o = f as { status?: unknown; statusCode?: unknown; headers?: unknown };
-    return { status: o.status ?? o.statusCode, headers: o.headers };
-  }
-  if (f === true) return { status: msg.statusCode, headers: msg.headers };
-  if (typeof msg.statusCode === 'number' && msg.headers && typeof msg.headers === 'object' && typeof msg.responseUrl === 'string') {
-    return { status: msg.statusCode, headers: msg.headers };
-  }
+/** A response fed back: msg.rateFeedback ({ status, headers } or true), or in feedback mode the msg itself. */
+function feedbackOf(msg: Msg, feedbackMode: boolean): { status: unknown; headers: unknown } | undefined {
+  const f = own(msg, 'rateFeedback');
+  if (f && typeof f === 'object') return { status: own(f as Record<string, unknown>, 'status') ?? own(f as Record<string, unknown>, 'statusCode'), headers: own(f as Record<string, unknown>, 'headers') };
+  if (f === true || feedbackMode) return { status: own(msg, 'statusCode'), headers: own(msg, 'headers') };
   return undefined;
 }
 
@@ -78,10 +86,12 @@ export default function (RED: NodeAPI): void {
   function AlpacaRateGateNode(this: Node<RateGateCredentials>, def: RateGateDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const queueSize = int(def.queueSize, 1000);
-    const maxWaitMs = int(def.maxWait, 60) * 1000;
+    const queueSize = num(def.queueSize, 1000);
+    const maxWaitMs = num(def.maxWait, DEFAULT_MAX_WAIT_S) * 1000;
+    const maxPauseMs = num(def.maxPause, DEFAULT_MAX_PAUSE_S) * 1000;
     const fullPolicy: FullPolicy = FULL_POLICIES.includes(def.fullPolicy) ? def.fullPolicy : 'drop-lowest';
     const report = def.report === 'error' || def.report === 'both' ? def.report : 'output';
+    const feedbackMode = def.input === 'feedback';
     // Never silent: with nothing wired to the second output, drops become Catch-able errors.
     const secondWired = Array.isArray(def.wires?.[1]) && def.wires[1].length > 0;
     const toOutput = report !== 'error' && secondWired;
@@ -90,6 +100,7 @@ export default function (RED: NodeAPI): void {
     const problems: string[] = [];
     if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > 100_000) problems.push('queue size must be a whole number from 1 to 100000');
     if (!(maxWaitMs >= 0) || maxWaitMs > 86_400_000) problems.push('max wait must be from 0 (no limit) to 86400 seconds');
+    if (!(maxPauseMs >= 1000) || maxPauseMs > 3_600_000) problems.push('the longest feedback pause must be from 1 to 3600 seconds');
     let defaultPriority = 5;
     try {
       defaultPriority = parsePriority(def.priority, 5);
@@ -99,13 +110,15 @@ export default function (RED: NodeAPI): void {
 
     const account = def.account ? (RED.nodes.getNode(def.account) as AccountConfigNode | null) : null;
     if (def.account && !account?.connection) problems.push('the chosen Alpaca account config node is missing');
+    if (account && feedbackMode) problems.push("a gate with an account takes no feedback: the account's budgets read Alpaca's own answers");
 
-    // --- lanes: the account's budget, or one budget per category ---------------------------
+    // --- lanes: one of the account's budgets, or one budget per category ---------------------
     const budgets = new Map<string, RequestBudget>();
     const owned: RequestBudgetImpl[] = [];
     let defaultLane = ACCOUNT_LANE;
+    const redisUrl = node.credentials?.redisUrl?.trim() ?? '';
     if (account?.connection) {
-      budgets.set(ACCOUNT_LANE, account.connection.budget);
+      budgets.set(ACCOUNT_LANE, def.budget === 'data' ? account.connection.dataBudget : account.connection.budget);
     } else if (!def.account) {
       let categories: CategorySpec[] = [];
       try {
@@ -115,8 +128,8 @@ export default function (RED: NodeAPI): void {
       }
       const catProblems = categoryProblems(categories);
       problems.push(...catProblems);
-      const redisUrl = node.credentials?.redisUrl?.trim();
       if (def.shared && !redisUrl) problems.push('a shared budget needs a Redis URL');
+      const instances = num(def.sharedInstances, 2);
       if (!catProblems.length) {
         for (const c of categories) {
           const options = {
@@ -124,7 +137,8 @@ export default function (RED: NodeAPI): void {
             limit: c.limit,
             windowMs: Math.round(c.window * 1000),
             shape: c.shape,
-            redis: def.shared && redisUrl ? { url: redisUrl, key: `gate:${def.sharedKey || node.id}:${c.name}` } : undefined,
+            maxPauseMs,
+            redis: def.shared && redisUrl ? { url: redisUrl, key: `gate:${def.sharedKey || node.id}:${c.name}`, instances } : undefined,
           };
           const p = budgetProblem(options);
           if (p) {
@@ -135,13 +149,14 @@ export default function (RED: NodeAPI): void {
           owned.push(budget);
           budgets.set(c.name, budget);
         }
-        defaultLane = def.category && budgets.has(def.category) ? def.category : categories[0].name;
+        if (budgets.size) defaultLane = def.category && budgets.has(def.category) ? def.category : categories[0].name;
         if (def.category && !budgets.has(def.category)) problems.push(`the default category "${def.category}" is not in the table`);
       }
     }
 
     if (problems.length) {
-      const text = problems.join('; ');
+      // A Redis URL never shows, even in a message about it.
+      const text = maskUrlIn(problems.join('; '), redisUrl);
       node.status(status.failed(text));
       node.error(`rate gate: ${text}`);
       for (const b of owned) void b.stop();
@@ -157,6 +172,7 @@ export default function (RED: NodeAPI): void {
     let connection: ConnectionStatus | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
     let lastShown = '';
+    const category = (lane: string) => (account ? undefined : lane);
 
     // Waiting msgs are on file (in the user directory), so a restart reports them instead of losing them.
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
@@ -170,20 +186,26 @@ export default function (RED: NodeAPI): void {
     };
 
     const gate = new RateGate<Entry>(
-      { queueSize, fullPolicy, maxWaitMs, credit: !!account },
+      { queueSize, fullPolicy, maxWaitMs },
       budgets,
       {
-        release(item, waitedMs) {
+        release(item, waitedMs, ticket: Ticket) {
           const { msg, send, done } = item.msg;
-          msg.rateGate = { waitedMs, priority: item.priority, category: account ? undefined : item.lane };
+          msg.rateGate = { waitedMs, priority: item.level, category: category(item.lane) };
           // Crossed off before it leaves: after a kill it is the next node's to account for.
           held.release(item.msg.held);
-          send([msg, null]);
+          if (account) {
+            // The order (or read) this msg leads to spends the ticket, not another token.
+            ticket.carry(() => send([msg, null]));
+          } else {
+            ticket.spend();
+            send([msg, null]);
+          }
           done();
         },
         drop(item, reason: DropReason, detail: string) {
           const { msg, send, done } = item.msg;
-          msg.rateGate = { dropped: reason, detail, waitedMs: Date.now() - item.arrivedAt, priority: item.priority, category: account ? undefined : item.lane };
+          msg.rateGate = { dropped: reason, detail, waitedMs: Date.now() - item.arrivedAt, priority: item.level, category: category(item.lane) };
           held.release(item.msg.held);
           reportDrop(msg, detail, send);
           done();
@@ -217,7 +239,7 @@ export default function (RED: NodeAPI): void {
         let s: NodeStatus;
         if (connection && (connection.state === 'auth_failed' || connection.state === 'refused')) s = connectionStatus(connection);
         else {
-          // The lane that needs attention: a paused or unreachable one, else the default.
+          // The lane that needs attention: one on its local share or paused, else the default.
           const lanes = [...budgets.keys()];
           const lane = lanes.find((l) => !laneState(l).storeOk) ?? lanes.find((l) => laneState(l).pausedUntil) ?? defaultLane;
           s = gateStatus(laneState(lane), gate.depth, budgets.size > 1 ? lane : '', dropped);
@@ -235,11 +257,16 @@ export default function (RED: NodeAPI): void {
     for (const budget of budgets.values()) {
       listeners.on(budget, 'state', () => showStatus());
       listeners.on(budget, 'paused', (p: { until: number; reason: string }) => {
-        node.log(`budget paused until ${new Date(p.until).toTimeString().slice(0, 8)}: ${p.reason}`);
+        node.warn(`budget paused until ${new Date(p.until).toTimeString().slice(0, 8)}: ${p.reason}`);
         showStatus();
       });
       listeners.on(budget, 'resumed', () => showStatus());
-      listeners.on(budget, 'dropped', (d: { reason: string }) => node.warn(`the request budget dropped a waiting call: ${d.reason}`));
+      listeners.on(budget, 'dropped', (d: { reason: string }) => node.warn(`the request budget refused a waiting call: ${d.reason}`));
+      listeners.on(budget, 'store', (e: { ok: boolean; problem?: string; share?: number }) => {
+        if (e.ok) node.log('shared request budget: Redis reached again, sharing resumed');
+        else node.warn(`shared request budget: ${e.problem}; running on a local share of ${e.share} per window until Redis is back`);
+        showStatus();
+      });
       listeners.on(budget, 'problem', (p: { message: string }) => {
         // A dead Redis reports every reconnect attempt: say it at most every 30 s.
         if (Date.now() - lastProblem < 30_000) return;
@@ -259,36 +286,40 @@ export default function (RED: NodeAPI): void {
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       const m = msg as Msg;
       let lane = defaultLane;
-      if (!account && m.category !== undefined && m.category !== '') {
-        if (typeof m.category !== 'string' || !gate.hasLane(m.category)) {
-          node.status(status.failed(`unknown category ${JSON.stringify(m.category)}`));
-          node.error(new Error(`msg.category ${JSON.stringify(m.category)} is not one of: ${[...budgets.keys()].join(', ')}`), msg);
+      const wanted = own(m, 'category');
+      if (!account && wanted !== undefined && wanted !== '') {
+        if (typeof wanted !== 'string' || !gate.hasLane(wanted)) {
+          node.status(status.failed('unknown category'));
+          node.error(new Error(`msg.category ${show(wanted)} is not one of: ${[...budgets.keys()].join(', ')}`), msg);
           done();
           return;
         }
-        lane = m.category;
+        lane = wanted;
       }
-      const feedback = feedbackOf(m);
+      const feedback = feedbackOf(m, feedbackMode);
       if (feedback) {
-        try {
-          (budgets.get(lane) as RequestBudget).observe(parseFeedback(feedback.status, feedback.headers));
-        } catch (err) {
-          node.error(err, msg);
+        if (account) node.error(new Error("msg.rateFeedback is not taken by a gate with an account: the account's budgets read Alpaca's own answers"), msg);
+        else {
+          try {
+            (budgets.get(lane) as RequestBudget).observe(parseFeedback(feedback.status, feedback.headers));
+          } catch (err) {
+            node.error(err, msg);
+          }
         }
         done();
         return;
       }
-      let priority: number;
+      let level: number;
       try {
-        priority = parsePriority(m.priority, defaultPriority);
+        level = parsePriority(own(m, 'priority'), defaultPriority);
       } catch (err) {
         node.status(status.failed((err as Error).message));
         node.error(err, msg);
         done();
         return;
       }
-      const key = held.hold(m as unknown as Record<string, unknown>, { priority, category: account ? undefined : lane });
-      gate.push({ msg: m, send, done, held: key }, priority, lane);
+      const key = held.hold(m as unknown as Record<string, unknown>, { priority: level, category: category(lane) });
+      gate.push({ msg: m, send, done, held: key }, level, lane);
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

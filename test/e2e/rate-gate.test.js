@@ -3,7 +3,7 @@
 // built-in simulator over real sockets.
 const assert = require('assert');
 const { helper, packNodes, collect, statuses } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor, busiest, requestTimes } = require('../support/sim');
 
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
@@ -86,16 +86,23 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.deepStrictEqual(res.body.ibkr.categories[0], { name: 'messages', limit: 50, window: 1, shape: 'window' });
   });
 
-  it('drains a burst of 300 orders without a single 429 from the simulator', async function () {
-    // Simulator: 280 a minute (a token bucket). Budget: 270 per 60 s, so 30 orders wait for refill.
-    await helper.load(nodes, orderFlow({ budgetLimit: 270, budgetWindow: 60 }));
-    const url = await simWith({ rateLimitPerMinute: 280 });
+  it('drains a burst of 300 orders through the default budget without a single 429 from the strict simulator', async function () {
+    // Simulator: Alpaca's 200 a minute, counted in a sliding window (the strictest). Budget: the
+    // account's default, 180 in any 60 s; the gate's default max wait. 300 orders: about 170 go
+    // at once (the connection check and the panic reserve take the rest), the others when the
+    // first ones leave the window, a minute later. Nothing may expire, fail or meet a 429.
+    this.timeout(120000);
+    await helper.load(nodes, orderFlow({ budgetLimit: '', budgetWindow: '' }, { maxWait: '' }));
+    const url = await simWith({});
+    const faults = await (await fetch(`${url}/sim/faults`)).json();
+    assert.deepStrictEqual([faults.rateLimitPerMinute, faults.rateLimitAlgorithm], [200, 'sliding']);
     const out = collect(helper.getNode('out'));
     const dropped = collect(helper.getNode('dropped'));
     const caught = collect(helper.getNode('caught'));
     const gate = helper.getNode('gate');
+    const t0 = Date.now();
     for (let i = 0; i < 300; i++) gate.receive(buy(`burst-${i}`));
-    await waitFor(() => out.length + caught.length + dropped.length >= 300, 40000, '300 orders');
+    await waitFor(() => out.length + caught.length + dropped.length >= 300, 90000, '300 orders');
 
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
     assert.strictEqual(dropped.length, 0);
@@ -105,18 +112,24 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.strictEqual(s.orders, 300);
     const ids = new Set(out.map((m) => m.payload.clientOrderId));
     assert.strictEqual(ids.size, 300);
-    // The gate's own token was spent by the order it released: the budget was not charged twice.
-    const budget = helper.getNode('acct').connection.budget;
-    assert.ok(budget.state.tokens <= 0 || budget.state.tokens < 10, `tokens ${budget.state.tokens}`);
+    // Measured at the simulator: never more than the budget's 180 trading requests in any 60 s.
+    const log = await requestTimes(url, t0 - 60000);
+    assert.ok(busiest(log, 60000) <= 180, `busiest 60 s: ${busiest(log, 60000)} requests`);
+    // The ticket the gate took for an order was spent by that order, not charged twice: the
+    // first window carried about 170 orders, not half of them.
+    const firstWindow = out.filter((m) => m.rateGate.waitedMs < 30000).length;
+    assert.ok(firstWindow >= 165 && firstWindow <= 171, `${firstWindow} orders in the first window`);
     assert.ok(out.every((m) => typeof m.rateGate.waitedMs === 'number'));
   });
 
   it('pauses on the first 429 (another program used the key) and resumes with nothing lost or duplicated', async function () {
-    // Simulator: 3000 a minute with a 1 s lockout; our budget 2400 per 60 s (40/s, the 20% margin
-    // absorbs timer jitter on a loaded machine) but it does not know that another program has
-    // just used up the key's limit.
+    // Simulator: 3000 a minute with a 1 s lockout, as a token bucket: what another program takes
+    // comes back within seconds (in a sliding window it would block the key for a whole minute,
+    // which proves nothing more). Our budget: 2400 per 60 s, but it does not know that another
+    // program has just used up the key's limit. After the pause it sends at its steady rate
+    // (40/s), under the bucket's 50/s.
     await helper.load(nodes, orderFlow({ budgetLimit: 2400, budgetWindow: 60 }));
-    const url = await simWith({ rateLimitPerMinute: 3000, lockoutMs: 1000 });
+    const url = await simWith({ rateLimitPerMinute: 3000, lockoutMs: 1000, rateLimitAlgorithm: 'bucket' });
     const budget = helper.getNode('acct').connection.budget;
     const events = [];
     budget.on('paused', (p) => events.push({ type: 'paused', ...p }));
@@ -171,22 +184,68 @@ describe('alpaca-rate-gate on the simulator', function () {
     ]);
     const out = collect(helper.getNode('out'));
     const gate = helper.getNode('gate');
-    // All queued before the budget's first grant comes back; then released best first.
+    // Two per second, one of them kept for panic actions: after the first msg the budget is spent
+    // and the next six all wait; then they are released best first.
+    gate.receive({ payload: 'first' });
+    await waitFor(() => out.length === 1, 5000, 'the first msg');
     gate.receive({ payload: 'entry-1', priority: 2 });
     gate.receive({ payload: 'entry-2' });
     gate.receive({ payload: 'close', priority: 'high' });
     gate.receive({ payload: 'cancel', priority: 9 });
     gate.receive({ payload: 'entry-3', priority: 'low' });
     gate.receive({ payload: 'entry-4', priority: '5' });
-    await waitFor(() => out.length === 6, 10000, 'six released');
+    await waitFor(() => out.length === 7, 15000, 'six released');
     assert.deepStrictEqual(
-      out.map((m) => m.payload),
+      out.slice(1).map((m) => m.payload),
       ['cancel', 'close', 'entry-2', 'entry-4', 'entry-1', 'entry-3'],
     );
     assert.deepStrictEqual(
-      out.map((m) => m.rateGate.priority),
+      out.slice(1).map((m) => m.rateGate.priority),
       [9, 8, 5, 5, 2, 2],
     );
+  });
+
+  it("waits for the account's market-data budget when the dialog says so, leaving the trading budget alone", async function () {
+    await helper.load(nodes, [
+      accountDef({ dataBudget: 'custom', dataBudgetLimit: 3, dataBudgetWindow: 3600 }),
+      { id: 'f1', type: 'tab', label: 'gate' },
+      gateDef({ budget: 'data', wires: [['out'], ['dropped']] }),
+      { id: 'out', type: 'helper', z: 'f1' },
+      { id: 'dropped', type: 'helper', z: 'f1' },
+    ]);
+    const out = collect(helper.getNode('out'));
+    const gate = helper.getNode('gate');
+    const connection = helper.getNode('acct').connection;
+    await waitFor(() => connection.status.state === 'connected', 5000, 'connected');
+    const trading = connection.budget.state.tokens;
+    for (let i = 0; i < 5; i++) gate.receive({ payload: i });
+    await waitFor(() => out.length === 3, 5000, 'three released');
+    await waitFor(() => statuses(gate).some((s) => /0\/3 tokens · queue 2/.test(s.text || '')), 5000, 'two waiting');
+    assert.strictEqual(connection.dataBudget.state.tokens, 0);
+    assert.strictEqual(connection.budget.state.tokens, trading);
+  });
+
+  it('a backfill of 100 market-data requests during an order burst delays no order', async function () {
+    // Both budgets at their defaults (180 in any 60 s each). 150 orders and 100 market-data
+    // reads at once: were the reads spending the trading budget, about 80 orders would wait a
+    // minute.
+    await helper.load(nodes, orderFlow({ budgetLimit: '', budgetWindow: '' }, { maxWait: '' }));
+    const url = await simWith({});
+    const connection = helper.getNode('acct').connection;
+    const out = collect(helper.getNode('out'));
+    const caught = collect(helper.getNode('caught'));
+    const gate = helper.getNode('gate');
+    const t0 = Date.now();
+    const backfill = Promise.all(Array.from({ length: 100 }, () => connection.reads.latestPrice('AAPL')));
+    for (let i = 0; i < 150; i++) gate.receive(buy(`with-data-${i}`));
+    const prices = await backfill;
+    await waitFor(() => out.length + caught.length >= 150, 20000, '150 orders');
+    assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
+    assert.ok(prices.every((p) => p > 0));
+    assert.deepStrictEqual(out.filter((m) => m.rateGate.waitedMs > 0).map((m) => m.rateGate.waitedMs), [], 'no order waited');
+    assert.strictEqual((await requestTimes(url, t0, 'data')).length, 100);
+    assert.strictEqual((await stats(url)).rateLimited, 0);
+    assert.strictEqual(connection.dataBudget.state.tokens, 80);
   });
 
   it('reports a bad msg.priority to a Catch node and queues nothing', async function () {
@@ -263,10 +322,10 @@ describe('alpaca-rate-gate standalone (any API)', function () {
     await helper.load(nodes, standalone({ queueSize: 1, fullPolicy: 'reject-newest', wires: [['out'], []] }));
     const caught = collect(helper.getNode('caught'));
     const gate = helper.getNode('gate');
-    // 'a' still waits for its grant when b, c and d arrive: the queue of one is full.
-    for (const p of ['a', 'b', 'c', 'd']) gate.receive({ payload: p });
-    await waitFor(() => caught.length === 3, 5000, 'the errors');
-    assert.deepStrictEqual(caught.map((m) => m.payload), ['b', 'c', 'd']);
+    // a and b take the two tokens, c waits: the queue of one is full for d and e.
+    for (const p of ['a', 'b', 'c', 'd', 'e']) gate.receive({ payload: p });
+    await waitFor(() => caught.length === 2, 5000, 'the errors');
+    assert.deepStrictEqual(caught.map((m) => m.payload), ['d', 'e']);
     assert.ok(caught.every((m) => /queue full/.test(m.error.message) && m.rateGate.dropped === 'queue-full'));
   });
 
@@ -284,12 +343,12 @@ describe('alpaca-rate-gate standalone (any API)', function () {
     assert.match(caught[0].error.message, /not one of: orders, quotes/);
   });
 
-  it('takes feedback by msg: a 429 from an http request node pauses the category until Retry-After', async function () {
+  it('takes feedback by msg: a 429 from an http request node, marked msg.rateFeedback, pauses the category until Retry-After', async function () {
     await helper.load(nodes, standalone({ category: 'quotes' }));
     const out = collect(helper.getNode('out'));
     const gate = helper.getNode('gate');
-    // What an http request node outputs after a 429.
-    gate.receive({ statusCode: 429, headers: { 'retry-after': '1' }, responseUrl: 'https://api.example.com/x', payload: '' });
+    // What an http request node outputs after a 429, marked as feedback by the flow.
+    gate.receive({ statusCode: 429, headers: { 'retry-after': '1' }, responseUrl: 'https://api.example.com/x', payload: '', rateFeedback: true });
     gate.receive({ payload: 'after-429' });
     await waitFor(() => out.length === 1, 5000, 'released after the pause');
     assert.strictEqual(out[0].payload, 'after-429');

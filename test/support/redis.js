@@ -14,10 +14,14 @@ function hasRedis() {
   }
 }
 
-/** Resolves with { url, port, stop() } once redis-server accepts connections. */
-async function startRedis() {
-  const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Resolves with { url, port, stop(), kill() } once redis-server accepts connections.
+ * options.port: a given port (default a free one); options.password: requirepass.
+ */
+async function startRedis(options = {}) {
+  const port = options.port || (await freePort());
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.password ? ['--requirepass', options.password] : [])];
+  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => (output += d));
   proc.stderr.on('data', (d) => (output += d));
@@ -37,15 +41,18 @@ async function startRedis() {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const end = (signal) =>
+    new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill(signal);
+    });
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      }),
+    stop: () => end('SIGTERM'),
+    /** As a power cut would: no goodbye to the clients. */
+    kill: () => end('SIGKILL'),
   };
 }
 

@@ -54,4 +54,21 @@ async function waitFor(predicate, ms = 5000, what = 'condition') {
   }
 }
 
-module.exports = { startSim, waitFor, KEY, SECRET };
+/** The most entries of `times` (epoch ms) within any `span` ms, counted as a sliding-window server counts. */
+function busiest(times, span = 60000) {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i] - t[j] >= span) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+/** Arrival times of the simulator's REST requests of `api` ('trading' or 'data') since `since`, from GET /sim/requests. */
+async function requestTimes(url, since, api = 'trading', headers = {}) {
+  const body = await (await fetch(`${url}/sim/requests?since=${since}`, { headers })).json();
+  return body.requests.filter((r) => r.api === api).map((r) => r.t);
+}
+
+module.exports = { startSim, waitFor, busiest, requestTimes, KEY, SECRET };

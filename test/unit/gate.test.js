@@ -2,16 +2,32 @@
 const assert = require('assert');
 const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS } = require('../../dist/lib/gate/gate');
 const { gateStatus } = require('../../dist/lib/node-red/status');
+const { gatePriority } = require('../../dist/lib/core/priority');
 
-/** A lane budget whose grants the test hands out one by one. */
-function manualBudget() {
+/** A lane budget whose tickets the test hands out one by one (`free` are granted on the spot). */
+function manualBudget(free = 0) {
   const waiting = [];
-  return {
+  const tickets = { spent: 0, refunded: 0 };
+  const ticket = () => ({ spend: () => tickets.spent++, refund: () => tickets.refunded++, carry: (f) => f() });
+  const budget = {
     waiting,
+    tickets,
+    free,
     state: { tokens: 0, limit: 1, storeOk: true, store: 'local' },
-    grant: (o) => new Promise((resolve, reject) => waiting.push({ resolve, reject, priority: o.priority })),
+    tryTicket: () => (budget.free > 0 ? (budget.free--, ticket()) : undefined),
+    requestTicket(priority) {
+      const entry = { priority, cancelled: false };
+      const promise = new Promise((resolve, reject) => Object.assign(entry, { resolve, reject }));
+      waiting.push(entry);
+      const cancel = () => {
+        entry.cancelled = true;
+        if (waiting.includes(entry)) waiting.splice(waiting.indexOf(entry), 1);
+        entry.reject(new Error('withdrawn'));
+      };
+      return { promise, raise: (p) => (entry.priority = p), cancel };
+    },
     give() {
-      waiting.shift().resolve();
+      waiting.shift().resolve(ticket());
       return new Promise((r) => setImmediate(r));
     },
     fail(message) {
@@ -19,15 +35,16 @@ function manualBudget() {
       return new Promise((r) => setImmediate(r));
     },
   };
+  return budget;
 }
 
 function gateWith(options, budget = manualBudget()) {
   const released = [];
   const dropped = [];
   const gate = new RateGate(
-    { queueSize: 10, fullPolicy: 'reject-newest', maxWaitMs: 0, credit: false, retryMs: 10, ...options },
+    { queueSize: 10, fullPolicy: 'reject-newest', maxWaitMs: 0, retryMs: 10, ...options },
     new Map([['main', budget]]),
-    { release: (item) => released.push(item.msg), drop: (item, reason, detail) => dropped.push({ msg: item.msg, reason, detail }) },
+    { release: (item, waited, ticket) => released.push(item.msg) && ticket, drop: (item, reason, detail) => dropped.push({ msg: item.msg, reason, detail }) },
   );
   return { gate, budget, released, dropped };
 }
@@ -40,7 +57,8 @@ describe('rate gate (plain module)', function () {
     assert.strictEqual(parsePriority(' LOW ', 5), 2);
     assert.strictEqual(parsePriority('7', 5), 7);
     assert.strictEqual(parsePriority(0, 5), 0);
-    for (const bad of [10, -1, 2.5, 'soon', {}, true]) assert.throws(() => parsePriority(bad, 5), /msg\.priority/);
+    assert.strictEqual(parsePriority('highest', 5), 9);
+    for (const bad of [10, -1, 2.5, 'soon', {}, true, '__proto__', 'constructor', 'toString', ' 1e0', '0x5']) assert.throws(() => parsePriority(bad, 5), /msg\.priority/);
   });
 
   it('reads rate-limit headers in their usual forms', function () {
@@ -67,18 +85,44 @@ describe('rate gate (plain module)', function () {
     assert.deepStrictEqual([PRESETS.ibkr.categories[0].limit, PRESETS.ibkr.categories[0].window], [50, 1]);
   });
 
-  it('releases the best waiting msg on each grant, one grant request at a time', async function () {
+  it('releases the best waiting msg on each ticket, asking for one ticket at a time, raised for a better msg', async function () {
     const { gate, budget, released } = gateWith({});
     gate.push('a', 5, 'main');
     gate.push('b', 2, 'main');
     gate.push('c', 9, 'main');
     gate.push('d', 5, 'main');
     assert.strictEqual(budget.waiting.length, 1);
-    assert.strictEqual(budget.waiting[0].priority, 5); // asked for 'a' before the others came
+    assert.strictEqual(budget.waiting[0].priority, gatePriority(9), 'asked for a at 5, raised when c (9) came');
     for (let i = 0; i < 4; i++) await budget.give();
     assert.deepStrictEqual(released, ['c', 'a', 'd', 'b']);
     assert.strictEqual(gate.depth, 0);
     assert.strictEqual(budget.waiting.length, 0);
+  });
+
+  it('fast path: a msg that finds its lane empty and a token free is released inside push()', function () {
+    const { gate, budget, released } = gateWith({}, manualBudget(2));
+    gate.push('a', 5, 'main');
+    assert.deepStrictEqual(released, ['a']);
+    gate.push('b', 5, 'main');
+    gate.push('c', 5, 'main');
+    assert.deepStrictEqual(released, ['a', 'b']);
+    assert.strictEqual(gate.depth, 1);
+    assert.strictEqual(budget.waiting.length, 1);
+  });
+
+  it('withdraws its ticket request when nothing waits any more, and gives back a ticket that came too late', async function () {
+    const { gate, budget, dropped } = gateWith({ maxWaitMs: 30 });
+    gate.push('a', 5, 'main');
+    const request = budget.waiting[0];
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepStrictEqual(dropped.map((d) => d.reason), ['expired']);
+    assert.strictEqual(request.cancelled, true);
+    gate.push('b', 5, 'main');
+    // The ticket is granted, and the gate closes before it arrives.
+    const arrived = budget.give();
+    gate.close();
+    await arrived;
+    assert.strictEqual(budget.tickets.refunded, 1);
   });
 
   it('full queue: reject-newest, drop-oldest, drop-lowest (newest of equals; never a more important one)', function () {
@@ -114,8 +158,8 @@ describe('rate gate (plain module)', function () {
     const { gate, budget, released, dropped } = gateWith({});
     gate.push('a', 5, 'main');
     gate.push('b', 5, 'main');
-    await budget.fail('Redis down');
-    assert.deepStrictEqual(dropped.map((d) => [d.msg, d.reason, d.detail]), [['a', 'unavailable', 'Redis down']]);
+    await budget.fail('budget stopped');
+    assert.deepStrictEqual(dropped.map((d) => [d.msg, d.reason, d.detail]), [['a', 'unavailable', 'budget stopped']]);
     await new Promise((r) => setTimeout(r, 30));
     await budget.give();
     assert.deepStrictEqual(released, ['b']);
@@ -126,7 +170,7 @@ describe('rate gate (plain module)', function () {
     gate.push('a', 5, 'main');
     gate.push('b', 5, 'main');
     assert.deepStrictEqual(gate.close().map((i) => i.msg), ['a', 'b']);
-    await budget.give();
+    assert.strictEqual(budget.waiting.length, 0, 'its ticket request withdrawn');
     assert.deepStrictEqual(released, []);
     assert.throws(() => gate.push('c', 5, 'main'), /closed/);
   });
@@ -137,6 +181,6 @@ describe('rate gate (plain module)', function () {
     const paused = gateStatus({ tokens: 0, limit: 1, storeOk: true, pausedUntil: Date.now() + 5000 }, 2);
     assert.strictEqual(paused.fill, 'yellow');
     assert.match(paused.text, /^paused until \d\d:\d\d:\d\d · queue 2$/);
-    assert.deepStrictEqual(gateStatus({ tokens: 0, limit: 1, storeOk: false }, 1), { fill: 'red', shape: 'ring', text: 'Redis unreachable · queue 1' });
+    assert.deepStrictEqual(gateStatus({ tokens: 40, limit: 180, storeOk: false, share: 90 }, 1), { fill: 'yellow', shape: 'ring', text: 'Redis down: local share 40/90 · queue 1' });
   });
 });

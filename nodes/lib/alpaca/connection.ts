@@ -4,8 +4,8 @@
 // account's request budgets, owns the in-process simulator in sim mode, and pushes its status to
 // every registered user. The last user leaving closes everything it opened.
 import { EventEmitter } from 'node:events';
-import { RequestBudgetImpl, type BudgetOptions } from '../budget/budget';
-import type { RequestBudget } from '../budget/types';
+import { RequestBudgetImpl, budgetProblem, defaultPanicReserve, DEFAULT_BUDGET, type BudgetOptions } from '../budget/budget';
+import type { BudgetState, RequestBudget } from '../budget/types';
 import type { BrokerConnection, ConnectionHealth, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
 import { show } from '../core/values';
@@ -37,9 +37,9 @@ export interface AlpacaConnectionOptions {
   /** First retry delay after a failed connection check; doubles up to `maxRetryMs`. */
   initialRetryMs?: number;
   maxRetryMs?: number;
-  /** Settings of the trading API's budget (default 180 requests per 60 s, local). */
+  /** Settings of the trading API's budget (default 180 requests per 60 s, sliding window, local; a panic reserve of 9). */
   budgetOptions?: BudgetOptions;
-  /** Settings of the market-data budget (default 180 requests per 60 s, local). */
+  /** Settings of the market-data budget (default 180 requests per 60 s, sliding window, local). */
   dataBudgetOptions?: BudgetOptions;
   /** Reconnect tuning of every stream (defaults: 1 s doubling to 60 s, ±20 % jitter, forever). */
   streams?: StreamTuning;
@@ -96,6 +96,19 @@ export function connectionLabel(mode: TradingMode, endpoint: string | undefined)
   return endpoint ? `${label} · ${endpointHost(endpoint)}` : label;
 }
 
+/** Checks the budgets' settings (a malformed Redis URL included); returns why the connection must not start, or undefined. */
+export function budgetConfigProblem(o: AlpacaConnectionOptions): string | undefined {
+  const trading = o.budgetOptions && budgetProblem(o.budgetOptions);
+  if (trading) return `request budget: ${trading}`;
+  const data = o.dataBudgetOptions && budgetProblem(o.dataBudgetOptions);
+  return data ? `market-data budget: ${data}` : undefined;
+}
+
+/** The trading API's budget keeps its last tokens for cancels, closes and the breaker's trip actions. */
+function tradingBudgetOptions(o: BudgetOptions | undefined): BudgetOptions {
+  return { name: 'Alpaca trading API budget', panicReserve: defaultPanicReserve(o?.limit ?? DEFAULT_BUDGET.limit), ...o };
+}
+
 export class AlpacaConnection implements BrokerConnection {
   private readonly users = new Map<string, ConnectionUser>();
   private simulator?: Simulator;
@@ -113,9 +126,10 @@ export class AlpacaConnection implements BrokerConnection {
   readonly orders: OrderGateway;
 
   constructor(private readonly options: AlpacaConnectionOptions) {
-    const problem = configProblem(options);
-    this.budget = new RequestBudgetImpl({ name: 'Alpaca trading API budget', ...options.budgetOptions });
-    this.dataBudget = new RequestBudgetImpl({ name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
+    const problem = configProblem(options) ?? budgetConfigProblem(options);
+    // A refused connection never sends a request: its budgets are placeholders (and reach no Redis).
+    this.budget = new RequestBudgetImpl(problem ? {} : tradingBudgetOptions(options.budgetOptions));
+    this.dataBudget = new RequestBudgetImpl(problem ? {} : { name: 'Alpaca market-data budget', ...options.dataBudgetOptions });
     this.requests.setMaxListeners(0);
     const endpoint = problem ? undefined : normaliseEndpoint(options.endpoint);
     this.transport = new AlpacaTransport({
@@ -205,13 +219,15 @@ export class AlpacaConnection implements BrokerConnection {
     streams: Record<string, StreamDiagnostics>;
     feeds: Record<string, unknown>;
     orders: { journal: 'file' | 'memory'; entries: number; backlog: number; recoveryRequests: number };
+    budgets: Record<'trading' | 'data', BudgetState>;
   } {
     const feeds: Record<string, unknown> = {};
     if (this.tradeFeed) feeds.trading = this.tradeFeed.stats;
     for (const [kind, feed] of this.marketFeeds) feeds[kind] = feed.stats;
     const { journal } = this.orders;
     const orders = { journal: journal.durable ? ('file' as const) : ('memory' as const), entries: journal.size, backlog: journal.backlog, recoveryRequests: this.orders.recoveryRequests };
-    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds, orders };
+    const budgets = { trading: this.budget.state, data: this.dataBudget.state };
+    return { users: this.users.size, requestListeners: this.requests.listenerCount('request'), streams: this.pool.describe(), feeds, orders, budgets };
   }
 
   onRequest(listener: (e: RequestEvent) => void): () => void {

@@ -7,7 +7,7 @@
 import { RateLimitError, orders as sdkOrders } from '@alpacahq/alpaca-trade-api';
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import { BrokerError } from '../core/errors';
-import { PRIORITY } from '../core/priority';
+import { PRIORITY, type Priority } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
 import {
   OrderFailure,
@@ -226,7 +226,7 @@ export class AlpacaOrders implements OrderExecutor {
   }
 
   /** Cancels one order; an order already canceled counts as done (canceledNow false). */
-  async cancel(ref: OrderRef, priority: number, attempts: Attempt[] = []): Promise<CancelResult> {
+  async cancel(ref: OrderRef, priority: Priority, attempts: Attempt[] = []): Promise<CancelResult> {
     const orderId = await this.idOf(ref, attempts);
     try {
       await this.call('cancel', attempts, ({ orders }) => orders.deleteOrderByOrderID({ orderId }), priority);
@@ -247,7 +247,7 @@ export class AlpacaOrders implements OrderExecutor {
     return { orderId, canceledNow: true, attempts, ...(state ?? {}) };
   }
 
-  async cancelAll(priority: number): Promise<BulkResult[]> {
+  async cancelAll(priority: Priority): Promise<BulkResult[]> {
     const results = await this.transport.rest((a) => a.trading.orders.deleteAllOrders(), { priority });
     return results.map((r) => {
       const status = Number((r as unknown as Raw).status ?? 200);
@@ -255,7 +255,7 @@ export class AlpacaOrders implements OrderExecutor {
     });
   }
 
-  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder> {
+  async closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: Priority): Promise<PlacedOrder> {
     const raw = await this.transport.rest(
       async (a) => {
         const res = await a.trading.positions.deleteOpenPositionRaw({ symbolOrAssetId: symbol, qty: amount.qty, percentage: amount.percentage });
@@ -266,7 +266,7 @@ export class AlpacaOrders implements OrderExecutor {
     return this.placed(raw);
   }
 
-  async closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]> {
+  async closeAll(cancelOrders: boolean, priority: Priority): Promise<BulkResult[]> {
     const results = await this.transport.rest((a) => a.trading.positions.deleteAllOpenPositions({ cancelOrders }), { priority });
     return results.map((r) => {
       const ok = r.status >= 200 && r.status < 300;
@@ -318,7 +318,7 @@ export class AlpacaOrders implements OrderExecutor {
   // --- internals ------------------------------------------------------------
 
   /** One REST call on the orders API through the shared budget, every HTTP exchange listed in `attempts`. */
-  private async call<T>(step: Attempt['step'], attempts: Attempt[], fn: (api: RecordedApi) => Promise<T>, priority: number = PRIORITY.reconcile): Promise<T> {
+  private async call<T>(step: Attempt['step'], attempts: Attempt[], fn: (api: RecordedApi) => Promise<T>, priority: Priority = PRIORITY.reconcile): Promise<T> {
     const recorder = new AttemptRecorder(step, attempts);
     try {
       return await this.transport.rest((a) => fn(recorded(a, recorder)), { priority });

@@ -5,6 +5,7 @@ import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { RequestBudget } from '../budget/types';
 import type { ConnectionState, ConnectionStatus, RequestEvent, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
+import { PRIORITY, type Priority } from '../core/priority';
 import { hhmmss } from '../core/time';
 import { createClient, type ResponseFeedback } from './client';
 import { toBrokerError } from './errors';
@@ -13,7 +14,8 @@ import { toBrokerError } from './errors';
 export type Api = 'trading' | 'data';
 
 export interface RestOptions {
-  priority?: number;
+  /** Default PRIORITY.read. */
+  priority?: Priority;
   /** The budget the call spends (default trading). */
   api?: Api;
 }
@@ -146,7 +148,7 @@ export class AlpacaTransport implements Rest {
     if (!client) return;
     try {
       // Through the budget like every other call: a reconnect storm must not overrun the key.
-      await this.options.budgets.trading.schedule(() => client.trading.account.getAccount());
+      await this.options.budgets.trading.schedule(() => client.trading.account.getAccount(), { priority: PRIORITY.read });
       if (generation === this.generation) this.markConnected();
     } catch (err) {
       if (generation !== this.generation) return;

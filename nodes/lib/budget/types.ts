@@ -1,44 +1,91 @@
-// What a request budget is to its users: schedule a call, feed back what the broker said, watch
-// its state. One per account (and one per category of a standalone rate gate).
+// What a request budget is to its users: schedule a call, take a ticket for a msg, feed back what
+// the broker said, watch its state. Two per account (trading API, market data), one per category
+// of a standalone rate gate.
+import type { Priority } from '../core/priority';
 
-/** The one REST request budget of a connection (Alpaca: about 200 requests a minute per key). */
+/** What a response said about the limit: its status and the X-RateLimit-* / Retry-After headers. */
+export interface BudgetFeedback {
+  status: number;
+  limit?: number;
+  remaining?: number;
+  resetAt?: number;
+  retryAfterMs?: number;
+}
+
+export interface ScheduleOptions {
+  /** Default PRIORITY.read. */
+  priority?: Priority;
+  /** Longest wait for a token before the call is refused unsent (default: the budget's maxWaitMs). */
+  maxWaitMs?: number;
+}
+
+/**
+ * One token taken for one msg. `carry` runs the msg on its way: the first request it leads to
+ * through the same budget spends the ticket instead of taking another token. A ticket neither
+ * carried into a request nor spent within its lifetime goes back to the budget.
+ */
+export interface Ticket {
+  carry<T>(work: () => T): T;
+  /** The token is used by something outside the budget (a standalone gate's msg). */
+  spend(): void;
+  /** Nothing was sent: the token goes back. */
+  refund(): void;
+}
+
+/** A ticket still waiting for a token. */
+export interface TicketRequest {
+  readonly promise: Promise<Ticket>;
+  /** Moves the request up the queue (a more important msg now waits behind it). */
+  raise(priority: Priority): void;
+  /** Withdraws the request (nothing waits for it any more); a ticket granted meanwhile goes back. */
+  cancel(): void;
+}
+
 export interface RequestBudget {
-  /** Runs `call` when the budget grants it; higher priority goes first. */
-  schedule<T>(call: () => Promise<T>, options?: { priority?: number }): Promise<T>;
-  /** Feedback from each response: status and the X-RateLimit-* / Retry-After headers. */
-  observe(feedback: { status: number; limit?: number; remaining?: number; resetAt?: number; retryAfterMs?: number }): void;
-  /** Releases timers (and any Redis connection). */
+  /** Runs `call` when the budget grants it a token; higher priority first. */
+  schedule<T>(call: () => Promise<T>, options?: ScheduleOptions): Promise<T>;
+  /** A ticket at once, without a timer hop, when a token is free and nothing as important waits. */
+  tryTicket(priority: Priority): Ticket | undefined;
+  /** A ticket when the budget grants one. */
+  requestTicket(priority: Priority): TicketRequest;
+  observe(feedback: BudgetFeedback): void;
+  /** Releases timers and any Redis connection; waiting calls are refused. */
   stop(): Promise<void>;
-  /**
-   * Takes one token for a request made elsewhere (the rate gate releasing a msg). With `credit`,
-   * the next call scheduled within a moment spends that token instead of taking another.
-   */
-  grant(options?: { priority?: number; credit?: boolean }): Promise<void>;
-  /** Tokens left, calls waiting, pause: the last known state (refreshed on every change). */
+  /** Tokens left, calls waiting, pause, shared store: as of now. */
   readonly state: BudgetState;
-  /** 'state', 'paused', 'resumed', 'lowered', 'dropped', 'problem': see BudgetEvents. */
   on<E extends keyof BudgetEvents>(event: E, listener: (payload: BudgetEvents[E]) => void): this;
   off<E extends keyof BudgetEvents>(event: E, listener: (payload: BudgetEvents[E]) => void): this;
 }
 
+/**
+ * 'window': never more than `limit` requests in ANY `windowMs` (a sliding window: safe whatever a
+ * server counts with). 'bucket': a burst of `limit`, refilled continuously (a token bucket).
+ */
+export type BudgetShape = 'window' | 'bucket';
+
 export interface BudgetState {
   name: string;
-  /** Requests allowed per window, and the window (ms). */
   limit: number;
   windowMs: number;
-  /** 'bucket': a burst of `limit`, refilled continuously; 'window': at most `limit` in any `windowMs`. */
-  shape: 'bucket' | 'window';
+  shape: BudgetShape;
+  /** Tokens kept for panic actions (cancels, closes, trip actions). */
+  reserve: number;
   store: 'local' | 'redis';
-  /** False while the shared store (Redis) is unreachable. */
+  /** False while the shared store (Redis) is unreachable: the budget then runs on `share`. */
   storeOk: boolean;
-  /** Whole tokens left now (negative while paused: the debt the pause repays). */
+  /** What is wrong with the shared store (masked), while it is. */
+  storeProblem?: string;
+  /** Requests per window this instance allows itself while Redis is unreachable. */
+  share?: number;
+  /** Whole tokens left now (an instance's own view while shared). */
   tokens: number;
-  /** Calls waiting for a token, and calls under way. */
+  /** Calls and tickets waiting, and calls under way. */
   queued: number;
   running: number;
-  /** Epoch ms until which the broker asked us to wait (429), if in the future. */
+  /** Epoch ms until which the broker (or fed-back feedback) asked us to wait, if in the future. */
   pausedUntil?: number;
-  /** Counts since start: 429 answers seen, calls the budget dropped, times the broker's count lowered ours. */
+  pauseReason?: string;
+  /** Counts since start: 429 answers seen, waiting calls dropped or timed out, times the broker's count lowered ours. */
   rateLimited: number;
   dropped: number;
   lowered: number;
@@ -49,6 +96,8 @@ export interface BudgetEvents {
   paused: { until: number; reason: string; status?: number };
   resumed: { at: number };
   lowered: { from: number; to: number; remaining: number };
-  dropped: { reason: string; priority: number };
+  dropped: { reason: string; priority: Priority };
+  /** The shared store went away (the budget runs on its local share) or came back. */
+  store: { ok: boolean; problem?: string; share?: number };
   problem: { message: string };
 }

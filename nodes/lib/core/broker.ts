@@ -116,6 +116,8 @@ export interface BrokerConnection {
   marketFeed(kind: MarketKind): MarketFeed;
   /** The trading API's request budget, shared by every node of the account. */
   readonly budget: RequestBudget;
+  /** The market-data API's request budget (Alpaca limits it apart from trading). */
+  readonly dataBudget: RequestBudget;
   /** 'request' (RequestEvent) after every REST call. */
   onRequest(listener: (e: RequestEvent) => void): () => void;
   /** Changes the reconnect tuning of streams opened from now on. */

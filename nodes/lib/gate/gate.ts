@@ -1,9 +1,11 @@
 // The rate gate's logic, without Node-RED: a bounded priority queue per gate whose messages are
-// released one token at a time by a request budget (one "lane" per budget: the account's, or one
-// per category in standalone mode), with expiry and a policy for a full queue. Every message
-// leaves exactly once: released, or dropped with a reason.
-import type { RequestBudget } from '../budget/types';
-import type { BudgetFeedback, BudgetShape } from '../budget/budget';
+// released one ticket at a time by a request budget (one "lane" per budget: the account's, or one
+// per category in standalone mode), with expiry and a policy for a full queue. A message that
+// finds its lane empty and a token free leaves at once, in the same tick. Every message leaves
+// exactly once: released with its ticket, or dropped with a reason.
+import { gatePriority, type Priority } from '../core/priority';
+import { own, show } from '../core/values';
+import type { BudgetFeedback, BudgetShape, RequestBudget, Ticket, TicketRequest } from '../budget/types';
 
 export const FULL_POLICIES = ['reject-newest', 'drop-oldest', 'drop-lowest'] as const;
 export type FullPolicy = (typeof FULL_POLICIES)[number];
@@ -16,34 +18,38 @@ export interface GateOptions {
   fullPolicy: FullPolicy;
   /** A message waiting longer than this is expired, not sent late; 0 = wait as long as it takes. */
   maxWaitMs: number;
-  /** Reserve each granted token for the request the released msg makes through the same budget. */
-  credit: boolean;
-  /** After a budget failure (Redis down), wait this long before asking again (default 1000 ms). */
+  /** After a budget failure, wait this long before asking again (default 1000 ms). */
   retryMs?: number;
 }
 
 export interface GateItem<M> {
   msg: M;
-  priority: number;
+  /** The msg's priority, 0 (last) to 9 (first). */
+  level: number;
+  priority: Priority;
   lane: string;
   arrivedAt: number;
   seq: number;
 }
 
 export interface GateHandlers<M> {
-  release(item: GateItem<M>, waitedMs: number): void;
+  /** The msg may go: `ticket` is its token (carry it into the request, or spend it). */
+  release(item: GateItem<M>, waitedMs: number, ticket: Ticket): void;
   drop(item: GateItem<M>, reason: DropReason, detail: string): void;
   /** The queue changed (for a status display). */
   change?(): void;
 }
 
-type LaneBudget = Pick<RequestBudget, 'grant' | 'state'>;
+export type LaneBudget = Pick<RequestBudget, 'tryTicket' | 'requestTicket' | 'state'>;
 
 interface Lane {
+  name: string;
   budget: LaneBudget;
   /** Best first: priority high to low, then arrival. */
   items: GateItem<unknown>[];
-  pending: boolean;
+  /** The ticket asked for the best waiting msg, and at which priority. */
+  request?: TicketRequest;
+  asked?: Priority;
   retryTimer?: NodeJS.Timeout;
 }
 
@@ -60,7 +66,7 @@ export class RateGate<M> {
     budgets: Map<string, LaneBudget>,
     private readonly handlers: GateHandlers<M>,
   ) {
-    for (const [name, budget] of budgets) this.lanes.set(name, { budget, items: [], pending: false });
+    for (const [name, budget] of budgets) this.lanes.set(name, { name, budget, items: [] });
   }
 
   get depth(): number {
@@ -71,12 +77,21 @@ export class RateGate<M> {
     return this.lanes.has(lane);
   }
 
-  /** Queues a message (or drops one, by the full-queue policy). The lane must exist. */
-  push(msg: M, priority: number, laneName: string, now = Date.now()): void {
+  /** Releases a message at once when it can, else queues it (or drops one, by the full-queue policy). The lane must exist. */
+  push(msg: M, level: number, laneName: string, now = Date.now()): void {
     const lane = this.lanes.get(laneName);
     if (!lane) throw new Error(`unknown category "${laneName}"`);
     if (this.closed) throw new Error('the gate is closed');
-    const item: GateItem<M> = { msg, priority, lane: laneName, arrivedAt: now, seq: this.seq++ };
+    const item: GateItem<M> = { msg, level, priority: gatePriority(level), lane: laneName, arrivedAt: now, seq: this.seq++ };
+    // The fast path: nothing waits in this lane and the budget has a token now.
+    if (lane.items.length === 0 && !lane.request && !lane.retryTimer) {
+      const ticket = lane.budget.tryTicket(item.priority);
+      if (ticket) {
+        this.handlers.release(item, 0, ticket);
+        this.handlers.change?.();
+        return;
+      }
+    }
     if (this.count >= this.options.queueSize) {
       const victim = this.victim(item);
       const detail = `queue full (${this.options.queueSize} waiting, policy ${this.options.fullPolicy})`;
@@ -90,7 +105,7 @@ export class RateGate<M> {
     }
     this.insert(lane, item);
     this.armExpiry();
-    this.pump(laneName);
+    this.pump(lane);
     this.handlers.change?.();
   }
 
@@ -101,6 +116,7 @@ export class RateGate<M> {
     const left: GateItem<M>[] = [];
     for (const lane of this.lanes.values()) {
       clearTimeout(lane.retryTimer);
+      this.withdraw(lane);
       left.push(...(lane.items as GateItem<M>[]));
       lane.items = [];
     }
@@ -140,32 +156,67 @@ export class RateGate<M> {
     if (i >= 0) {
       lane.items.splice(i, 1);
       this.count--;
+      if (!lane.items.length) this.withdraw(lane);
     }
   }
 
-  /** Asks the lane's budget for one token; when granted, releases the best waiting msg. */
-  private pump(laneName: string): void {
-    const lane = this.lanes.get(laneName);
-    if (!lane || lane.pending || lane.retryTimer || this.closed || lane.items.length === 0) return;
-    lane.pending = true;
-    const priority = lane.items[0].priority;
-    lane.budget.grant({ priority, credit: this.options.credit }).then(
-      () => {
-        lane.pending = false;
-        if (this.closed) return;
+  /** Nothing waits in the lane any more: its ticket request is withdrawn. */
+  private withdraw(lane: Lane): void {
+    const request = lane.request;
+    lane.request = lane.asked = undefined;
+    request?.cancel();
+  }
+
+  /** Releases the lane's best msgs while tickets come at once; else asks for one ticket, for the best. */
+  private pump(lane: Lane): void {
+    while (!this.closed && lane.items.length && !lane.retryTimer) {
+      const best = lane.items[0] as GateItem<M>;
+      if (lane.request) {
+        // A more important msg arrived since the ticket was asked for: it moves the request up.
+        if (lane.asked !== undefined && best.priority > lane.asked) {
+          lane.asked = best.priority;
+          lane.request.raise(best.priority);
+        }
+        return;
+      }
+      const ticket = lane.budget.tryTicket(best.priority);
+      if (!ticket) {
+        this.ask(lane, best.priority);
+        return;
+      }
+      lane.items.shift();
+      this.count--;
+      this.handlers.release(best, Date.now() - best.arrivedAt, ticket);
+      this.handlers.change?.();
+    }
+  }
+
+  private ask(lane: Lane, priority: Priority): void {
+    const request = lane.budget.requestTicket(priority);
+    lane.request = request;
+    lane.asked = priority;
+    request.promise.then(
+      (ticket) => {
+        if (lane.request !== request || this.closed) {
+          ticket.refund();
+          return;
+        }
+        lane.request = lane.asked = undefined;
         this.expire();
         const item = lane.items.shift() as GateItem<M> | undefined;
-        if (item) {
-          this.count--;
-          this.handlers.release(item, Date.now() - item.arrivedAt);
-          this.handlers.change?.();
+        if (!item) {
+          ticket.refund();
+          return;
         }
-        this.pump(laneName);
+        this.count--;
+        this.handlers.release(item, Date.now() - item.arrivedAt, ticket);
+        this.handlers.change?.();
+        this.pump(lane);
       },
       (err: Error) => {
-        lane.pending = false;
-        if (this.closed) return;
-        // The budget cannot grant (its store is down): the best msg is reported, not held forever.
+        if (lane.request !== request || this.closed) return;
+        lane.request = lane.asked = undefined;
+        // The budget cannot grant (stopped, overfull): the best msg is reported, not held forever.
         const item = lane.items.shift() as GateItem<M> | undefined;
         if (item) {
           this.count--;
@@ -174,7 +225,7 @@ export class RateGate<M> {
         }
         lane.retryTimer = setTimeout(() => {
           lane.retryTimer = undefined;
-          this.pump(laneName);
+          this.pump(lane);
         }, this.options.retryMs ?? 1000);
         lane.retryTimer.unref();
       },
@@ -189,7 +240,10 @@ export class RateGate<M> {
     for (const lane of this.lanes.values()) {
       const keep: GateItem<unknown>[] = [];
       for (const item of lane.items) (now - item.arrivedAt >= maxWait ? expired : keep).push(item as GateItem<M>);
-      if (keep.length !== lane.items.length) lane.items = keep;
+      if (keep.length !== lane.items.length) {
+        lane.items = keep;
+        if (!keep.length) this.withdraw(lane);
+      }
     }
     if (!expired.length) return;
     this.count -= expired.length;
@@ -222,21 +276,29 @@ export class RateGate<M> {
 
 // --- msg properties ----------------------------------------------------------
 
-const NAMED_PRIORITIES: Record<string, number> = { lowest: 0, low: 2, normal: 5, high: 8, highest: 9 };
+const NAMED_LEVELS: ReadonlyMap<string, number> = new Map([
+  ['lowest', 0],
+  ['low', 2],
+  ['normal', 5],
+  ['high', 8],
+  ['highest', 9],
+]);
 
-/** msg.priority: 0 (last) to 9 (first), or low / normal / high; undefined = the default. */
+/** msg.priority: 0 (last) to 9 (first), or lowest / low / normal / high / highest; undefined = the default. */
 export function parsePriority(value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
-  if (typeof value === 'string' && value.trim().toLowerCase() in NAMED_PRIORITIES) return NAMED_PRIORITIES[value.trim().toLowerCase()];
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  const named = typeof value === 'string' ? NAMED_LEVELS.get(value.trim().toLowerCase()) : undefined;
+  if (named !== undefined) return named;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 9) {
-    throw new Error(`msg.priority must be a whole number from 0 (last) to 9 (first), or "low", "normal" or "high" (got ${JSON.stringify(value)})`);
+    throw new Error(`msg.priority must be a whole number from 0 (last) to 9 (first), or "low", "normal" or "high" (got ${show(value)})`);
   }
   return n;
 }
 
 function header(headers: Record<string, unknown>, names: string[]): number | string | undefined {
-  for (const [key, value] of Object.entries(headers)) {
+  for (const key of Object.keys(headers)) {
+    const value = own(headers, key);
     if (!names.includes(key.toLowerCase())) continue;
     const v = Array.isArray(value) ? value[0] : value;
     if (typeof v === 'number' || typeof v === 'string') return v;
@@ -256,7 +318,7 @@ function num(v: number | string | undefined): number | undefined {
  */
 export function parseFeedback(status: unknown, headers: unknown, now = Date.now()): BudgetFeedback {
   const s = Number(status);
-  if (!Number.isInteger(s) || s < 100 || s > 599) throw new Error(`feedback needs an HTTP status from 100 to 599 (got ${JSON.stringify(status)})`);
+  if (!Number.isInteger(s) || s < 100 || s > 599) throw new Error(`feedback needs an HTTP status from 100 to 599 (got ${show(status)})`);
   const h = headers && typeof headers === 'object' ? (headers as Record<string, unknown>) : {};
   const limit = num(header(h, ['x-ratelimit-limit', 'ratelimit-limit', 'x-rate-limit-limit']));
   const remaining = num(header(h, ['x-ratelimit-remaining', 'ratelimit-remaining', 'x-rate-limit-remaining']));
@@ -290,8 +352,8 @@ export interface CategorySpec {
 /** Published limits, as presets: the dialog copies them into its table, where they can be edited. */
 export const PRESETS: Record<string, { label: string; categories: CategorySpec[] }> = {
   alpaca: {
-    label: 'Alpaca REST (200 a minute; 180 used)',
-    categories: [{ name: 'rest', limit: 180, window: 60, shape: 'bucket' }],
+    label: 'Alpaca trading API (200 a minute; 180 used, sliding window)',
+    categories: [{ name: 'rest', limit: 180, window: 60, shape: 'window' }],
   },
   tradestation: {
     label: 'TradeStation (per resource category, 5-minute quotas)',

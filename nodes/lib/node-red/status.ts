@@ -79,11 +79,11 @@ export function breakerStatus(r: BreakerRecord, marking = ''): NodeStatus {
   }
 }
 
-/** A rate gate: tokens left, queue depth, pause or an unreachable shared store. */
-export function gateStatus(state: Pick<BudgetState, 'tokens' | 'limit' | 'pausedUntil' | 'storeOk'>, depth: number, label = '', dropped = 0): NodeStatus {
+/** A rate gate: tokens left, queue depth, a pause, or the local share it runs on while Redis is unreachable. */
+export function gateStatus(state: Pick<BudgetState, 'tokens' | 'limit' | 'pausedUntil' | 'storeOk' | 'share'>, depth: number, label = '', dropped = 0): NodeStatus {
   const prefix = label ? `${label} ` : '';
   const drops = dropped ? ` · ${dropped} dropped` : '';
-  if (!state.storeOk) return { fill: 'red', shape: 'ring', text: short(`${prefix}Redis unreachable · queue ${depth}${drops}`) };
   if (state.pausedUntil) return { fill: 'yellow', shape: 'ring', text: short(`${prefix}paused until ${hhmmss(state.pausedUntil)} · queue ${depth}${drops}`) };
+  if (!state.storeOk) return { fill: 'yellow', shape: 'ring', text: short(`${prefix}Redis down: local share ${Math.max(0, state.tokens)}/${state.share ?? state.limit} · queue ${depth}${drops}`) };
   return { fill: depth ? 'blue' : 'green', shape: 'dot', text: short(`${prefix}${Math.max(0, state.tokens)}/${state.limit} tokens · queue ${depth}${drops}`) };
 }

@@ -1,6 +1,7 @@
 // Orders in broker-neutral terms: the order request, the richer order view the nodes emit, how a
 // placement ended (placed, duplicate, not placed, unknown), and what a broker must do with them.
 import { BrokerError, type ErrorKind } from '../core/errors';
+import type { Priority } from '../core/priority';
 import type { AssetKind } from '../core/symbols';
 import type { BulkResult, OrderSnapshot } from '../core/snapshots';
 
@@ -154,10 +155,10 @@ export interface SendOptions {
 export interface OrderExecutor {
   submit(order: OrderRequest, clientOrderId: string, options?: SendOptions): Promise<PlacementResult>;
   replace(ref: OrderRef, changes: ReplaceChanges, clientOrderId: string, options?: SendOptions): Promise<PlacementResult>;
-  cancel(ref: OrderRef, priority: number, attempts?: Attempt[]): Promise<CancelResult>;
-  cancelAll(priority: number): Promise<BulkResult[]>;
-  closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: number): Promise<PlacedOrder>;
-  closeAll(cancelOrders: boolean, priority: number): Promise<BulkResult[]>;
+  cancel(ref: OrderRef, priority: Priority, attempts?: Attempt[]): Promise<CancelResult>;
+  cancelAll(priority: Priority): Promise<BulkResult[]>;
+  closePosition(symbol: string, amount: { qty?: number; percentage?: number }, priority: Priority): Promise<PlacedOrder>;
+  closeAll(cancelOrders: boolean, priority: Priority): Promise<BulkResult[]>;
   /** Fresh state of one order, by id or client order id. */
   fetch(ref: OrderRef, attempts?: Attempt[]): Promise<PlacedOrder>;
   /** Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included. */
