@@ -15,9 +15,9 @@ import { accountOf, type AccountConfigNode } from './lib/node-red/account';
 import { breakerContextKey, contextStore, storeModule, type GlobalContext } from './lib/node-red/context';
 import { Listeners } from './lib/node-red/listeners';
 import { breakerStatus } from './lib/node-red/status';
-import type { OrderChange, OrderGateway, OrderOrigin, PolicyVerdict } from './lib/orders/gateway';
+import type { OrderGateway, PolicyVerdict } from './lib/orders/gateway';
 import { resolveOrder, type OrderSettings } from './lib/orders/resolve';
-import { ORDER_ACTIONS, type ResolvedAction } from './lib/orders/types';
+import { ORDER_ACTIONS, type OrderChange, type OrderOrigin, type ResolvedAction } from './lib/orders/types';
 
 interface BreakerNodeDef extends NodeDef, BreakerDef {
   account: string;

@@ -7,10 +7,10 @@ import { accountOf, useConnection } from './lib/node-red/account';
 import { connectionStatus, status } from './lib/node-red/status';
 import { keyedClientOrderId, newClientOrderId } from './lib/orders/client-order-id';
 import { describeOrder } from './lib/orders/describe';
-import { OrderBlocked, type JournalTicket, type OrderOrigin } from './lib/orders/gateway';
+import { OrderBlocked, type JournalTicket } from './lib/orders/gateway';
 import type { OrderReport } from './lib/orders/recovery';
 import { isKeyPath, resolveKey, resolveMaxWaitMs, resolveOrder, type OrderSettings } from './lib/orders/resolve';
-import { OrderFailure, type OrderDetails, type PlacementResult } from './lib/orders/types';
+import { OrderFailure, type OrderDetails, type OrderOrigin, type PlacementResult } from './lib/orders/types';
 import { OrderWatcher, type FinalState, type OrderWatch } from './lib/orders/wait';
 
 /** An order node as the breaker node sees it: the settings it resolves msgs with. */

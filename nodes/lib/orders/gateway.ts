@@ -10,24 +10,24 @@ import { EventEmitter } from 'node:events';
 import { BrokerError, type ErrorKind } from '../core/errors';
 import { PRIORITY } from '../core/priority';
 import type { BulkResult } from '../core/snapshots';
-import { OrderFailure, type Attempt, type CancelResult, type SendOptions, type OrderDetails, type OrderExecutor, type OrderRef, type OrderRequest, type PlacedOrder, type PlacementResult, type ReplaceChanges } from './types';
+import {
+  OrderFailure,
+  type Attempt,
+  type CancelResult,
+  type OrderChange,
+  type OrderDetails,
+  type OrderExecutor,
+  type OrderOrigin,
+  type OrderRef,
+  type OrderRequest,
+  type PlacedOrder,
+  type PlacementResult,
+  type ReplaceChanges,
+  type SendOptions,
+} from './types';
 import { describeOrder } from './describe';
 import { JournalUnavailable, OrderJournal, type JournalEntry, type JournalOutcome } from './journal';
 import { ReportDesk, journalOutcome, reconcile, type OrderReport, type RecoveryOptions } from './recovery';
-
-export type OrderChange =
-  | { action: 'submit'; order: OrderRequest; clientOrderId: string }
-  | { action: 'replace'; ref: OrderRef; changes: ReplaceChanges; clientOrderId: string }
-  | { action: 'cancel'; ref: OrderRef }
-  | { action: 'cancelAll' }
-  | { action: 'closePosition'; symbol: string; qty?: number; percentage?: number }
-  | { action: 'closeAll'; cancelOrders: boolean };
-
-/** Who sent a request: named in the audit trail and in errors. */
-export interface OrderOrigin {
-  nodeId?: string;
-  name: string;
-}
 
 /** What a policy is asked to decide. Cancels never reach a policy. */
 export interface PolicyRequest {

@@ -7,7 +7,7 @@
 // never a credential. Bounded: reported entries older than `retentionDays` go at compaction.
 import { EventEmitter } from 'node:events';
 import { JournalFile } from '../core/journal-file';
-import type { OrderChange } from './gateway';
+import type { OrderChange } from './types';
 import type { OrderRef, OrderRequest, ReplaceChanges } from './types';
 
 export type JournalAction = OrderChange['action'];

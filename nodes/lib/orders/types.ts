@@ -164,3 +164,18 @@ export interface OrderExecutor {
   /** Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included. */
   recentOrders(sinceMs: number, attempts?: Attempt[]): Promise<PlacedOrder[]>;
 }
+
+/** An order-changing request, as the gateway sees it. */
+export type OrderChange =
+  | { action: 'submit'; order: OrderRequest; clientOrderId: string }
+  | { action: 'replace'; ref: OrderRef; changes: ReplaceChanges; clientOrderId: string }
+  | { action: 'cancel'; ref: OrderRef }
+  | { action: 'cancelAll' }
+  | { action: 'closePosition'; symbol: string; qty?: number; percentage?: number }
+  | { action: 'closeAll'; cancelOrders: boolean };
+
+/** Who sent a request: named in the audit trail and in errors. */
+export interface OrderOrigin {
+  nodeId?: string;
+  name: string;
+}

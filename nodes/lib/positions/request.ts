@@ -4,7 +4,7 @@ import type { BrokerConnection } from '../core/broker';
 import { InputError } from '../core/errors';
 import { parseSymbol } from '../core/symbols';
 import { blank, isPlainObject, own, positiveAmount, refuseForbiddenFields, show } from '../core/values';
-import type { OrderOrigin } from '../orders/gateway';
+import type { OrderOrigin } from '../orders/types';
 
 export const POSITION_ACTIONS = ['account', 'positions', 'position', 'orders', 'clock', 'close', 'closeAll'] as const;
 export type PositionAction = (typeof POSITION_ACTIONS)[number];
