@@ -21,8 +21,6 @@ export const PRIORITY = {
   panic: rank(100),
 } as const;
 
-export type NamedPriority = keyof typeof PRIORITY;
-
 /** The rate gate's msg priorities: 0 (last) to 9 (first). */
 export const GATE_LEVELS = 10;
 

@@ -98,12 +98,10 @@ export interface Attempt {
 }
 
 /**
- * placed: the broker accepted it now (or it was found after an ambiguous failure: `reconciled`);
- * duplicate: this client order id had already placed it (the msg came twice): nothing new;
- * not_placed: the broker refused it or it never arrived; unknown: could not find out.
+ * An order the broker has: placed now (or found after an ambiguous failure: `reconciled`), or a
+ * duplicate (this client order id had placed it already: nothing new). Not placed and unknown
+ * outcomes are OrderFailures.
  */
-export type PlacementOutcome = 'placed' | 'duplicate' | 'not_placed' | 'unknown';
-
 export interface PlacementResult extends PlacedOrder {
   outcome: 'placed' | 'duplicate';
   /** True when the order was found by client order id after a failed or ambiguous request. */
