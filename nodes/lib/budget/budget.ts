@@ -4,6 +4,7 @@
 // counts in Redis with a conservative local share while Redis is away. When a token is free and
 // nothing as important waits, a call or ticket is granted on the spot, without a timer hop.
 import { EventEmitter } from 'node:events';
+import { EarliestTimer } from '../core/earliest-timer';
 import { BrokerError } from '../core/errors';
 import { PRIORITY, isPanic, type Priority } from '../core/priority';
 import { Pause, excessTokens, pauseEnd } from './pause';
@@ -52,8 +53,8 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private acquiring = false;
   /** Shared: the head could not be granted before `until` at `priority` (no need to ask Redis again). */
   private blocked?: { priority: Priority; until: number };
-  private wakeTimer?: NodeJS.Timeout;
-  private wakeAt = Infinity;
+  /** Wakes the queue at the next token or deadline; keeps the process alive while something waits for a token. */
+  private readonly wake = new EarliestTimer(() => this.pump());
   private resumeTimer?: NodeJS.Timeout;
   private stateTimer?: NodeJS.Timeout;
   private stopping = false;
@@ -207,9 +208,9 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of [this.wakeTimer, this.resumeTimer, this.stateTimer]) clearTimeout(t);
-    this.wakeTimer = this.resumeTimer = this.stateTimer = undefined;
-    this.wakeAt = Infinity;
+    for (const t of [this.resumeTimer, this.stateTimer]) clearTimeout(t);
+    this.resumeTimer = this.stateTimer = undefined;
+    this.wake.clear();
     for (const w of this.queue.drain()) w.refuse(new BrokerError(`${this.name} stopped: the request was not sent`, 'refused'));
     this.tickets.refundAll();
     this.store?.close();
@@ -280,7 +281,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
         if (!head) break;
         const now = Date.now();
         if (this.pause.active(now)) {
-          this.armWake(this.pause.until);
+          this.wake.arm(this.pause.until);
           break;
         }
         // A call finishing pumps again.
@@ -292,7 +293,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
         }
         const taken = this.takeNow(now, head.priority);
         if (typeof taken === 'number') {
-          this.armWake(taken);
+          this.wake.arm(taken);
           break;
         }
         this.queue.shift();
@@ -309,7 +310,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     const store = this.store as SharedStore;
     if (this.acquiring) return;
     if (this.blocked && now < this.blocked.until && head.priority <= this.blocked.priority) {
-      this.armWake(this.blocked.until);
+      this.wake.arm(this.blocked.until);
       return;
     }
     this.acquiring = true;
@@ -329,7 +330,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
         } else {
           if (r.pausedMs > 0) this.pauseUntil(at + r.pausedMs, `${r.pauseReason || 'paused'} (another instance)`, 429, false);
           this.blocked = { priority: head.priority, until: at + r.waitMs };
-          this.armWake(at + r.waitMs);
+          this.wake.arm(at + r.waitMs);
         }
         this.pump();
       },
@@ -391,21 +392,9 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       this.pump();
     }, Math.max(0, until - now));
     this.resumeTimer.unref();
-    this.armWake(until);
+    this.wake.arm(until);
     this.emit('paused', { until, reason, status });
     this.changed();
-  }
-
-  private armWake(at: number): void {
-    if (!Number.isFinite(at) || (this.wakeTimer && this.wakeAt <= at)) return;
-    clearTimeout(this.wakeTimer);
-    this.wakeAt = at;
-    // Keeps the process alive while something waits for a token.
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      this.wakeAt = Infinity;
-      this.pump();
-    }, Math.max(0, at - Date.now()));
   }
 
   /** Refuses the waiters whose max wait is over, saying why they waited. */

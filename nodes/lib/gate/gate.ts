@@ -3,6 +3,7 @@
 // per category in standalone mode), with expiry and a policy for a full queue. A message that
 // finds its lane empty and a token free leaves at once, in the same tick. Every message leaves
 // exactly once: released with its ticket, or dropped with a reason.
+import { EarliestTimer } from '../core/earliest-timer';
 import { gatePriority, type Priority } from '../core/priority';
 import { own, show } from '../core/values';
 import type { BudgetFeedback, BudgetShape, RequestBudget, Ticket, TicketRequest } from '../budget/types';
@@ -57,8 +58,10 @@ export class RateGate<M> {
   private readonly lanes = new Map<string, Lane>();
   private seq = 0;
   private count = 0;
-  private expiryTimer?: NodeJS.Timeout;
-  private expiryAt = Infinity;
+  private readonly expiry = new EarliestTimer(() => {
+    this.expire();
+    this.armExpiry();
+  }, false);
   private closed = false;
 
   constructor(
@@ -112,7 +115,7 @@ export class RateGate<M> {
   /** Stops releasing; returns what was still waiting (the caller settles it). */
   close(): GateItem<M>[] {
     this.closed = true;
-    clearTimeout(this.expiryTimer);
+    this.expiry.clear();
     const left: GateItem<M>[] = [];
     for (const lane of this.lanes.values()) {
       clearTimeout(lane.retryTimer);
@@ -259,18 +262,7 @@ export class RateGate<M> {
     if (!(maxWait > 0) || this.closed) return;
     let oldest = Infinity;
     for (const lane of this.lanes.values()) for (const item of lane.items) oldest = Math.min(oldest, item.arrivedAt);
-    if (oldest === Infinity) return;
-    const at = oldest + maxWait;
-    if (this.expiryTimer && at >= this.expiryAt) return;
-    clearTimeout(this.expiryTimer);
-    this.expiryAt = at;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      this.expiryAt = Infinity;
-      this.expire();
-      this.armExpiry();
-    }, Math.max(0, at - Date.now()));
-    this.expiryTimer.unref();
+    if (oldest !== Infinity) this.expiry.arm(oldest + maxWait);
   }
 }
 
