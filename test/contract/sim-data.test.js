@@ -10,6 +10,20 @@ describe('simulator market-data REST API', function () {
   let s;
   let md;
   const threeDaysAgo = () => new Date(s.sim.clock.now() - 3 * 86400_000);
+  const HOUR = 3_600_000;
+  /**
+   * Hourly bars over the three days before now: every hour from the first after the start, none
+   * missing, up to the last complete one (the hour under way has a bar once a minute of it has).
+   */
+  function assertThreeDaysHourly(bars, what) {
+    const times = bars.map((b) => new Date(b.t ?? b.timestamp).getTime());
+    const now = s.sim.clock.now();
+    const from = now - 3 * 86400_000;
+    // The request's start was a moment (a few simulated minutes at speed 60) before now.
+    assert.ok(times[0] >= from - 10 * 60_000 && times[0] <= from + HOUR, `${what}: the first hour, ${new Date(times[0]).toISOString()}`);
+    times.forEach((t, i) => i && assert.strictEqual(t - times[i - 1], HOUR, `${what}: no hour missing`));
+    assert.ok(times[times.length - 1] >= Math.floor(now / HOUR) * HOUR - HOUR, `${what}: up to the last complete hour`);
+  }
 
   /** Raw GET that must succeed and conform to the spec; returns the body. */
   async function conforming(path, status = 200) {
@@ -31,7 +45,7 @@ describe('simulator market-data REST API', function () {
     it('historical bars, multi and single symbol', async () => {
       const resp = await md.stocks.stockBars({ symbols: 'AAPL,MSFT,NOPE', timeframe: '1Hour', start: threeDaysAgo(), limit: 10000 });
       assert.deepStrictEqual(Object.keys(resp.bars).sort(), ['AAPL', 'MSFT'], 'unknown symbols are simply absent');
-      assert.ok(resp.bars.AAPL.length >= 72);
+      assertThreeDaysHourly(resp.bars.AAPL, 'AAPL');
       const bar = resp.bars.AAPL[0];
       assert.ok(bar.t instanceof Date || typeof bar.t === 'string');
       assert.ok(bar.l <= bar.o && bar.o <= bar.h && bar.v > 0);
@@ -52,7 +66,8 @@ describe('simulator market-data REST API', function () {
 
     it('ergonomic helpers: getStockBars follows pages, getLatestPrice', async () => {
       const bars = await md.getStockBars({ symbols: ['AAPL', 'TSLA'], timeframe: '1Hour', start: threeDaysAgo(), limit: 20 });
-      assert.ok(bars.AAPL.length >= 72 && bars.TSLA.length >= 72, 'all pages collected');
+      assertThreeDaysHourly(bars.AAPL, 'AAPL, all pages collected');
+      assertThreeDaysHourly(bars.TSLA, 'TSLA, all pages collected');
       assert.strictEqual(bars.AAPL[0].symbol, 'AAPL');
       const times = bars.AAPL.map((b) => b.timestamp.getTime());
       assert.deepStrictEqual(times, [...times].sort((a, b) => a - b));
@@ -209,7 +224,8 @@ describe('simulator market-data REST API', function () {
       const body = await conforming(`/v1beta3/crypto/us/bars?symbols=BTC/USD,ETH/USD&timeframe=1H&start=${threeDaysAgo().toISOString()}&limit=50`);
       assert.ok(!Number.isInteger(body.bars['BTC/USD'][0].v) || body.bars['BTC/USD'][0].v > 0, 'fractional volume allowed');
       const helper = await md.getCryptoBars({ loc: 'us', symbols: ['BTC/USD', 'ETH/USD'], timeframe: '1Hour', start: threeDaysAgo(), limit: 50 });
-      assert.ok(helper['BTC/USD'].length >= 72 && helper['ETH/USD'].length >= 72);
+      assertThreeDaysHourly(helper['BTC/USD'], 'BTC/USD, all pages collected');
+      assertThreeDaysHourly(helper['ETH/USD'], 'ETH/USD, all pages collected');
       const bad = await s.rest('GET', '/v1beta3/crypto/mars/bars?symbols=BTC/USD&timeframe=1Min');
       assert.strictEqual(bad.status, 400);
     });

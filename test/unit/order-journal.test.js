@@ -25,7 +25,7 @@ function tmpFile(name = 'journal.jsonl') {
 const order = (clientOrderId, status = 'new') => ({ order: { id: `id-${clientOrderId}`, clientOrderId, status, symbol: 'AAPL' }, raw: { id: `id-${clientOrderId}`, client_order_id: clientOrderId } });
 
 /** An executor that knows `orders` (client order id -> order) and records what it was asked. */
-function fakeExecutor(orders = new Map(), late = new Map()) {
+function fakeExecutor(orders = new Map(), late = new Map(), complete = true) {
   const calls = [];
   let listings = 0;
   return {
@@ -50,7 +50,7 @@ function fakeExecutor(orders = new Map(), late = new Map()) {
       attempts.push({ step: 'list' });
       // Orders still on their way appear from the second listing on.
       if (listings++ === 1) for (const [k, v] of late) orders.set(k, v);
-      return [...orders.values()];
+      return { orders: [...orders.values()], complete };
     },
   };
 }
@@ -197,7 +197,7 @@ describe('order journal', function () {
 describe('recovery after a restart', function () {
   const entry = (id, stage, extra = {}) => ({ id, action: 'submit', at: Date.now(), origin: 'o', nodeId: 'n', summary: `buy 1 AAPL (${id})`, stage, order: ORDER, ...extra });
 
-  it('held: not placed without asking; sent: found in a listing (also the second) or looked up; else not placed', async function () {
+  it('held: not placed without asking; sent: found in a listing (also the second); absent from two whole listings: not placed', async function () {
     const ex = fakeExecutor(new Map([['found', order('found', 'filled')]]), new Map([['late', order('late')]]));
     const reports = await reconcile([entry('held', 'held'), entry('found', 'sent'), entry('late', 'sent'), entry('gone', 'sent')], ex, { sleep: async () => undefined });
     const by = Object.fromEntries(reports.map((r) => [r.entry.id, r]));
@@ -207,12 +207,25 @@ describe('recovery after a restart', function () {
     assert.strictEqual(by.found.found.order.status, 'filled');
     assert.strictEqual(by.late.outcome, 'placed');
     assert.strictEqual(by.gone.outcome, 'not_placed');
-    assert.deepStrictEqual(ex.calls, [['list'], ['list'], ['fetch', 'gone']], 'two listings and one lookup for everything');
+    assert.deepStrictEqual(ex.calls, [['list'], ['list']], 'two listings settle everything');
     assert.ok(reports.every((r) => r.cause === 'restart'));
   });
 
+  it('a listing cut short by its page limit: what it did not show is looked up one by one', async function () {
+    const ex = fakeExecutor(new Map([['found', order('found')], ['older', order('older')]]), new Map(), false);
+    const listed = ex.recentOrders;
+    ex.recentOrders = async (since, attempts) => {
+      const l = await listed(since, attempts);
+      return { ...l, orders: l.orders.filter((o) => o.order.clientOrderId !== 'older') };
+    };
+    const reports = await reconcile([entry('found', 'sent'), entry('older', 'sent'), entry('gone', 'sent')], ex, { sleep: async () => undefined });
+    const by = Object.fromEntries(reports.map((r) => [r.entry.id, r.outcome]));
+    assert.deepStrictEqual(by, { found: 'placed', older: 'placed', gone: 'not_placed' });
+    assert.deepStrictEqual(ex.calls, [['list'], ['list'], ['fetch', 'older'], ['fetch', 'gone']]);
+  });
+
   it('a lookup that fails (not a 404) fails the whole run, to be tried again', async function () {
-    const ex = fakeExecutor();
+    const ex = fakeExecutor(new Map(), new Map(), false);
     ex.fetch = async () => {
       throw new BrokerError('cannot reach the broker', 'network');
     };

@@ -291,12 +291,13 @@ export class AlpacaOrders implements OrderExecutor {
   }
 
   /** Orders submitted since about `sinceMs` (our clock, mapped to the broker's through its clock), legs included. */
-  async recentOrders(sinceMs: number, attempts: Attempt[] = []): Promise<PlacedOrder[]> {
+  async recentOrders(sinceMs: number, attempts: Attempt[] = []): Promise<{ orders: PlacedOrder[]; complete: boolean }> {
     const clock = await this.call('list', attempts, async ({ clock }) => ((await (await clock.legacyClockRaw()).raw.json()) as Raw).timestamp);
     const brokerNow = Date.parse(String(clock));
     const offset = Number.isFinite(brokerNow) ? brokerNow - Date.now() : 0;
     let after = sinceMs + offset - LIST_MARGIN_MS;
     const out: PlacedOrder[] = [];
+    let complete = false;
     for (let page = 0; page < MAX_PAGES; page++) {
       const list = await this.call('list', attempts, async ({ orders }) => {
         const res = await orders.getAllOrdersRaw({ status: 'all', after: new Date(after).toISOString(), direction: 'asc', nested: true, limit: PAGE } as Parameters<OrdersApi['getAllOrdersRaw']>[0]);
@@ -306,13 +307,16 @@ export class AlpacaOrders implements OrderExecutor {
         out.push(this.placed(raw));
         for (const leg of (Array.isArray(raw.legs) ? raw.legs : []) as Raw[]) out.push(this.placed(leg));
       }
-      if (list.length < PAGE) break;
+      if (list.length < PAGE) {
+        complete = true;
+        break;
+      }
       const last = toOrderDetails(list[list.length - 1]);
       const next = Date.parse(last.submittedAt ?? last.createdAt ?? '');
       if (!(next > after)) break;
       after = next - 1;
     }
-    return out;
+    return { orders: out, complete };
   }
 
   // --- internals ------------------------------------------------------------

@@ -1,8 +1,8 @@
 // What the last run left unreported, settled against the broker after a restart: a request still
 // waiting (for a policy or the budget) was never sent; one that went out is looked up by client
 // order id (one listing of recent orders for all of them, a second a moment later for requests
-// that may still have been on their way, then single lookups for the rest). Each result is a
-// report for the node that asked, handed out by the ReportDesk once the flows run.
+// that may still have been on their way; single lookups only when a listing was cut short). Each
+// result is a report for the node that asked, handed out by the ReportDesk once the flows run.
 import { EventEmitter } from 'node:events';
 import { BrokerError } from '../core/errors';
 import type { JournalEntry, JournalOutcome } from './journal';
@@ -115,23 +115,32 @@ export async function reconcile(entries: JournalEntry[], executor: OrderExecutor
 
   if (toFind.size) {
     const since = Math.min(...[...toFind.values()].map((e) => e.at));
+    let complete = true;
     for (let pass = 0; pass < 2 && toFind.size; pass++) {
       if (pass > 0) await sleep(options.lateMs ?? 1500);
-      for (const found of await executor.recentOrders(since, attempts)) {
+      const listing = await executor.recentOrders(since, attempts);
+      complete &&= listing.complete;
+      for (const found of listing.orders) {
         const e = toFind.get(found.order.clientOrderId);
         if (!e) continue;
         toFind.delete(e.id);
         report(e, 'placed', `${e.summary}: placed before Node-RED stopped; its state now: ${found.order.status}`, found);
       }
     }
-    // Not in the listings: one lookup each settles it (the listing may not reach far enough back).
+    const notPlaced = (e: JournalEntry) =>
+      report(e, 'not_placed', `${e.summary}: on its way when Node-RED stopped, but the broker has no order with client order id ${e.id}: not placed, and not sent again`);
+    // Two whole listings a moment apart without it: not placed. A listing cut short: one lookup each.
     for (const e of toFind.values()) {
+      if (complete) {
+        notPlaced(e);
+        continue;
+      }
       try {
         const found = await executor.fetch({ clientOrderId: e.id }, attempts);
         report(e, 'placed', `${e.summary}: placed before Node-RED stopped; its state now: ${found.order.status}`, found);
       } catch (err) {
         if ((err as BrokerError).status !== 404) throw err;
-        report(e, 'not_placed', `${e.summary}: on its way when Node-RED stopped, but the broker has no order with client order id ${e.id}: not placed, and not sent again`);
+        notPlaced(e);
       }
     }
   }

@@ -159,8 +159,11 @@ export interface OrderExecutor {
   closeAll(cancelOrders: boolean, priority: Priority): Promise<BulkResult[]>;
   /** Fresh state of one order, by id or client order id. */
   fetch(ref: OrderRef, attempts?: Attempt[]): Promise<PlacedOrder>;
-  /** Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included. */
-  recentOrders(sinceMs: number, attempts?: Attempt[]): Promise<PlacedOrder[]>;
+  /**
+   * Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included;
+   * `complete` when the listing reached the newest order (not cut short by its page limit).
+   */
+  recentOrders(sinceMs: number, attempts?: Attempt[]): Promise<{ orders: PlacedOrder[]; complete: boolean }>;
 }
 
 /** An order-changing request, as the gateway sees it. */
