@@ -206,6 +206,8 @@ describe('stream modules', () => {
       o.push(e);
       o.push(ev('quotes', 'MSFT', 2, { polled: true }));
       assert.strictEqual(out[0].payload, e.payload, 'the very object, not a copy');
+      assert.match(out[0]._msgid, /^[0-9a-f]{16}$/, "a msg id as Node-RED writes them, so the runtime need not make one");
+      assert.notStrictEqual(out[0]._msgid, out[1]._msgid);
       assert.deepStrictEqual(out.map((m) => [m.topic, m.event, m.kind, m.polled]), [
         ['AAPL', 'trades', 'stocks', undefined],
         ['MSFT', 'quotes', 'stocks', true],

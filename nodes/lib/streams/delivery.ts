@@ -2,6 +2,7 @@
 // (the latest quote per symbol per interval), or batched (many events to one msg), and never more
 // msgs per second than the node allows. The steps are those of output.ts; this file chains them
 // for the node's settings and builds the msgs. No Node-RED here: `send` is given.
+import { randomBytes } from 'node:crypto';
 import type { FeedEvent, MarketKind } from './events';
 import type { BatchMode, StreamSettings } from './input';
 import { Batcher, OutputGate } from './output';
@@ -9,6 +10,8 @@ import type { Timers } from './health';
 
 /** What output 1 of a stream node carries. */
 export interface MarketMessage {
+  /** Node-RED's msg id, made here: see messageIds. */
+  _msgid: string;
   /** The symbol; `*` for a batch of every symbol. */
   topic: string;
   /** The channel: trades, quotes, bars… (a batch holds one channel only). */
@@ -20,20 +23,37 @@ export interface MarketMessage {
   polled?: true;
 }
 
+/**
+ * Msg ids as Node-RED writes them (16 hex digits): a random half and a counter. The runtime makes
+ * one from 8 random numbers for every msg sent without one, a cost as large as all of the pack's
+ * own work per event; these are as unique, for a fraction of it.
+ */
+export function messageIds(): () => string {
+  let prefix = '';
+  let next = 0x1_0000_0000;
+  return () => {
+    if (next === 0x1_0000_0000) {
+      prefix = randomBytes(4).toString('hex');
+      next = 0;
+    }
+    return prefix + (next++).toString(16).padStart(8, '0');
+  };
+}
+
 /** The msg of one event. Its payload is the event's own: the feed built it for this node alone. */
-export function eventMessage(e: FeedEvent, kind: MarketKind): MarketMessage {
-  const msg: MarketMessage = { topic: e.symbol, event: e.channel, kind, payload: e.payload };
+export function eventMessage(e: FeedEvent, kind: MarketKind, id: string): MarketMessage {
+  const msg: MarketMessage = { _msgid: id, topic: e.symbol, event: e.channel, kind, payload: e.payload };
   if (e.recovered) msg.recovered = true;
   if (e.polled) msg.polled = true;
   return msg;
 }
 
 /** The msg of a batch: events of one channel (and one symbol when batching per symbol), oldest first. */
-export function batchMessage(events: FeedEvent[], by: BatchMode, kind: MarketKind): MarketMessage {
+export function batchMessage(events: FeedEvent[], by: BatchMode, kind: MarketKind, id: string): MarketMessage {
   const first = events[0];
   const payload = new Array<unknown>(events.length);
   for (let i = 0; i < events.length; i++) payload[i] = events[i].payload;
-  const msg: MarketMessage = { topic: by === 'symbol' ? first.symbol : '*', event: first.channel, kind, payload };
+  const msg: MarketMessage = { _msgid: id, topic: by === 'symbol' ? first.symbol : '*', event: first.channel, kind, payload };
   if (first.recovered) msg.recovered = true;
   if (first.polled) msg.polled = true;
   return msg;
@@ -49,10 +69,11 @@ export class MarketOutput {
 
   constructor(settings: StreamSettings, send: (msg: MarketMessage) => void, timers?: Timers) {
     const { kind, batch } = settings;
+    const nextId = messageIds();
     this.queue = new OutputGate<MarketMessage>({ deliver: send, maxPerSecond: settings.maxRate, capacity: 1000, timers });
     let next: (e: FeedEvent) => void;
     if (batch === 'off') {
-      next = (e) => this.queue.push(eventMessage(e, kind));
+      next = (e) => this.queue.push(eventMessage(e, kind, nextId()));
     } else {
       const batcher = new Batcher<FeedEvent>({
         size: settings.batchSize,
@@ -60,7 +81,7 @@ export class MarketOutput {
         key: batch === 'symbol' ? (e) => `${e.channel}|${e.symbol}` : (e) => e.channel,
         // Recovered and polled events travel in batches of their own, in order with the live ones.
         joins: (first, e) => first.recovered === e.recovered && first.polled === e.polled,
-        deliver: (events) => this.queue.push(batchMessage(events, batch, kind)),
+        deliver: (events) => this.queue.push(batchMessage(events, batch, kind, nextId())),
         timers,
       });
       this.batcher = batcher;
