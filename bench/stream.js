@@ -9,7 +9,9 @@
 //   <mode> -> fn     the same with a one-line function node (`return msg;`) before the sink.
 // Reports events/s and process CPU µs per event, medians and spreads (min–max) over the runs,
 // and replaces the "Stream throughput" section of bench/README.md.
-// Usage: npm run build && node bench/stream.js [--trades 1000000] [--runs 3] [--only raw,feed,...] [--no-write]
+// Usage: npm run build && node bench/stream.js [--trades 1000000] [--runs 3] [--only raw,feed,...]
+//          [--note "what else ran meanwhile"] [--no-write]
+// BENCH_SYNC=1: Node-RED with runtimeSyncDelivery (what-if: the cost of its asynchronous delivery).
 const path = require('path');
 const { ReplayServer, tradeFrames } = require('./lib/replay-server');
 const { spawnChild, spread, median, machine, writeSection, table, sleep, placed } = require('./lib/common');
@@ -22,6 +24,7 @@ const ONLY = arg('--only', '')
   .split(',')
   .filter(Boolean);
 const WRITE = !args.includes('--no-write');
+const NOTE = arg('--note', '');
 const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
 const PER_FRAME = 100;
 const SETTLE_MS = 3000;
@@ -125,7 +128,7 @@ async function main() {
   const feed = results.get('feed');
   const own = feed && raw ? median(feed.map((r) => r.cpu)) - rawCpu : NaN;
   const body = [
-    `Measured by \`node bench/stream.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). A loopback replay server sends ${TRADES.toLocaleString('en')} trades of ${SYMBOLS.length} symbols, ${PER_FRAME} to a msgpack frame, as fast as the consumer drains its socket (faster than every consumer: the consumer is the bottleneck). Each consumer runs alone, in a process of its own; ${RUNS} runs each, interleaved. Figures are medians (min–max). CPU is the consumer process's user + system time from its first event to the last, per event.`,
+    `Measured by \`node bench/stream.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). A loopback replay server sends ${TRADES.toLocaleString('en')} trades of ${SYMBOLS.length} symbols, ${PER_FRAME} to a msgpack frame, as fast as the consumer drains its socket (faster than every consumer: the consumer is the bottleneck). Each consumer runs alone, in a process of its own; ${RUNS} runs each, interleaved. Figures are medians (min–max). CPU is the consumer process's user + system time from its first event to the last, per event.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'events/s', '× raw SDK', 'CPU µs/event', 'CPU µs/event over raw SDK', 'msgs'], rows),
     '',

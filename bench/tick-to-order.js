@@ -13,7 +13,7 @@
 // section of bench/README.md. Run it again after changes to the gate or the breaker: it measures
 // whatever the branch has.
 // Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
-//          [--background 1000] [--only raw,flow] [--no-write]
+//          [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
 const path = require('path');
 const { ReplayServer, trade } = require('./lib/replay-server');
 const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed } = require('./lib/common');
@@ -26,6 +26,7 @@ const PER_MINUTE = Number(arg('--per-minute', 100));
 const BACKGROUND = Number(arg('--background', 1000));
 const ONLY = arg('--only', 'raw,flow').split(',');
 const WRITE = !args.includes('--no-write');
+const NOTE = arg('--note', '');
 const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
 const SIGNAL = 'X';
 const SETTLE_MS = 3000;
@@ -181,7 +182,7 @@ async function main() {
     return `${label}, median time of each step (ms since the trade left the server):\n\n${table(['Step', 'at', 'took'], breakdown(steps))}`;
   });
   const body = [
-    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.`,
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
     '',
