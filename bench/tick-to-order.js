@@ -31,6 +31,8 @@ const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD',
 const SIGNAL = 'X';
 const SETTLE_MS = 3000;
 const BACKGROUND_EVERY_MS = 10;
+/** Trade ids of the signals, never reused in a run of the bench: the simulator refuses a client order id it has seen. */
+let nextSignalId = 1e9;
 
 function rawSdk(url) {
   return spawnChild(path.join(__dirname, 'lib', 'sdk-consumer.js'), [JSON.stringify({ url, mode: 'order', symbols: SYMBOLS, signal: SIGNAL })]);
@@ -108,7 +110,7 @@ async function runOnce(server, start) {
     }, BACKGROUND_EVERY_MS);
     await sleep(SETTLE_MS);
     for (let n = 0; n < SIGNALS; n++) {
-      const signalId = 1e9 + n;
+      const signalId = nextSignalId++;
       sent.set(signalId, server.sendTrades([trade('AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]));
       await sleep(60_000 / PER_MINUTE);
     }

@@ -35,9 +35,9 @@ const num = (v: unknown): number | undefined => {
 // These run once per market event: no second parse of a time the SDK parsed, no spread, one
 // payload object per event.
 
-export function normaliseTrade(t: Raw, now?: number): MarketEvent {
+export function normaliseTrade(t: Raw): MarketEvent {
   const symbol = String(t.symbol ?? t.S ?? '');
-  const { timestamp, time } = brokerTime(t.timestamp ?? t.t, t.timestampRaw, now);
+  const { timestamp, time } = brokerTime(t.timestamp ?? t.t, t.timestampRaw);
   const payload: MarketEvent['payload'] = {
     symbol,
     price: num(t.price ?? t.p),
@@ -54,9 +54,9 @@ export function normaliseTrade(t: Raw, now?: number): MarketEvent {
   return { channel: 'trades', symbol, payload };
 }
 
-export function normaliseQuote(q: Raw, now?: number): MarketEvent {
+export function normaliseQuote(q: Raw): MarketEvent {
   const symbol = String(q.symbol ?? q.S ?? '');
-  const { timestamp, time } = brokerTime(q.timestamp ?? q.t, q.timestampRaw, now);
+  const { timestamp, time } = brokerTime(q.timestamp ?? q.t, q.timestampRaw);
   const bid = num(q.bidPrice ?? q.bp);
   const ask = num(q.askPrice ?? q.ap);
   return {
@@ -79,9 +79,9 @@ export function normaliseQuote(q: Raw, now?: number): MarketEvent {
   };
 }
 
-export function normaliseBar(b: Raw, channel: MarketChannel = 'bars', symbol?: string, now?: number): MarketEvent {
+export function normaliseBar(b: Raw, channel: MarketChannel = 'bars', symbol?: string): MarketEvent {
   const sym = String(symbol ?? b.symbol ?? b.S ?? '');
-  const { timestamp, time } = brokerTime(b.timestamp ?? b.t, b.timestampRaw, now);
+  const { timestamp, time } = brokerTime(b.timestamp ?? b.t, b.timestampRaw);
   return {
     channel,
     symbol: sym,
@@ -100,9 +100,9 @@ export function normaliseBar(b: Raw, channel: MarketChannel = 'bars', symbol?: s
   };
 }
 
-export function normaliseStatus(s: Raw, now?: number): MarketEvent {
+export function normaliseStatus(s: Raw): MarketEvent {
   const symbol = String(s.symbol ?? '');
-  const { timestamp, time } = brokerTime(s.timestamp, s.timestampRaw, now);
+  const { timestamp, time } = brokerTime(s.timestamp, s.timestampRaw);
   return {
     channel: 'statuses',
     symbol,
@@ -119,9 +119,9 @@ export function normaliseStatus(s: Raw, now?: number): MarketEvent {
   };
 }
 
-export function normaliseNews(n: Raw, now?: number): MarketEvent {
+export function normaliseNews(n: Raw): MarketEvent {
   const symbols = Array.isArray(n.symbols) ? (n.symbols as string[]) : [];
-  const { timestamp, time } = brokerTime(n.createdAt, undefined, now);
+  const { timestamp, time } = brokerTime(n.createdAt, undefined);
   const updated = epochMs(n.updatedAt);
   return {
     channel: 'news',

@@ -99,13 +99,13 @@ export function epochMs(value: unknown): number {
 /**
  * Both forms of an SDK object's time. The SDK has already parsed it: its Date gives the epoch ms
  * (read, never parsed again) and its lossless RFC-3339 string is kept as it came. `date` may also
- * be text or a number (raw wire keys); without any usable time, `fallbackMs` (default now) stands in.
+ * be text or a number (raw wire keys); without any usable time, now stands in.
  */
-export function brokerTime(date: unknown, text: unknown, fallbackMs?: number): { timestamp: string; time: number } {
+export function brokerTime(date: unknown, text: unknown): { timestamp: string; time: number } {
   let time = epochMs(date);
   if (!Number.isFinite(time)) time = epochMs(text);
   if (!Number.isFinite(time)) {
-    const now = fallbackMs ?? Date.now();
+    const now = Date.now();
     return { timestamp: new Date(now).toISOString(), time: now };
   }
   if (typeof text === 'string' && text) return { timestamp: text, time };
