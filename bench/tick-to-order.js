@@ -153,7 +153,7 @@ function breakdown(allSteps) {
 async function main() {
   const server = new ReplayServer();
   await server.start();
-  const where = machine();
+  const machineLine = machine();
   const consumers = [
     ['raw', 'raw SDK handler places the order', rawSdk],
     ['flow', 'stream → function → rate gate → breaker → order', fullFlow],
@@ -179,16 +179,25 @@ async function main() {
     return [label, at(0.5), at(0.9), at(0.99), String(rs.reduce((n, r) => n + r.latencies.length, 0)), String(rs.reduce((n, r) => n + r.missing, 0))];
   });
   const p99 = (key) => median(results.get(key)?.map((r) => percentile(r.latencies, 0.99)) ?? [NaN]);
-  const sections = consumers.map(([key, label]) => {
-    const steps = results.get(key).flatMap((r) => r.steps);
-    return `${label}, median time of each step (ms since the trade left the server):\n\n${table(['Step', 'at', 'took'], breakdown(steps))}`;
-  });
+  const breakdowns = new Map(consumers.map(([key]) => [key, breakdown(results.get(key).flatMap((r) => r.steps))]));
+  const sections = consumers.map(([key, label]) => `${label}, median time of each step (ms since the trade left the server):\n\n${table(['Step', 'at', 'took'], breakdowns.get(key))}`);
+  const where = [];
+  if (breakdowns.has('flow')) {
+    const largest = [...breakdowns.get('flow')].sort((x, y) => Number(y[2]) - Number(x[2])).slice(0, 3);
+    where.push(`Where the flow's time goes (median): ${largest.map(([step, , took]) => `${took} ms until "${step}"`).join(', ')}.`);
+  }
+  const at = (key, step) => breakdowns.get(key)?.find((row) => row[0] === step)?.[1];
+  if (at('flow', 'stream sends') && at('raw', 'handler runs')) {
+    where.push(`The stream node sends its msg ${at('flow', 'stream sends')} ms after the trade left the server; the SDK's own handler runs after ${at('raw', 'handler runs')} ms.`);
+  }
   const body = [
-    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
     '',
     Number.isFinite(p99('flow') - p99('raw')) ? `p99 of the flow minus p99 of the raw SDK: ${(p99('flow') - p99('raw')).toFixed(2)} ms (goal: within 2 ms).` : '',
+    '',
+    where.join(' '),
     '',
     sections.join('\n\n'),
   ].join('\n');
