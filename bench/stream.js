@@ -1,94 +1,141 @@
+#!/usr/bin/env node
 'use strict';
-// Stream throughput: market events per second delivered from the simulator into a Node-RED flow
-// through alpaca-stream, against the official SDK's own handler on the same feed in the same run
-// (same simulator, same process, both subscribed to every symbol's trades and quotes).
-//   node bench/stream.js [seconds=10] [tickMs=2]
-// Prints both rates and their ratio, and appends them to bench/README.md under
-// "Stream throughput" (one write). Run `npm run build` first.
-const fs = require('fs');
-const os = require('os');
+// Stream throughput at saturation. A loopback replay server (bench/lib/replay-server.js) sends
+// `--trades` trades of 10 symbols, 100 to a msgpack frame, as fast as each consumer drains its
+// socket; each consumer runs alone, in a process of its own, and the runs are repeated:
+//   raw SDK          the official SDK's onTrade handler counting (the baseline, same run);
+//   pack feed        the pack's market feed and msg building without Node-RED (its own cost);
+//   <mode> -> sink   Node-RED with alpaca-stream in that delivery mode into a plain sink node;
+//   <mode> -> fn     the same with a one-line function node (`return msg;`) before the sink.
+// Reports events/s and process CPU µs per event, medians and spreads (min–max) over the runs,
+// and replaces the "Stream throughput" section of bench/README.md.
+// Usage: npm run build && node bench/stream.js [--trades 1000000] [--runs 3] [--only raw,feed,...]
+//          [--note "what else ran meanwhile"] [--no-write]
+// BENCH_SYNC=1: Node-RED with runtimeSyncDelivery (what-if: the cost of its asynchronous delivery).
 const path = require('path');
-const { execSync } = require('child_process');
-const helper = require('node-red-node-test-helper');
+const { ReplayServer, tradeFrames } = require('./lib/replay-server');
+const { spawnChild, spread, median, machine, writeSection, table, sleep, placed } = require('./lib/common');
 
-helper.init(require.resolve('node-red'));
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const TRADES = Number(arg('--trades', 1_000_000));
+const RUNS = Number(arg('--runs', 3));
+const ONLY = arg('--only', '')
+  .split(',')
+  .filter(Boolean);
+const WRITE = !args.includes('--no-write');
+const NOTE = arg('--note', '');
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
+const PER_FRAME = 100;
+const SETTLE_MS = 3000;
 
-const root = path.resolve(__dirname, '..');
-const { Simulator } = require(path.join(root, 'dist/lib/sim/simulator'));
-const { createClient, streamUrls } = require(path.join(root, 'dist/lib/alpaca/client'));
-const accountNode = require(path.join(root, 'dist/alpaca-account.js')).default;
-const streamNode = require(path.join(root, 'dist/alpaca-stream.js')).default;
+const MODES = {
+  event: { label: 'per event', stream: { output: 'all' } },
+  batch: { label: 'batch, every symbol (100 or 100 ms)', stream: { output: 'all', batch: 'all', batchSize: 100, batchMs: 100 } },
+  'batch-symbol': { label: 'batch, per symbol (100 or 100 ms)', stream: { output: 'all', batch: 'symbol', batchSize: 100, batchMs: 100 } },
+  conflate: { label: 'conflate trades (100 ms)', stream: { output: 'conflate', conflateMs: 100, conflateTrades: true } },
+};
 
-const seconds = Number(process.argv[2] || 10);
-const tickMs = Number(process.argv[3] || 2);
+/** Every consumer of a run: [key, label, start(url) -> child]. */
+function consumers() {
+  const list = [
+    ['raw', 'raw SDK handler (baseline)', (url) => sdk(url)],
+    ['feed', 'pack feed + msg building, no Node-RED', (url) => feedOnly(url)],
+  ];
+  for (const [key, mode] of Object.entries(MODES)) {
+    list.push([`${key}-sink`, `alpaca-stream ${mode.label} → sink`, (url) => nodeRed(url, mode.stream, false)]);
+    if (key === 'event' || key === 'batch') list.push([`${key}-fn`, `alpaca-stream ${mode.label} → function → sink`, (url) => nodeRed(url, mode.stream, true)]);
+  }
+  return list.filter(([key]) => !ONLY.length || ONLY.includes(key));
+}
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function sdk(url) {
+  return spawnChild(path.join(__dirname, 'lib', 'sdk-consumer.js'), [JSON.stringify({ url, mode: 'count', symbols: SYMBOLS, total: TRADES })]);
+}
 
-async function main() {
-  const sim = new Simulator({ seed: 7, tickMs, marketHours: 'always', faults: { rateLimitPerMinute: 1000000 } });
-  const url = await sim.start();
+function feedOnly(url) {
+  return spawnChild(path.join(__dirname, 'lib', 'feed-consumer.js'), [JSON.stringify({ url, symbols: SYMBOLS, total: TRADES })]);
+}
 
-  // The raw SDK, as a hand-written bot would use it.
-  const sdk = createClient({ keyId: 'RAWBENCH', secret: 'raw', paper: true, endpoint: url, rateLimit: false });
-  const raw = sdk.marketData.stockStream({ url: streamUrls(true, url, 'iex').stocks });
-  let rawCount = 0;
-  raw.onTrade(() => rawCount++);
-  raw.onQuote(() => rawCount++);
-  raw.subscribeForTrades(['*']);
-  raw.subscribeForQuotes(['*']);
-  raw.connect();
-
-  // The same feed through the pack's node into a flow.
-  await helper.startServer();
+function nodeRed(url, stream, withFunction) {
   const flow = [
     { id: 'tab', type: 'tab', label: 'bench' },
     { id: 'acct', type: 'alpaca-account', name: 'bench', mode: 'sim', feed: 'iex', endpoint: url, liveAck: false },
-    { id: 'stream', type: 'alpaca-stream', z: 'tab', account: 'acct', kind: 'stocks', symbols: '*', channels: ['trades', 'quotes'], output: 'all', watchdog: 0, pollAfter: 0, alertAfter: 0, wires: [['sink'], []] },
-    { id: 'sink', type: 'helper', z: 'tab' },
+    {
+      id: 'stream',
+      type: 'alpaca-stream',
+      z: 'tab',
+      account: 'acct',
+      kind: 'stocks',
+      symbols: SYMBOLS.join(','),
+      channels: ['trades'],
+      watchdog: 0,
+      pollAfter: 0,
+      alertAfter: 0,
+      ...stream,
+      wires: [[withFunction ? 'fn' : 'sink'], []],
+    },
+    ...(withFunction ? [{ id: 'fn', type: 'function', z: 'tab', name: 'one line', func: 'return msg;', outputs: 1, noerr: 0, wires: [['sink']] }] : []),
+    { id: 'sink', type: 'bench-sink', z: 'tab', total: TRADES, wires: [] },
   ];
-  await helper.load([accountNode, streamNode], flow);
-  // The helper records every send in sinon spies: off for a throughput run.
-  helper._sandbox.restore();
-  let flowCount = 0;
-  helper.getNode('sink').on('input', () => flowCount++);
+  return spawnChild(path.join(__dirname, 'lib', 'nodered-consumer.js'), [JSON.stringify({ flow: placed(flow), settings: process.env.BENCH_SYNC ? { runtimeSyncDelivery: true } : {} })]);
+}
 
-  const deadline = Date.now() + 15000;
-  while ((flowCount === 0 || rawCount === 0) && Date.now() < deadline) await sleep(50);
-  if (flowCount === 0 || rawCount === 0) throw new Error('no events arrived');
-  await sleep(1000); // warm-up
-  const r0 = rawCount;
-  const f0 = flowCount;
-  const t0 = process.hrtime.bigint();
-  await sleep(seconds * 1000);
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  const rawRate = (rawCount - r0) / elapsed;
-  const flowRate = (flowCount - f0) / elapsed;
-  const ratio = flowRate / rawRate;
+/** One consumer, one replay: events/s and CPU µs per event. */
+async function runOnce(server, frames, start) {
+  const subscribed = new Promise((resolve) => server.once('subscribed', resolve));
+  const child = start(server.url);
+  try {
+    await Promise.all([subscribed, child.next('ready')]);
+    await sleep(SETTLE_MS); // whatever the consumer still does after starting is not measured
+    const done = child.next('done', 600_000);
+    await server.blast(frames);
+    const r = await done;
+    return { rate: (r.events / r.ms) * 1000, cpu: r.cpuUs / r.events, delivered: r.delivered, msgs: r.msgs };
+  } finally {
+    await child.stop();
+  }
+}
 
-  raw.disconnect();
-  await helper.unload();
-  await helper.stopServer();
-  await sim.stop();
+async function main() {
+  const server = new ReplayServer();
+  await server.start();
+  const frames = tradeFrames({ total: TRADES, perFrame: PER_FRAME, symbols: SYMBOLS });
+  const where = machine();
+  const list = consumers();
+  const results = new Map(list.map(([key]) => [key, []]));
+  try {
+    for (let run = 1; run <= RUNS; run++) {
+      for (const [key, label, start] of list) {
+        const r = await runOnce(server, frames, start);
+        results.get(key).push(r);
+        console.log(`run ${run}/${RUNS} ${label}: ${r.rate.toFixed(0)} events/s, ${r.cpu.toFixed(2)} µs CPU/event, ${r.msgs} msgs`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
 
-  const nproc = execSync('nproc').toString().trim();
-  const nodeVersion = execSync('node --version').toString().trim();
-  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  console.log(`raw SDK handler:           ${rawRate.toFixed(0)} events/s`);
-  console.log(`alpaca-stream into a flow: ${flowRate.toFixed(0)} events/s`);
-  console.log(`ratio (flow / raw):        ${ratio.toFixed(3)}`);
-
-  const readme = path.join(__dirname, 'README.md');
-  const existing = fs.existsSync(readme) ? fs.readFileSync(readme, 'utf8') : '# Benchmarks\n';
-  const heading = existing.includes('## Stream throughput')
-    ? ''
-    : `\n## Stream throughput\n\nMarket events per second from the simulator (every stock's trades and quotes, tick every ${tickMs} ms) through \`alpaca-stream\` into a flow, against the official SDK's own \`onTrade\`/\`onQuote\` handlers on the same simulator in the same process, measured by \`node bench/stream.js [seconds] [tickMs]\`. A ratio near 1 means the node keeps up with everything the socket delivers.\n`;
-  const entry =
-    `\n### ${date} UTC, nproc ${nproc}, Node ${nodeVersion}, ${os.cpus()[0]?.model?.trim() || 'cpu'}, ${seconds} s, tick ${tickMs} ms\n\n` +
-    '| Consumer | events/s |\n| --- | --- |\n' +
-    `| raw SDK handler | ${rawRate.toFixed(0)} |\n` +
-    `| alpaca-stream into a flow | ${flowRate.toFixed(0)} |\n` +
-    `| ratio (flow / raw) | ${ratio.toFixed(3)} |\n`;
-  fs.appendFileSync(readme, heading + entry);
+  const raw = results.get('raw');
+  const rawRate = raw ? median(raw.map((r) => r.rate)) : NaN;
+  const rawCpu = raw ? median(raw.map((r) => r.cpu)) : NaN;
+  const rows = list.map(([key, label]) => {
+    const rs = results.get(key);
+    const rate = rs.map((r) => r.rate);
+    const cpu = rs.map((r) => r.cpu);
+    return [label, spread(rate), (median(rate) / rawRate).toFixed(2), spread(cpu, 2), (median(cpu) - rawCpu).toFixed(2), String(median(rs.map((r) => r.msgs)))];
+  });
+  const feed = results.get('feed');
+  const own = feed && raw ? median(feed.map((r) => r.cpu)) - rawCpu : NaN;
+  const body = [
+    `Measured by \`node bench/stream.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). A loopback replay server sends ${TRADES.toLocaleString('en')} trades of ${SYMBOLS.length} symbols, ${PER_FRAME} to a msgpack frame, as fast as the consumer drains its socket (faster than every consumer: the consumer is the bottleneck). Each consumer runs alone, in a process of its own; ${RUNS} runs each, interleaved. Figures are medians (min–max). CPU is the consumer process's user + system time from its first event to the last, per event.${NOTE ? ` ${NOTE}` : ''}`,
+    '',
+    table(['Consumer', 'events/s', '× raw SDK', 'CPU µs/event', 'CPU µs/event over raw SDK', 'msgs'], rows),
+    '',
+    Number.isFinite(own) ? `The pack's own work per event (market feed, normalising, routing, msg building; no Node-RED): ${own.toFixed(2)} µs of CPU over the raw SDK's handler.` : '',
+  ].join('\n');
+  console.log(`\n${body}`);
+  if (WRITE) writeSection('Stream throughput', body);
 }
 
 main().then(

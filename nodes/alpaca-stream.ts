@@ -1,14 +1,14 @@
 // Market data (stocks, crypto, options, news) from the account's shared socket of that kind: one
-// msg per event on output 1, connection events on output 2. Subscriptions change by msg. The
-// work is in lib/alpaca/market-feed.ts and the lib/stream-*.ts modules; this file adapts them.
+// msg per event (or per batch) on output 1, connection events on output 2. Subscriptions change by
+// msg. The work is in lib/alpaca/market-feed.ts and lib/streams/; this file adapts them.
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { ConnectionStatus } from './lib/core/broker';
 import { accountOf, applyStreamTuning, useConnection } from './lib/node-red/account';
 import { connectionOutput } from './lib/node-red/connection-output';
 import { status, streamStatus } from './lib/node-red/status';
-import type { FeedEvent, MarketSubscriber, StreamStatus } from './lib/streams/events';
+import { MarketOutput } from './lib/streams/delivery';
+import type { MarketSubscriber, StreamStatus } from './lib/streams/events';
 import { effectiveChannels, parseStreamCommand, resolveStreamSettings, wantedFor, type StreamDef, type StreamSettings } from './lib/streams/input';
-import { OutputGate } from './lib/streams/output';
 
 interface StreamNodeDef extends NodeDef, StreamDef {
   account: string;
@@ -45,29 +45,14 @@ export default function (RED: NodeAPI): void {
       detail = symbols.size === 0 ? 'no symbols' : symbols.size <= 3 ? [...symbols].join(' ') : `${symbols.size} symbols`;
     };
 
-    const sendEvent = (e: FeedEvent) => {
-      const msg: Record<string, unknown> = { topic: e.symbol, event: e.channel, kind, payload: { ...e.payload } };
-      if (e.recovered) msg.recovered = true;
-      if (e.polled) msg.polled = true;
-      node.send([msg as unknown as NodeMessageInFlow, null]);
-    };
-    const gate = new OutputGate<FeedEvent>({
-      deliver: sendEvent,
-      conflateKey:
-        settings.output === 'conflate'
-          ? (e) => (e.channel === 'quotes' || (settings.conflateTrades && e.channel === 'trades') ? `${e.channel}|${e.symbol}` : undefined)
-          : undefined,
-      intervalMs: settings.output === 'conflate' ? settings.conflateMs : 0,
-      maxPerSecond: settings.maxRate,
-      capacity: 1000,
-    });
+    const output = new MarketOutput(settings, (msg) => node.send(msg as unknown as NodeMessageInFlow));
     const output2 = connectionOutput(node, kind, `${kind} stream`, settings.alertAfterMs, () => streamState.state);
 
     const subscriber: MarketSubscriber = {
       id: node.id,
       watchdogMs: settings.watchdogMs,
       pollAfterMs: settings.pollAfterMs,
-      onEvent: (e) => gate.push(e),
+      onEvent: output.push,
       onStatus: (s) => {
         streamState = s;
         showStatus();
@@ -108,7 +93,7 @@ export default function (RED: NodeAPI): void {
     });
 
     node.on('close', () => {
-      gate.close();
+      output.close();
       output2.stop();
       feed.detach(node.id);
       node.status({});

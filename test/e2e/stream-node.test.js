@@ -144,6 +144,23 @@ describe('alpaca-stream node on the simulator', function () {
     ['another data kind', { kind: 'crypto', payload: 'BTC/USD' }, /streams stocks/],
     ['symbols not strings', { payload: ['AAPL', null] }, /non-empty string/],
   ];
+  it('batch mode sends arrays of the same events, in the same order, one channel per msg', async function () {
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 20, marketHours: 'always' } });
+    await helper.load(
+      NODES,
+      flow([streamDef('a', { symbols: 'AAPL, MSFT' }), streamDef('b', { symbols: 'AAPL, MSFT', channels: ['trades', 'quotes'], batch: 'all', batchSize: 5, batchMs: 200 })]),
+    );
+    const got = record(['a-data', 'b-data']);
+    await sim();
+    await waitFor(() => got['b-data'].filter((m) => m.event === 'trades').length >= 4, 10000, 'trade batches');
+    const batches = got['b-data'];
+    assert.ok(batches.every((m) => m.topic === '*' && Array.isArray(m.payload) && m.payload.length >= 1 && m.payload.length <= 5));
+    assert.ok(batches.some((m) => m.event === 'quotes') && batches.every((m) => m.payload.every((p) => (m.event === 'trades' ? 'price' in p : 'bid' in p))), 'one channel per msg');
+    const batched = batches.filter((m) => m.event === 'trades').flatMap((m) => m.payload.map((p) => `${p.symbol}:${p.id}`));
+    const single = got['a-data'].map((m) => `${m.topic}:${m.payload.id}`);
+    assert.deepStrictEqual(batched, single.slice(0, batched.length), 'the per-event node saw the same trades in the same order');
+  });
+
   it('refuses malformed msgs with a Catch-able error and leaves the subscriptions as they were', async function () {
     helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always' } });
     await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL, MSFT' })]));
@@ -201,6 +218,30 @@ describe('alpaca-stream node on the simulator', function () {
     for (let i = 1; i < times.length; i++) assert.strictEqual(times[i] - times[i - 1], 60000, `bar ${i} follows bar ${i - 1} by one minute`);
     assert.strictEqual(got['a-data'].filter((m) => m.recovered).length, recovered.payload.count);
     assert.ok(got['a-data'].every((m) => m.event === 'bars' && m.topic === 'AAPL'));
+    const { recovery } = helper.getNode('acct').connection.diagnostics().feeds.stocks;
+    assert.strictEqual(recovery.gapFills, 1, 'one gap fill for the one reconnect');
+    assert.strictEqual(recovery.requests, 1, 'one REST request for it');
+  });
+
+  it('a reconnect that cannot have missed a bar asks REST nothing, and says so on the account\'s health', async function () {
+    // speed 12: a simulated minute every 5 s. Dropped right after a bar and back within ~1 s, no bar can be missing.
+    helper.settings({ alpacaSimulator: { seed: 3, tickMs: 50, marketHours: 'always', speed: 12 }, alpacaStreams: { initialReconnectMs: 50, reconnectJitter: 0 } });
+    await helper.load(NODES, flow([streamDef('a', { symbols: 'AAPL', channels: ['bars'], output: 'bars' })]));
+    const got = record(['a-data', 'a-conn']);
+    const s = await sim();
+    await waitFor(() => got['a-data'].length >= 1, 15000, 'a live bar');
+    const dataRequests = async () => (await (await fetch(`${s.url}/sim/requests?since=0`)).json()).requests.filter((r) => r.api === 'data').length;
+    const dataBefore = await dataRequests();
+    s.dropStreams();
+    await waitFor(() => got['a-conn'].some((m) => m.event === 'recovered'), 10000, 'recovery after the drop');
+    assert.strictEqual(got['a-conn'].find((m) => m.event === 'recovered').payload.count, 0);
+    const { recovery } = helper.getNode('acct').connection.diagnostics().feeds.stocks;
+    assert.deepStrictEqual([recovery.gapFills, recovery.gapFillsSkipped, recovery.requests], [0, 1, 0]);
+    assert.strictEqual(await dataRequests(), dataBefore, 'no market-data request reached the simulator');
+    const n = got['a-data'].length;
+    await waitFor(() => got['a-data'].length > n, 15000, 'the next live bar');
+    const times = got['a-data'].map((m) => m.payload.time);
+    assert.strictEqual(times[times.length - 1] - times[times.length - 2], 60000, 'no bar was missed');
   });
 
   it('options data on the simulator says clearly that it is not available', async function () {

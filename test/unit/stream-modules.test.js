@@ -1,11 +1,15 @@
 'use strict';
 // The stream nodes' plain modules on their own: ref-counted subscriptions, msg commands, the
-// output gate (conflation, bounded queue), stream health (watchdog, polling, gap fill, alarm)
-// with a fake clock, and exactly-once order tracking.
+// output gate (conflation, bounded queue), batching and the delivery chain, normalising SDK
+// events, the market feed's routing and gap fill (fake SDK stream and REST), stream health
+// (watchdog, polling, gap fill, alarm) with a fake clock, and exactly-once order tracking.
 const assert = require('assert');
+const { EventEmitter } = require('events');
 const { SubscriptionBook } = require('../../dist/lib/streams/subscriptions');
 const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrderFilter, effectiveChannels } = require('../../dist/lib/streams/input');
-const { OutputGate } = require('../../dist/lib/streams/output');
+const { OutputGate, Batcher } = require('../../dist/lib/streams/output');
+const { MarketOutput } = require('../../dist/lib/streams/delivery');
+const { AlpacaMarketFeed, normaliseTrade } = require('../../dist/lib/alpaca/market-feed');
 const { RecentKeys } = require('../../dist/lib/core/recent-keys');
 const { StreamHealth, OutageAlarm } = require('../../dist/lib/streams/health');
 const { OrderTracker, updateKey } = require('../../dist/lib/streams/order-tracker');
@@ -164,6 +168,244 @@ describe('stream modules', () => {
       k.add('b');
       k.add('c');
       assert.ok(!k.has('a') && k.has('b') && k.has('c'));
+    });
+  });
+
+  describe('normalising SDK events', () => {
+    it('reads the time from the Date the SDK parsed and keeps its nanosecond text: no second parse', () => {
+      const at = Date.parse('2025-01-02T15:04:05.678Z');
+      const sdkTrade = { symbol: 'AAPL', id: 7, exchange: 'V', price: 101.5, size: 100, timestamp: new Date(at), timestampRaw: '2025-01-02T15:04:05.678099211Z', conditions: ['@'], tape: 'C' };
+      const parse = Date.parse;
+      Date.parse = () => {
+        throw new Error('Date.parse called on the hot path');
+      };
+      let e;
+      try {
+        e = normaliseTrade(sdkTrade);
+      } finally {
+        Date.parse = parse;
+      }
+      assert.deepStrictEqual(e.payload, { symbol: 'AAPL', price: 101.5, size: 100, exchange: 'V', id: 7, conditions: ['@'], tape: 'C', timestamp: '2025-01-02T15:04:05.678099211Z', time: at });
+      // Raw wire keys (REST fallbacks) still work, text parsed once.
+      const wire = normaliseTrade({ S: 'MSFT', p: '2.5', s: 3, t: '2025-01-02T15:04:05Z', tks: 'B' });
+      assert.strictEqual(wire.payload.time, Date.parse('2025-01-02T15:04:05Z'));
+      assert.strictEqual(wire.payload.timestamp, '2025-01-02T15:04:05Z');
+      assert.strictEqual(wire.payload.price, 2.5);
+      assert.strictEqual(wire.payload.takerSide, 'B');
+    });
+  });
+
+  describe('delivery: per event, batched, conflated, rate-capped', () => {
+    const settings = (over) => resolveStreamSettings({ kind: 'stocks', symbols: 'AAPL', channels: ['trades', 'quotes'], ...over });
+    const ev = (channel, symbol, id, extra = {}) => ({ channel, symbol, payload: { symbol, id, time: id }, ...extra });
+
+    it('one msg per event carries the payload the feed built for this node: no copy', () => {
+      const out = [];
+      const o = new MarketOutput(settings({}), (m) => out.push(m));
+      const e = ev('trades', 'AAPL', 1);
+      o.push(e);
+      o.push(ev('quotes', 'MSFT', 2, { polled: true }));
+      assert.strictEqual(out[0].payload, e.payload, 'the very object, not a copy');
+      assert.match(out[0]._msgid, /^[0-9a-f]{16}$/, "a msg id as Node-RED writes them, so the runtime need not make one");
+      assert.notStrictEqual(out[0]._msgid, out[1]._msgid);
+      assert.deepStrictEqual(out.map((m) => [m.topic, m.event, m.kind, m.polled]), [
+        ['AAPL', 'trades', 'stocks', undefined],
+        ['MSFT', 'quotes', 'stocks', true],
+      ]);
+      o.close();
+    });
+
+    it('batches every symbol of a channel: N events or T ms, whichever first, oldest first', async () => {
+      const t = fakeTimers();
+      const out = [];
+      const o = new MarketOutput(settings({ batch: 'all', batchSize: 3, batchMs: 50 }), (m) => out.push(m), t);
+      for (let i = 1; i <= 4; i++) o.push(ev('trades', i % 2 ? 'AAPL' : 'MSFT', i));
+      o.push(ev('quotes', 'AAPL', 5));
+      assert.deepStrictEqual(out.map((m) => [m.topic, m.event, m.payload.map((p) => p.id)]), [['*', 'trades', [1, 2, 3]]], 'full batch out at once');
+      assert.strictEqual(o.pending, 2);
+      await t.advance(49);
+      assert.strictEqual(out.length, 1);
+      await t.advance(1);
+      assert.deepStrictEqual(out.slice(1).map((m) => [m.event, m.payload.map((p) => p.id)]), [
+        ['trades', [4]],
+        ['quotes', [5]],
+      ]);
+      assert.strictEqual(o.pending, 0);
+      o.close();
+      assert.strictEqual(t.count, 0);
+    });
+
+    it('batches per symbol, and keeps recovered events in batches of their own, in order', async () => {
+      const t = fakeTimers();
+      const out = [];
+      const o = new MarketOutput(settings({ batch: 'symbol', batchSize: 10, batchMs: 100, channels: ['bars'] }), (m) => out.push(m), t);
+      o.push(ev('bars', 'AAPL', 1));
+      o.push(ev('bars', 'MSFT', 2));
+      o.push(ev('bars', 'AAPL', 3, { recovered: true }));
+      o.push(ev('bars', 'AAPL', 4, { recovered: true }));
+      o.push(ev('bars', 'AAPL', 5));
+      await t.advance(100);
+      assert.deepStrictEqual(out.map((m) => [m.topic, m.recovered, m.payload.map((p) => p.id)]), [
+        ['AAPL', undefined, [1]],
+        ['AAPL', true, [3, 4]],
+        ['MSFT', undefined, [2]],
+        ['AAPL', undefined, [5]],
+      ]);
+      o.close();
+    });
+
+    it('conflates first, then batches, and caps msgs (not events) per second', async () => {
+      const t = fakeTimers();
+      const out = [];
+      const o = new MarketOutput(settings({ output: 'conflate', conflateMs: 100, batch: 'all', batchSize: 2, batchMs: 10, maxRate: 20 }), (m) => out.push(m), t);
+      o.push(ev('quotes', 'AAPL', 1));
+      o.push(ev('quotes', 'AAPL', 2));
+      o.push(ev('quotes', 'MSFT', 3));
+      o.push(ev('trades', 'AAPL', 4));
+      await t.advance(100);
+      assert.deepStrictEqual(out.map((m) => [m.event, m.payload.map((p) => p.id)]), [
+        ['trades', [4]],
+        ['quotes', [2, 3]],
+      ]);
+      o.close();
+      assert.strictEqual(t.count, 0, 'no timer left');
+    });
+
+    it('a Batcher hands out a batch that a newcomer cannot join before starting the next', () => {
+      const out = [];
+      const b = new Batcher({ size: 5, ms: 1000, key: () => 'k', joins: (a, x) => a.kind === x.kind, deliver: (items) => out.push(items.map((x) => x.v)), timers: fakeTimers() });
+      b.push({ kind: 'a', v: 1 });
+      b.push({ kind: 'b', v: 2 });
+      assert.deepStrictEqual(out, [[1]]);
+      assert.strictEqual(b.pending, 1);
+      b.close();
+      b.push({ kind: 'b', v: 3 });
+      assert.strictEqual(b.pending, 0, 'closed: nothing taken');
+    });
+  });
+
+  describe('market feed: routing and gap fill (fake SDK stream and REST)', () => {
+    const MIN = 60_000;
+    const T0 = Date.parse('2025-01-02T15:00:00Z');
+
+    function fakeStream() {
+      const s = new EventEmitter();
+      s.state = 'authenticated';
+      s.getState = () => s.state;
+      s.subscribed = {};
+      for (const ch of ['Trades', 'Quotes', 'Bars', 'UpdatedBars', 'DailyBars', 'Statuses', 'News']) {
+        s[`subscribeFor${ch}`] = (list) => (s.subscribed[ch] = [...new Set([...(s.subscribed[ch] ?? []), ...list])]);
+        s[`unsubscribeFrom${ch}`] = (list) => (s.subscribed[ch] = (s.subscribed[ch] ?? []).filter((x) => !list.includes(x)));
+      }
+      s.drop = async () => {
+        s.state = 'waiting to reconnect';
+        s.emit('state_change', 'disconnected');
+        await new Promise((r) => setImmediate(r));
+      };
+      s.up = () => {
+        s.state = 'authenticated';
+        s.emit('authenticated');
+      };
+      s.bar = (symbol, start) => s.emit('bar', { symbol, open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, timestamp: new Date(start), timestampRaw: new Date(start).toISOString() });
+      s.trade = (symbol, id) => s.emit('trade', { symbol, id, price: 1, size: 1, exchange: 'V', conditions: ['@'], tape: 'C', timestamp: new Date(T0 + id), timestampRaw: new Date(T0 + id).toISOString() });
+      return s;
+    }
+
+    async function setup() {
+      const stream = fakeStream();
+      const requests = [];
+      const broker = { now: T0 + MIN + 2000 };
+      const rest = {
+        rest: (call) =>
+          call({
+            marketData: {
+              stocks: {
+                stockBars: (params) =>
+                  new Promise((resolve) => {
+                    requests.push({ params, resolve });
+                  }),
+              },
+            },
+          }),
+      };
+      const source = { acquire: async () => ({ stream, release: () => undefined, forceReconnect: () => undefined }) };
+      const feed = new AlpacaMarketFeed(rest, source, 'iex', 'stocks', undefined, () => broker.now);
+      const got = { a: [], b: [], conn: [] };
+      const sub = (id) => ({ id, watchdogMs: 0, pollAfterMs: 0, onEvent: (e) => got[id].push(e), onStatus: () => undefined, onConnectionEvent: (e) => id === 'a' && got.conn.push(e.event) });
+      feed.attach(sub('a'));
+      feed.attach(sub('b'));
+      await new Promise((r) => setImmediate(r));
+      stream.up();
+      return { stream, requests, broker, feed, got };
+    }
+    const tick = () => new Promise((r) => setImmediate(r));
+
+    it('every further node holding a pair gets a payload of its own', async () => {
+      const { stream, feed, got } = await setup();
+      feed.subscribe('a', { trades: ['AAPL'] });
+      feed.subscribe('b', { trades: ['*'] });
+      stream.trade('AAPL', 1);
+      stream.trade('MSFT', 2);
+      assert.deepStrictEqual([got.a.length, got.b.length], [1, 2]);
+      assert.deepStrictEqual(got.a[0].payload, got.b[0].payload);
+      assert.notStrictEqual(got.a[0].payload, got.b[0].payload);
+      assert.notStrictEqual(got.a[0].payload.conditions, got.b[0].payload.conditions);
+      feed.unsubscribe('b', { trades: ['*'] });
+      stream.trade('MSFT', 3);
+      assert.strictEqual(got.b.length, 2, 'b let go of the wildcard');
+      assert.strictEqual(feed.stats.tracked, 1, 'symbols seen only through the wildcard are forgotten');
+      feed.close();
+    });
+
+    it('asks REST for missed bars only when a bar can have been missed, once per feed, folding reconnects during a fill', async () => {
+      const { stream, requests, broker, feed, got } = await setup();
+      feed.subscribe('a', { bars: ['AAPL', 'MSFT'] });
+      stream.bar('AAPL', T0);
+      stream.bar('MSFT', T0);
+      // 15:01:05 -> 15:01:07: the 15:00 bars (the newest possible) were already here.
+      broker.now = T0 + MIN + 5000;
+      await stream.drop();
+      broker.now = T0 + MIN + 7000;
+      stream.up();
+      await tick();
+      // 15:01:40 -> 15:01:45: no minute boundary during the outage.
+      broker.now = T0 + MIN + 40_000;
+      await stream.drop();
+      broker.now = T0 + MIN + 45_000;
+      stream.up();
+      await tick();
+      assert.strictEqual(requests.length, 0, 'no REST request for outages that cannot hide a bar');
+      assert.deepStrictEqual(got.conn.filter((e) => e === 'recovered').length, 2, 'each reconnect still reports its (empty) recovery');
+      // 15:01:58 -> 15:02:03: the 15:01 bars came out meanwhile.
+      broker.now = T0 + MIN + 58_000;
+      await stream.drop();
+      broker.now = T0 + 2 * MIN + 3000;
+      stream.up();
+      await tick();
+      assert.strictEqual(requests.length, 1);
+      assert.strictEqual(requests[0].params.start.getTime(), T0 + MIN, 'from the minute after the last bar seen');
+      assert.strictEqual(requests[0].params.symbols, 'AAPL,MSFT', 'one request for every symbol');
+      // Two more drops while the fill runs, and a live bar: folded into one more (empty) pass; the live bar waits.
+      for (let i = 0; i < 2; i++) {
+        await stream.drop();
+        stream.up();
+        await tick();
+      }
+      stream.bar('AAPL', T0 + 2 * MIN);
+      requests[0].resolve({ bars: { AAPL: [{ open: 1, high: 1, low: 1, close: 1, volume: 1, timestamp: new Date(T0 + MIN) }] } });
+      for (let i = 0; i < 5; i++) await tick();
+      assert.strictEqual(requests.length, 1, 'the folded reconnects found nothing more to ask');
+      assert.deepStrictEqual(
+        got.a.filter((e) => e.symbol === 'AAPL').map((e) => [(e.payload.time - T0) / MIN, e.recovered === true]),
+        [
+          [0, false],
+          [1, true],
+          [2, false],
+        ],
+      );
+      assert.deepStrictEqual(feed.stats.recovery, { requests: 1, gapFills: 1, gapFillsSkipped: 3, gapFillsCoalesced: 2, probes: 0, polls: 0 });
+      assert.strictEqual(feed.stats.held, 0);
+      feed.close();
     });
   });
 

@@ -192,7 +192,7 @@ export class AlpacaConnection implements BrokerConnection {
   marketFeed(kind: MarketKind): AlpacaMarketFeed {
     let feed = this.marketFeeds.get(kind);
     if (!feed) {
-      feed = new AlpacaMarketFeed(this.transport, this.pool, this.stockFeed, kind);
+      feed = new AlpacaMarketFeed(this.transport, this.pool, this.stockFeed, kind, undefined, () => this.now());
       this.marketFeeds.set(kind, feed);
     }
     return feed;

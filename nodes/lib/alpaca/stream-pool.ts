@@ -135,6 +135,9 @@ export class StreamPool implements StreamSource {
       wsFactory: ((url: string, codec: string) => {
         const ws = new WebSocket(url, {
           perMessageDeflate: false,
+          // One frame per event-loop turn: a burst waits in the socket (TCP backpressure), not as
+          // thousands of msgs in Node-RED's delivery queue that outlive the young heap.
+          allowSynchronousEvents: false,
           headers: codec === 'msgpack' ? { 'Content-Type': 'application/msgpack' } : undefined,
         });
         entry.socket = ws;

@@ -96,12 +96,20 @@ export function epochMs(value: unknown): number {
   return NaN;
 }
 
-/** ISO string of a timestamp value; keeps a precise RFC-3339 string as it came. */
-export function isoTime(value: unknown, fallbackMs: number): { timestamp: string; time: number } {
-  const time = epochMs(value);
-  if (!Number.isFinite(time)) return { timestamp: new Date(fallbackMs).toISOString(), time: fallbackMs };
-  if (typeof value === 'string') return { timestamp: value, time };
-  return { timestamp: new Date(time).toISOString(), time };
+/**
+ * Both forms of an SDK object's time. The SDK has already parsed it: its Date gives the epoch ms
+ * (read, never parsed again) and its lossless RFC-3339 string is kept as it came. `date` may also
+ * be text or a number (raw wire keys); without any usable time, now stands in.
+ */
+export function brokerTime(date: unknown, text: unknown): { timestamp: string; time: number } {
+  let time = epochMs(date);
+  if (!Number.isFinite(time)) time = epochMs(text);
+  if (!Number.isFinite(time)) {
+    const now = Date.now();
+    return { timestamp: new Date(now).toISOString(), time: now };
+  }
+  if (typeof text === 'string' && text) return { timestamp: text, time };
+  return { timestamp: typeof date === 'string' ? date : new Date(time).toISOString(), time };
 }
 
 export function connectionEvent(event: ConnectionEventName, status: StreamStatus, now: number, extra: Partial<ConnectionEvent> = {}): ConnectionEvent {

@@ -51,6 +51,9 @@ export class StreamHealth extends EventEmitter {
   private readonly timers: Timers;
   private downSince?: number;
   private lastDataAt = 0;
+  /** Events since the start, and their number when the watchdog last looked. */
+  private events = 0;
+  private eventsSeen = 0;
   private watchdogTimer?: unknown;
   private pollTimer?: unknown;
   private probing = false;
@@ -151,9 +154,9 @@ export class StreamHealth extends EventEmitter {
     this.emitEvent('unavailable');
   }
 
-  /** Data arrived: the cheapest possible bookkeeping, it runs for every event. */
+  /** Data arrived: the cheapest possible bookkeeping (a count, no clock read), it runs for every event. */
   data(): void {
-    this.lastDataAt = this.timers.now();
+    this.events++;
   }
 
   /** Re-reads the watchdog setting (a node joined or left). */
@@ -199,6 +202,11 @@ export class StreamHealth extends EventEmitter {
     if (this.closed || this.isDown) return;
     const ms = this.options.watchdogMs();
     if (!(ms > 0)) return;
+    // Data since the last look counts as data now: silence is still caught within 1.5x the setting.
+    if (this.events !== this.eventsSeen) {
+      this.eventsSeen = this.events;
+      this.lastDataAt = this.timers.now();
+    }
     const silentFor = this.timers.now() - this.lastDataAt;
     if (silentFor < ms || this.probing) return this.armWatchdog();
     this.probing = true;

@@ -8,6 +8,9 @@ import { BAR_CHANNELS, KIND_CHANNELS, MARKET_KINDS, type MarketChannel, type Mar
 import type { Wanted } from './subscriptions';
 
 export type OutputMode = 'all' | 'bars' | 'conflate';
+/** Batching: off (one msg per event), every symbol of a channel in one msg, or one msg per symbol. */
+export type BatchMode = 'off' | 'all' | 'symbol';
+export const BATCH_MODES: readonly BatchMode[] = ['off', 'all', 'symbol'];
 
 export interface StreamSettings {
   kind: MarketKind;
@@ -17,6 +20,11 @@ export interface StreamSettings {
   /** Conflation interval for quotes (and trades when conflateTrades). */
   conflateMs: number;
   conflateTrades: boolean;
+  batch: BatchMode;
+  /** A batch goes out when it holds this many events… */
+  batchSize: number;
+  /** …or this long after its first event, whichever comes first. */
+  batchMs: number;
   /** Most msgs per second (0 = unlimited); beyond it a bounded queue drops the oldest. */
   maxRate: number;
   watchdogMs: number;
@@ -31,6 +39,9 @@ export interface StreamDef {
   output?: string;
   conflateMs?: string | number;
   conflateTrades?: boolean;
+  batch?: string;
+  batchSize?: string | number;
+  batchMs?: string | number;
   maxRate?: string | number;
   watchdog?: string | number;
   alertAfter?: string | number;
@@ -73,6 +84,13 @@ function seconds(v: unknown, fallback: number, what: string, min = 0): number {
   return n;
 }
 
+function whole(v: unknown, fallback: number, what: string, min: number, max: number): number {
+  if (v === undefined || v === null || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(what, `${what} must be a whole number from ${min} to ${max} (got ${show(v)})`);
+  return n;
+}
+
 /** The dialog's settings, checked. Throws with what is wrong. */
 export function resolveStreamSettings(def: StreamDef): StreamSettings {
   const kind = def.kind || 'stocks';
@@ -81,6 +99,8 @@ export function resolveStreamSettings(def: StreamDef): StreamSettings {
   if (channels.length === 0) throw new InputError('channels', 'choose at least one channel');
   const output = (def.output || 'all') as OutputMode;
   if (!['all', 'bars', 'conflate'].includes(output)) throw new InputError('output', `unknown output mode ${show(output)}`);
+  const batch = (def.batch || 'off') as BatchMode;
+  if (!BATCH_MODES.includes(batch)) throw new InputError('batch', `unknown batch mode ${show(batch)}: use ${BATCH_MODES.join(', ')}`);
   return {
     kind,
     symbols: parseSymbols(def.symbols ?? '', kind),
@@ -88,6 +108,9 @@ export function resolveStreamSettings(def: StreamDef): StreamSettings {
     output,
     conflateMs: seconds(def.conflateMs, 1000, 'conflation interval (ms)', 10),
     conflateTrades: def.conflateTrades === true,
+    batch,
+    batchSize: whole(def.batchSize, 100, 'batch size (events)', 1, 10_000),
+    batchMs: whole(def.batchMs, 100, 'batch time (ms)', 1, 60_000),
     maxRate: seconds(def.maxRate, 0, 'max msgs per second'),
     watchdogMs: seconds(def.watchdog, 60, 'watchdog (s)') * 1000,
     alertAfterMs: seconds(def.alertAfter, 2, 'alert after (min)') * 60_000,

@@ -1,6 +1,6 @@
 // Protection against a slow downstream flow: conflation (only the latest event per key per
-// interval) and a bounded queue drained at a fixed rate that drops the oldest when full. Plus a
-// bounded set of recently seen keys for de-duplication. Timers injectable for unit tests.
+// interval), batching (many events to one msg, by count or time) and a bounded queue drained at a
+// fixed rate that drops the oldest when full. Timers injectable for unit tests.
 import { realTimers, type Timers } from './health';
 
 export interface OutputGateOptions<T> {
@@ -114,5 +114,71 @@ export class OutputGate<T> {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
+  }
+}
+
+export interface BatcherOptions<T> {
+  /** A batch goes out when it holds this many items… */
+  size: number;
+  /** …or at most this long after the first item waiting, whichever comes first. */
+  ms: number;
+  /** Items with the same key share a batch. */
+  key(item: T): string;
+  /** Whether `item` may join a batch that began with `first`; if not, that batch goes out first (order kept). */
+  joins?(first: T, item: T): boolean;
+  deliver(items: T[]): void;
+  timers?: Timers;
+}
+
+/** Many items to one delivery: per key, `size` items or `ms` after the first item waiting. */
+export class Batcher<T> {
+  private readonly open = new Map<string, T[]>();
+  private timer?: unknown;
+  private readonly timers: Timers;
+  private closed = false;
+
+  constructor(private readonly o: BatcherOptions<T>) {
+    this.timers = o.timers ?? realTimers;
+  }
+
+  push(item: T): void {
+    if (this.closed) return;
+    const key = this.o.key(item);
+    let batch = this.open.get(key);
+    if (batch && this.o.joins && !this.o.joins(batch[0], item)) {
+      this.open.delete(key);
+      this.o.deliver(batch);
+      batch = undefined;
+    }
+    if (!batch) this.open.set(key, (batch = []));
+    batch.push(item);
+    if (batch.length >= this.o.size) {
+      this.open.delete(key);
+      this.o.deliver(batch);
+      return;
+    }
+    this.timer ??= this.timers.setTimeout(() => this.flush(), this.o.ms);
+  }
+
+  /** Items waiting in open batches. */
+  get pending(): number {
+    let n = 0;
+    for (const batch of this.open.values()) n += batch.length;
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.open.clear();
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    const batches = [...this.open.values()];
+    this.open.clear();
+    for (const batch of batches) this.o.deliver(batch);
   }
 }

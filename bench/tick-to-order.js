@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+'use strict';
+// Tick to order: from the moment a trade leaves the server to the moment the order it triggers
+// arrives there, with the official SDK's own handler as the baseline and the pack's full flow:
+//   alpaca-stream -> function -> alpaca-rate-gate -> alpaca-breaker -> alpaca-order
+// Both run alone, in a process of their own, against the loopback replay server (market data;
+// REST and the trading stream pass through to the built-in simulator). A background of ordinary
+// trades keeps the stream busy; every 60/--per-minute s one trade is a signal (condition "X") and
+// the consumer places a market order for it at once (client order id tto-<trade id>). The account's
+// budget is never short (1000 a minute, simulator limit out of reach). Reports p50/p90/p99 per
+// consumer (medians and spreads over --runs), and where the time goes: the median time of each
+// step, from the runtime's message hooks in the flow's process. Replaces the "Tick to order"
+// section of bench/README.md. Run it again after changes to the gate or the breaker: it measures
+// whatever the branch has.
+// Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
+//          [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
+const path = require('path');
+const { ReplayServer, trade } = require('./lib/replay-server');
+const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed } = require('./lib/common');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const SIGNALS = Number(arg('--signals', 200));
+const RUNS = Number(arg('--runs', 3));
+const PER_MINUTE = Number(arg('--per-minute', 100));
+const BACKGROUND = Number(arg('--background', 1000));
+const ONLY = arg('--only', 'raw,flow').split(',');
+const WRITE = !args.includes('--no-write');
+const NOTE = arg('--note', '');
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
+const SIGNAL = 'X';
+const SETTLE_MS = 3000;
+const BACKGROUND_EVERY_MS = 10;
+/** Trade ids of the signals, never reused in a run of the bench: the simulator refuses a client order id it has seen. */
+let nextSignalId = 1e9;
+
+function rawSdk(url) {
+  return spawnChild(path.join(__dirname, 'lib', 'sdk-consumer.js'), [JSON.stringify({ url, mode: 'order', symbols: SYMBOLS, signal: SIGNAL })]);
+}
+
+function fullFlow(url) {
+  const flow = [
+    { id: 'tab', type: 'tab', label: 'tick to order' },
+    { id: 'acct', type: 'alpaca-account', name: 'bench', mode: 'sim', feed: 'iex', endpoint: url, liveAck: false, budgetLimit: 1000, budgetWindow: 60 },
+    { id: 'stream', type: 'alpaca-stream', z: 'tab', account: 'acct', kind: 'stocks', symbols: SYMBOLS.join(','), channels: ['trades'], output: 'all', watchdog: 60, pollAfter: 0, alertAfter: 0, wires: [['signal'], []] },
+    {
+      id: 'signal',
+      type: 'function',
+      z: 'tab',
+      name: 'order on a signal',
+      func: `if (!msg.payload.conditions.includes('${SIGNAL}')) return null;\nconst n = context.get('n') || 0;\ncontext.set('n', n + 1);\nreturn { tto: msg.payload.id, payload: { symbol: msg.topic, side: n % 2 ? 'sell' : 'buy', qty: 1, type: 'market', clientOrderId: 'tto-' + msg.payload.id } };`,
+      outputs: 1,
+      noerr: 0,
+      wires: [['gate']],
+    },
+    { id: 'gate', type: 'alpaca-rate-gate', z: 'tab', account: 'acct', queueSize: 1000, fullPolicy: 'drop-lowest', maxWait: 60, priority: 5, report: 'output', preset: 'alpaca', categories: [{ name: 'rest', limit: 180, window: 60, shape: 'bucket' }], wires: [['breaker'], []] },
+    {
+      id: 'breaker',
+      type: 'alpaca-breaker',
+      z: 'tab',
+      account: 'acct',
+      ...{ rollingOn: true, rollingPct: '1', rollingMinutes: '30', rollingTarget: 'HALTED', dailyOn: true, dailyPct: '2', dailyTarget: 'REDUCING', drawdownOn: true, drawdownPct: '3', drawdownTarget: 'REDUCING' },
+      ...{ errorsOn: true, errorsPct: '10', errorsMinutes: '5', errorsMin: '20', errorsTarget: 'HALTED', rejectsOn: true, rejectsCount: '5', rejectsTarget: 'HALTED' },
+      ...{ rateOn: true, ratePerMinute: String(PER_MINUTE * 3), rateTarget: 'HALTED', streamOn: false, streamMinutes: '5', streamTarget: 'REDUCING', concOn: true, concPct: '25', notionalOn: false, notionalMax: '10000' },
+      ...{ session: 'market', pollOpen: '10', pollFlat: '60', staleSeconds: '120', cancelOnTrip: true, flattenOnTrip: false, store: '' },
+      wires: [['order'], []],
+    },
+    {
+      id: 'order',
+      type: 'alpaca-order',
+      z: 'tab',
+      account: 'acct',
+      action: 'submit',
+      ...{ symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '' },
+      ...{ takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: '60' },
+      wires: [['sink'], [], []],
+    },
+    { id: 'sink', type: 'bench-sink', z: 'tab', total: 0, wires: [] },
+  ];
+  return spawnChild(path.join(__dirname, 'lib', 'nodered-consumer.js'), [JSON.stringify({ flow: placed(flow), steps: { signal: SIGNAL } })]);
+}
+
+/** One consumer, SIGNALS signals: { latencies, steps: [{ step: ms since the send }] }. */
+async function runOnce(server, start) {
+  const subscribed = new Promise((resolve) => server.once('subscribed', resolve));
+  const child = start(server.url);
+  const sent = new Map();
+  const arrived = new Map();
+  const stepsOf = new Map();
+  const errors = [];
+  const onOrder = ({ clientOrderId, arrived: at }) => {
+    const id = Number(String(clientOrderId).replace(/^tto-/, ''));
+    if (sent.has(id)) arrived.set(id, at);
+  };
+  server.on('order', onOrder);
+  child.child.on('message', (m) => {
+    if (m.type !== 'steps') return;
+    if (m.error) errors.push(m.error);
+    else stepsOf.set(m.id, m.steps);
+  });
+  let background;
+  try {
+    await Promise.all([subscribed, child.next('ready')]);
+    const perFrame = Math.max(1, Math.round((BACKGROUND * BACKGROUND_EVERY_MS) / 1000));
+    let id = 1;
+    background = setInterval(() => {
+      const frame = [];
+      for (let k = 0; k < perFrame; k++, id++) frame.push(trade(SYMBOLS[id % SYMBOLS.length], id, 100 + (id % 100) / 100, Date.now()));
+      server.sendTrades(frame);
+    }, BACKGROUND_EVERY_MS);
+    await sleep(SETTLE_MS);
+    for (let n = 0; n < SIGNALS; n++) {
+      const signalId = nextSignalId++;
+      sent.set(signalId, server.sendTrades([trade('AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]));
+      await sleep(60_000 / PER_MINUTE);
+    }
+    const until = Date.now() + 10_000;
+    while ((arrived.size < sent.size || stepsOf.size + errors.length < sent.size) && Date.now() < until) await sleep(50);
+  } finally {
+    clearInterval(background);
+    server.off('order', onOrder);
+    await child.stop();
+  }
+  const latencies = [];
+  const steps = [];
+  for (const [id, t0] of sent) {
+    const t1 = arrived.get(id);
+    if (t1 === undefined) continue;
+    latencies.push(t1 - t0);
+    const s = stepsOf.get(id);
+    if (s) steps.push({ ...Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v - t0])), 'POST arrives': t1 - t0 });
+  }
+  return { latencies, steps, missing: sent.size - latencies.length, errors };
+}
+
+/** The median time of each step after the one before it, in the order the steps happen, up to the POST's arrival. */
+function breakdown(allSteps) {
+  const names = new Map();
+  for (const s of allSteps) for (const [k, v] of Object.entries(s)) names.set(k, [...(names.get(k) ?? []), v]);
+  const arrival = median(names.get('POST arrives') ?? [Infinity]);
+  const order = [...names.entries()]
+    .map(([k, vs]) => [k, median(vs)])
+    .filter(([, at]) => at <= arrival)
+    .sort((a, b) => a[1] - b[1]);
+  let before = 0;
+  return order.map(([name, at]) => {
+    const row = [name, at.toFixed(3), (at - before).toFixed(3)];
+    before = at;
+    return row;
+  });
+}
+
+async function main() {
+  const server = new ReplayServer();
+  await server.start();
+  const machineLine = machine();
+  const consumers = [
+    ['raw', 'raw SDK handler places the order', rawSdk],
+    ['flow', 'stream → function → rate gate → breaker → order', fullFlow],
+  ].filter(([key]) => ONLY.includes(key));
+  const results = new Map(consumers.map(([key]) => [key, []]));
+  try {
+    for (let run = 1; run <= RUNS; run++) {
+      for (const [key, label, start] of consumers) {
+        const r = await runOnce(server, start);
+        results.get(key).push(r);
+        const q = (p) => percentile(r.latencies, p).toFixed(2);
+        console.log(`run ${run}/${RUNS} ${label}: p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms (${r.latencies.length} orders, ${r.missing} missing)`);
+        if (r.errors.length) console.log(`  errors: ${[...new Set(r.errors)].join('; ')}`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+
+  const rows = consumers.map(([key, label]) => {
+    const rs = results.get(key);
+    const at = (p) => spread(rs.map((r) => percentile(r.latencies, p)), 2);
+    return [label, at(0.5), at(0.9), at(0.99), String(rs.reduce((n, r) => n + r.latencies.length, 0)), String(rs.reduce((n, r) => n + r.missing, 0))];
+  });
+  const p99 = (key) => median(results.get(key)?.map((r) => percentile(r.latencies, 0.99)) ?? [NaN]);
+  const breakdowns = new Map(consumers.map(([key]) => [key, breakdown(results.get(key).flatMap((r) => r.steps))]));
+  const sections = consumers.map(([key, label]) => `${label}, median time of each step (ms since the trade left the server):\n\n${table(['Step', 'at', 'took'], breakdowns.get(key))}`);
+  const where = [];
+  if (breakdowns.has('flow')) {
+    const largest = [...breakdowns.get('flow')].sort((x, y) => Number(y[2]) - Number(x[2])).slice(0, 3);
+    where.push(`Where the flow's time goes (median): ${largest.map(([step, , took]) => `${took} ms until "${step}"`).join(', ')}.`);
+  }
+  const at = (key, step) => breakdowns.get(key)?.find((row) => row[0] === step)?.[1];
+  if (at('flow', 'stream sends') && at('raw', 'handler runs')) {
+    where.push(`The stream node sends its msg ${at('flow', 'stream sends')} ms after the trade left the server; the SDK's own handler runs after ${at('raw', 'handler runs')} ms.`);
+  }
+  const body = [
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
+    '',
+    table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
+    '',
+    Number.isFinite(p99('flow') - p99('raw')) ? `p99 of the flow minus p99 of the raw SDK: ${(p99('flow') - p99('raw')).toFixed(2)} ms (goal: within 2 ms).` : '',
+    '',
+    where.join(' '),
+    '',
+    sections.join('\n\n'),
+  ].join('\n');
+  console.log(`\n${body}`);
+  if (WRITE) writeSection('Tick to order', body);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
