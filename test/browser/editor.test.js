@@ -7,7 +7,8 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { root, MODULE, packTypes, configTypes, startNodeRed, examples } = require('../support/flows');
+const { root, MODULE, startNodeRed } = require('../support/nodered-process');
+const { packTypes, configTypes, examples } = require('../support/flows');
 const ui = require('../support/browser');
 
 const artifacts = path.join(root, 'test-artifacts');

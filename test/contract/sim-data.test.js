@@ -2,7 +2,8 @@
 // Every market-data REST endpoint the simulator serves, through the official SDK client and as
 // raw bodies validated against Alpaca's OpenAPI spec, including errors and pagination.
 const assert = require('assert');
-const { startSim, waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { startSim } = require('../support/sim');
 const { assertConforms } = require('../support/openapi');
 
 describe('simulator market-data REST API', function () {

@@ -3,7 +3,8 @@
 // Alpaca's OpenAPI spec (test/support/openapi.js).
 const assert = require('assert');
 const { ApiError } = require('@alpacahq/alpaca-trade-api');
-const { startSim, waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { startSim } = require('../support/sim');
 const { assertConforms, validateResponse } = require('../support/openapi');
 
 /** Alpaca's Error schema {code, message}, for statuses the spec leaves undocumented. */
@@ -54,8 +55,6 @@ describe('simulator trading REST API (contract, official SDK)', function () {
     const t = s.sim.market.quote(symbol);
     return { bid: t.bid, ask: t.ask };
   };
-  const setPrice = (symbol, p) =>
-    fetch(`${s.url}/sim/prices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ symbol, price: p }) }).then((r) => r.json());
 
   it('account, configurations, clock, calendar and assets conform to the spec', async () => {
     const account = await s.alpaca.trading.account.getAccount();
@@ -162,7 +161,7 @@ describe('simulator trading REST API (contract, official SDK)', function () {
     const again = await s.alpaca.trading.orders.patchOrderByOrderId({ orderId: raw.body.id, patchOrderRequest: { qty: '5' } });
     assert.strictEqual(again.qty, '5');
 
-    await setPrice('AAPL', newLimit * 0.98);
+    await s.price('AAPL', newLimit * 0.98);
     const filled = await waitFor(async () => {
       const o = await s.alpaca.trading.orders.getOrderByOrderID({ orderId: again.id });
       return o.status === 'filled' && o;
@@ -211,7 +210,7 @@ describe('simulator trading REST API (contract, official SDK)', function () {
     }, 5000, 'legs active');
     const legs = (await s.rest('GET', `/v2/orders/${order.id}`)).body.legs;
     assert.deepStrictEqual(legs.map((l) => [l.side, l.type]).sort(), [['sell', 'limit'], ['sell', 'stop']]);
-    await setPrice('AAPL', ask * 1.3);
+    await s.price('AAPL', ask * 1.3);
     await waitFor(async () => {
       const o = await s.rest('GET', `/v2/orders/${order.id}`);
       const byType = Object.fromEntries(o.body.legs.map((l) => [l.type, l.status]));

@@ -3,7 +3,8 @@
 // Node-RED runtime, the real connection and SDK, the built-in simulator over real sockets. The
 // simulator's prices move only when a test posts one (no random walk).
 const assert = require('assert');
-const { helper, waitFor, flow, nodes, state, simUrl, simStats, simRequests, post, equityNow, breakerSees, watch, send, order } = require('../support/breaker');
+const { waitFor, sleep } = require('../support/wait');
+const { helper, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order } = require('../support/breaker');
 
 /** 1% within 30 minutes halts; the other rules stay out of the way. */
 const RULE = { rollingOn: true, rollingPct: '1', rollingMinutes: '30', rateOn: false, pollFlat: '60', staleSeconds: '120' };
@@ -11,20 +12,20 @@ const START = 189.78;
 /** 100 shares from 189.79 to 174.78: about 1.5% of $100,000, past the 1% line. */
 const DROP = 174.78;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const position = async () => (await state()).live.positions.find((p) => p.symbol === 'AAPL');
 
 /** The simulator's own last AAPL trade: its price and tick time (simulator clock, epoch ms). */
-async function lastTrade() {
-  const res = await fetch(`${await simUrl()}/v2/stocks/AAPL/trades/latest?feed=iex`, { headers: { 'APCA-API-KEY-ID': 'OTHER', 'APCA-API-SECRET-KEY': 'other' } });
+async function lastTrade(simulator) {
+  const res = await fetch(`${simulator.url}/v2/stocks/AAPL/trades/latest?feed=iex`, { headers: { 'APCA-API-KEY-ID': 'OTHER', 'APCA-API-SECRET-KEY': 'other' } });
   const body = await res.json();
   return { price: body.trade.p, t: Date.parse(body.trade.t) };
 }
 
 /** Buys 100 AAPL through the breaker and waits until the breaker prices it from the stream. */
 async function holdAapl() {
+  const simulator = await sim();
   watch();
-  await post('/sim/prices', { symbol: 'AAPL', price: START });
+  await simulator.price('AAPL', START);
   assert.strictEqual((await send(order('buy', 100))).kind, 'passed');
   await waitFor(async () => (await position())?.qty === 100, 8000, 'the breaker to hold 100 AAPL');
   // The fill is reconciled by a poll soon after it.
@@ -32,7 +33,7 @@ async function holdAapl() {
   await waitFor(async () => Date.parse((await state()).live.equityAt) > filled, 8000, 'the poll after the fill');
   // Small moves until one arrives over the stream: the subscription is in place at the simulator.
   for (let i = 0; ; i++) {
-    await post('/sim/prices', { symbol: 'AAPL', price: START + 0.01 });
+    await simulator.price('AAPL', START + 0.01);
     await sleep(250);
     const p = await position();
     if (p.source === 'stream' && p.price === START + 0.01) break;
@@ -58,11 +59,12 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
   it('a drop past the 1% line halts within 1 s of the simulator tick that printed it; an order 1.5 s later is blocked', async function () {
     // The poll alone would take up to 10 s (pollOpen) or 30 s (pollMarked) to see it.
     await helper.load(nodes(), flow({ ...RULE, pollOpen: '10', pollMarked: '30' }));
+    const simulator = await sim();
     const start = await holdAapl();
-    const ordersBefore = (await simStats()).orders;
+    const ordersBefore = (await simulator.stats()).orders;
     const movedAt = Date.now();
-    await post('/sim/prices', { symbol: 'AAPL', price: DROP });
-    const tick = await lastTrade();
+    await simulator.price('AAPL', DROP);
+    const tick = await lastTrade(simulator);
     assert.strictEqual(tick.price, DROP);
     const s = await waitFor(async () => {
       const r = await state();
@@ -82,15 +84,16 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
     const late = await send(order('buy', 1));
     assert.strictEqual(late.kind, 'blocked');
     assert.match(late.msg.error.message, /\(HALTED\)/);
-    assert.strictEqual((await simStats()).orders, ordersBefore, 'nothing reached the simulator after the move');
+    assert.strictEqual((await simulator.stats()).orders, ordersBefore, 'nothing reached the simulator after the move');
   });
 
   it('a move that crosses the line and recovers within 3 s still trips', async function () {
     await helper.load(nodes(), flow({ ...RULE, pollOpen: '10', pollMarked: '30' }));
+    const simulator = await sim();
     const start = await holdAapl();
-    await post('/sim/prices', { symbol: 'AAPL', price: DROP });
+    await simulator.price('AAPL', DROP);
     await sleep(500);
-    await post('/sim/prices', { symbol: 'AAPL', price: START + 0.01 });
+    await simulator.price('AAPL', START + 0.01);
     await waitFor(async () => (await equityNow()) === start, 5000, 'the recovery at the simulator');
     await sleep(2500);
     const s = await state();
@@ -101,11 +104,12 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
 
   it('with the stream dropped and silent during the move, the poll trips it at its interval', async function () {
     await helper.load(nodes(), flow({ ...RULE, pollOpen: '2', pollMarked: '30' }));
+    const simulator = await sim();
     await holdAapl();
     try {
-      await post('/sim/faults', { silentStreams: true, dropStreams: true });
+      await simulator.faults({ silentStreams: true, dropStreams: true });
       const movedAt = Date.now();
-      await post('/sim/prices', { symbol: 'AAPL', price: DROP });
+      await simulator.price('AAPL', DROP);
       const s = await waitFor(async () => {
         const r = await state();
         return r.state === 'HALTED' && r;
@@ -117,12 +121,13 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
       assert.match(s.reason, /, on the account polled at \d\d:\d\d:\d\d\.\d{3} UTC$/);
       assert.strictEqual(s.live.marking.mode, 'poll', 'the status says the poll carries the equity');
     } finally {
-      await post('/sim/faults', { silentStreams: false });
+      await simulator.faults({ silentStreams: false });
     }
   });
 
   it('while the stream marks the position: no extra REST request, the equity follows every price, the status says so', async function () {
     await helper.load(nodes(), flow({ ...RULE, pollOpen: '3', pollMarked: '60' }));
+    const simulator = await sim();
     const start = await holdAapl();
     await waitFor(async () => (await state()).live.marking.mode === 'stream', 5000, 'marking from the stream');
     const since = Date.now();
@@ -131,11 +136,11 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
     // 8 s of prices every 400 ms, well inside the line: the old 3 s poll would have run twice.
     for (let i = 0; i < 20; i++) {
       price = Math.round((price + (i % 2 ? -0.05 : 0.07)) * 100) / 100;
-      await post('/sim/prices', { symbol: 'AAPL', price });
+      await simulator.price('AAPL', price);
       await sleep(400);
       seen.push((await state()).live.equity);
     }
-    const requests = await simRequests(since);
+    const requests = await simulator.requests(since);
     assert.strictEqual(requests.filter((r) => r.api === 'data').length, 0, 'no market-data REST request');
     assert.strictEqual(requests.filter((r) => r.api === 'trading').length, 0, `no trading request: ${JSON.stringify(requests)}`);
     assert.strictEqual(seen.at(-1), Math.round((start + 100 * (price - START - 0.01)) * 100) / 100, 'marked equity = cash + 100 x the last price');
@@ -147,6 +152,6 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
     await waitFor(() => /^ACTIVE · AAPL price \d+ s old · polled at \d\d:\d\d:\d\d$/.test(helper.getNode('brk').status.lastCall.args[0].text), 6000, 'the stale price in the status');
     const quiet = Date.now();
     await sleep(4500); // the 3 s interval, checked once a second
-    assert.ok((await simRequests(quiet)).filter((r) => r.api === 'trading').length >= 2, 'the 3 s poll carries the equity again');
+    assert.ok((await simulator.requests(quiet)).filter((r) => r.api === 'trading').length >= 2, 'the 3 s poll carries the equity again');
   });
 });

@@ -2,7 +2,8 @@
 // The circuit breaker in a real Node-RED runtime with the real connection, the official SDK and
 // the built-in simulator over real sockets, in front of a real order node.
 const assert = require('assert');
-const { helper, collect, waitFor, flow, nodes, state, simStats, post, sdk, equityNow, breakerSees, watch, send, order, QUIET } = require('../support/breaker');
+const { waitFor } = require('../support/wait');
+const { helper, collect, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order, QUIET } = require('../support/breaker');
 
 describe('alpaca-breaker node on the simulator', function () {
   this.timeout(60000);
@@ -19,20 +20,22 @@ describe('alpaca-breaker node on the simulator', function () {
 
   it('trips on the first price update past a 1% loss in 30 minutes and no further order reaches the simulator', async function () {
     await helper.load(nodes(), flow({ rollingOn: true, rollingPct: '1', rollingMinutes: '30' }));
+    const simulator = await sim();
     const { alerts } = watch();
-    await post('/sim/prices', { symbol: 'AAPL', price: 250 });
+    await simulator.price('AAPL', 250);
     assert.strictEqual((await send(order('buy', 200))).kind, 'passed');
-    await waitFor(async () => (await sdk().trading.positions.getAllOpenPositions()).length === 1, 8000, 'the AAPL position');
+    await waitFor(async () => (await simulator.sdk().trading.positions.getAllOpenPositions()).length === 1, 8000, 'the AAPL position');
     const start = await equityNow();
     await breakerSees(start);
 
     // 0.6% of the price per step on a 50% position: about 0.3% of equity a step, 2.5 simulated minutes apart.
-    const sim = helper.getNode('acct').connection.sim;
+    // The simulated clock the breaker's window runs on (the simulator has no control route for it).
+    const clock = helper.getNode('acct').connection.sim.clock;
     let peak = start;
     let tripped;
     for (let step = 1; step <= 6 && !tripped; step++) {
-      sim.clock.advance(150_000);
-      await post('/sim/prices', { symbol: 'AAPL', price: 250 * (1 - 0.006 * step) });
+      clock.advance(150_000);
+      await simulator.price('AAPL', 250 * (1 - 0.006 * step));
       const equity = await equityNow();
       await breakerSees(equity);
       const lossPct = ((peak - equity) / peak) * 100;
@@ -48,14 +51,14 @@ describe('alpaca-breaker node on the simulator', function () {
     assert.ok(tripped, 'the breaker tripped');
     assert.strictEqual(tripped.step, 4, 'the first update past 1% is the fourth (about 1.2% down)');
 
-    const ordersAtTrip = (await simStats()).orders;
+    const ordersAtTrip = (await simulator.stats()).orders;
     for (const o of [order('buy', 1), order('sell', 200), order('buy', 1, 'MSFT')]) {
       const r = await send(o);
       assert.strictEqual(r.kind, 'blocked');
       assert.match(r.msg.error.message, /blocked by the circuit breaker \(HALTED\)/);
       assert.strictEqual(r.msg.breaker.state, 'HALTED');
     }
-    assert.strictEqual((await simStats()).orders, ordersAtTrip, 'zero orders reached the simulator after the trip');
+    assert.strictEqual((await simulator.stats()).orders, ordersAtTrip, 'zero orders reached the simulator after the trip');
 
     // The alert: a sentence, a subject line and the figures.
     const alert = await waitFor(() => alerts.find((m) => m.breaker && m.breaker.event === 'state'), 5000, 'the alert');
@@ -84,12 +87,13 @@ describe('alpaca-breaker node on the simulator', function () {
 
   it('REDUCING lets a closing order through and blocks an opening one and one that would flip the position', async function () {
     await helper.load(nodes(), flow({ rollingOn: true, rollingPct: '0.1', rollingTarget: 'REDUCING' }));
+    const simulator = await sim();
     const { alerts } = watch();
-    await post('/sim/prices', { symbol: 'AAPL', price: 250 });
+    await simulator.price('AAPL', 250);
     assert.strictEqual((await send(order('buy', 10))).kind, 'passed');
-    await waitFor(async () => (await sdk().trading.positions.getAllOpenPositions()).length === 1, 8000, 'the AAPL position');
+    await waitFor(async () => (await simulator.sdk().trading.positions.getAllOpenPositions()).length === 1, 8000, 'the AAPL position');
     await breakerSees(await equityNow());
-    await post('/sim/prices', { symbol: 'AAPL', price: 225 });
+    await simulator.price('AAPL', 225);
     await waitFor(async () => (await state()).state === 'REDUCING', 8000, 'REDUCING');
     assert.strictEqual(helper.getNode('brk').status.lastCall.args[0].fill, 'yellow');
     assert.strictEqual(alerts[0].breaker.state, 'REDUCING');
@@ -99,7 +103,7 @@ describe('alpaca-breaker node on the simulator', function () {
     const fills = [];
     const unsubscribe = feed.subscribe((u) => u.event === 'fill' && fills.push(u));
     try {
-      const before = (await simStats()).orders;
+      const before = (await simulator.stats()).orders;
       assert.strictEqual((await send(order('sell', 4))).kind, 'passed', 'closing 4 of 10 passes');
       await waitFor(() => fills.length === 1, 8000, 'the fill of the closing order');
       const opening = await send(order('buy', 1));
@@ -112,8 +116,8 @@ describe('alpaca-breaker node on the simulator', function () {
       assert.match(flip.msg.error.message, /would flip the long position of 6 AAPL through zero/);
       assert.strictEqual(flip.msg.breaker.check, 'reducingOnly');
       assert.strictEqual((await send(order('sell', 6))).kind, 'passed', 'closing the rest passes');
-      await waitFor(async () => (await sdk().trading.positions.getAllOpenPositions()).length === 0, 8000, 'flat');
-      assert.strictEqual((await simStats()).orders, before + 2);
+      await waitFor(async () => (await simulator.sdk().trading.positions.getAllOpenPositions()).length === 0, 8000, 'flat');
+      assert.strictEqual((await simulator.stats()).orders, before + 2);
     } finally {
       unsubscribe();
     }
@@ -125,9 +129,10 @@ describe('alpaca-breaker node on the simulator', function () {
       nodes(),
       flow({ rollingOn: false, rateOn: false, errorsOn: true, errorsPct: '10', errorsMinutes: '5', errorsMin: String(MIN_SAMPLE), pollOpen: '60', pollFlat: '60', staleSeconds: '300' }),
     );
+    const simulator = await sim();
     await waitFor(async () => (await state()).live.equity !== undefined, 8000, 'the first equity');
     watch();
-    await post('/sim/faults', { errorRate: 1 });
+    await simulator.faults({ errorRate: 1 });
     const positions = helper.getNode('acct').connection.reads;
     let requests = (await state()).live.requestsInWindow;
     assert.ok(requests < MIN_SAMPLE - 3, `only the start-up requests so far (${requests})`);
@@ -152,14 +157,15 @@ describe('alpaca-breaker node on the simulator', function () {
 
   it('the order-rate rule stops a runaway loop', async function () {
     await helper.load(nodes(), flow({ rollingOn: false, rateOn: true, ratePerMinute: '5' }));
+    const simulator = await sim();
     await waitFor(async () => (await state()).live.equity !== undefined, 8000, 'the first equity');
     const { placed, caught } = watch();
-    const before = (await simStats()).orders;
+    const before = (await simulator.stats()).orders;
     for (let i = 0; i < 25; i++) helper.getNode('brk').receive(order('buy', 1));
     await waitFor(() => placed.length + caught.length === 25, 15000, 'all 25 msgs handled');
     assert.strictEqual(placed.length, 5);
     assert.strictEqual(caught.length, 20);
-    assert.strictEqual((await simStats()).orders, before + 5);
+    assert.strictEqual((await simulator.stats()).orders, before + 5);
     const s = await state();
     assert.strictEqual(s.state, 'HALTED');
     assert.strictEqual(s.rule, 'orderRate');
@@ -169,18 +175,19 @@ describe('alpaca-breaker node on the simulator', function () {
 
   it('fails closed when the account cannot be fetched', async function () {
     await helper.load(nodes(), flow({ rollingOn: false, pollOpen: '1', pollFlat: '1', staleSeconds: '5' }));
+    const simulator = await sim();
     await waitFor(async () => (await state()).live.equity !== undefined, 8000, 'the first equity');
     watch();
-    const before = (await simStats()).orders;
-    await post('/sim/faults', { errorRate: 1 });
+    const before = (await simulator.stats()).orders;
+    await simulator.faults({ errorRate: 1 });
     await waitFor(async () => (await state()).state === 'HALTED', 20000, 'the fail-closed halt');
     const s = await state();
     assert.strictEqual(s.rule, 'inputs');
     assert.match(s.reason, /cannot compute its inputs: (no fresh account equity|the last 3 account fetches failed)/);
-    await post('/sim/faults', { errorRate: 0 });
+    await simulator.faults({ errorRate: 0 });
     const r = await send(order('buy', 1));
     assert.strictEqual(r.kind, 'blocked');
-    assert.strictEqual((await simStats()).orders, before);
+    assert.strictEqual((await simulator.stats()).orders, before);
   });
 
   it('stays HALTED across a redeploy, refuses a wrong reset, and a reset resumes trading', async function () {
@@ -194,14 +201,16 @@ describe('alpaca-breaker node on the simulator', function () {
     assert.strictEqual((await state()).state, 'HALTED');
 
     await helper.setFlows(f, 'full');
-    await waitFor(() => helper.getNode('brk') && helper.getNode('brk').breakerGuard, 5000, 'the redeployed breaker');
+    await waitFor(async () => (await state()).state !== undefined, 5000, 'the redeployed breaker'); // { deployed: false } until then
     const { alerts } = watch();
+    // The redeploy started a new account node, and with it a new simulator.
+    const simulator = await sim();
     await waitFor(async () => (await state()).live.equity !== undefined, 8000, 'the first equity after the redeploy');
     let s = await state();
     assert.strictEqual(s.state, 'HALTED', 'a redeploy does not re-arm trading');
     assert.strictEqual(s.rule, 'orderRate');
     assert.strictEqual((await send(order('buy', 1))).kind, 'blocked');
-    assert.strictEqual((await simStats()).orders, 0, 'nothing reached the new simulator');
+    assert.strictEqual((await simulator.stats()).orders, 0, 'nothing reached the new simulator');
 
     const wrong = await send({ reset: 'yes' });
     assert.strictEqual(wrong.kind, 'blocked');
@@ -216,7 +225,7 @@ describe('alpaca-breaker node on the simulator', function () {
     assert.match(alert.payload, /^Trading on Sim is ACTIVE again since .*: reset by msg.reset on breaker "guard" \(it was HALTED\)/);
     assert.strictEqual(helper.getNode('brk').status.lastCall.args[0].fill, 'green');
     assert.strictEqual((await send(order('buy', 1))).kind, 'passed');
-    assert.strictEqual((await simStats()).orders, 1);
+    assert.strictEqual((await simulator.stats()).orders, 1);
 
     // The dialog's halt and reset buttons.
     await helper.request().post('/alpaca-breaker/brk/halt').send({}).expect(200);

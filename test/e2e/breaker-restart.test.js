@@ -6,15 +6,11 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
-const { waitFor } = require('../support/sim');
-const { freePort } = require('../support/flows');
-
-const root = path.resolve(__dirname, '..', '..');
-
+const { startNodeRed } = require('../support/nodered-process');
+const { ACCOUNT } = require('../support/fixtures');
 
 const FLOW = [
-  { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
+  ACCOUNT,
   { id: 'tab1', type: 'tab', label: 'breaker restart' },
   { id: 'in1', type: 'http in', z: 'tab1', url: '/t/order', method: 'post', upload: false, wires: [['brk1']] },
   {
@@ -33,27 +29,6 @@ const FLOW = [
   { id: 'out1', type: 'http response', z: 'tab1', statusCode: '', headers: {}, wires: [] },
 ];
 
-async function startRed(userDir) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [require.resolve('node-red/red.js', { paths: [root] }), '--userDir', userDir, '--settings', path.join(userDir, 'settings.js'), '--port', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const red = { child, base: `http://127.0.0.1:${port}`, log: '' };
-  child.stdout.on('data', (d) => (red.log += d));
-  child.stderr.on('data', (d) => (red.log += d));
-  red.exited = new Promise((r) => child.once('exit', r));
-  await waitFor(() => /Started flows/.test(red.log), 45000, 'Node-RED to start the flows').catch((err) => {
-    throw new Error(`${err.message}\n${red.log}`);
-  });
-  return red;
-}
-
-async function stopRed(red) {
-  if (!red || red.child.exitCode !== null) return;
-  red.child.kill('SIGTERM');
-  await red.exited;
-}
-
 const orderRequest = (red) =>
   fetch(`${red.base}/t/order`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ symbol: 'AAPL', side: 'buy', qty: 1 }) });
 
@@ -63,28 +38,15 @@ describe('alpaca-breaker across a Node-RED restart', function () {
   let red;
 
   afterEach(async () => {
-    await stopRed(red);
+    if (red) await red.stop();
     red = undefined;
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   it('stays HALTED after a restart with a file-backed context store, until a reset', async function () {
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-breaker-'));
-    const settings = {
-      uiHost: '127.0.0.1',
-      flowFile: 'flows.json',
-      credentialSecret: 'test-only-secret',
-      // The compiled pack straight from dist/ (its node files sit next to their html there).
-      nodesDir: [path.join(root, 'dist')],
-      alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' },
-      contextStorage: { default: { module: 'localfilesystem', config: { flushInterval: 0 } } },
-      logging: { console: { level: 'info', metrics: false, audit: false } },
-      editorTheme: { tours: false },
-    };
-    fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(FLOW));
-
-    red = await startRed(userDir);
+    // npm start's settings keep context in files (localfilesystem, written at once).
+    red = await startNodeRed({ userDir, flows: FLOW, settings: { alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } } });
     // Waits for the first account figures, then two orders pass and the third is one too many.
     const statuses = [];
     for (let i = 0; i < 3; i++) {
@@ -95,12 +57,12 @@ describe('alpaca-breaker across a Node-RED restart', function () {
     assert.deepStrictEqual(statuses, [200, 200, 409]);
     const halted = await (await fetch(`${red.base}/alpaca-breaker/brk1/state`)).json();
     assert.strictEqual(halted.state, 'HALTED');
-    assert.doesNotMatch(red.log, /memory context store/, 'no warning: the store is persistent');
-    await stopRed(red);
+    assert.doesNotMatch(red.log(), /memory context store/, 'no warning: the store is persistent');
+    await red.stop();
     const stored = fs.readFileSync(path.join(userDir, 'context', 'global', 'global.json'), 'utf8');
     assert.match(stored, /alpacaBreaker_acct/);
 
-    red = await startRed(userDir);
+    red = await startNodeRed({ userDir });
     const after = await (await fetch(`${red.base}/alpaca-breaker/brk1/state`)).json();
     assert.strictEqual(after.state, 'HALTED', 'a restart does not re-arm trading');
     assert.strictEqual(after.rule, 'orderRate');
@@ -116,6 +78,6 @@ describe('alpaca-breaker across a Node-RED restart', function () {
     const body = await res.text();
     assert.strictEqual(res.status, 200, body);
     assert.strictEqual(body, 'passed');
-    assert.doesNotMatch(red.log, /\[error\]/);
+    assert.doesNotMatch(red.log(), /\[error\]/);
   });
 });

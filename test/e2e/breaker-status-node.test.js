@@ -5,11 +5,12 @@
 // state when the flows have started.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { ACCOUNT } = require('../support/fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 
 const flow = [
-  { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
+  ACCOUNT,
   { id: 'f1', type: 'tab', label: 'test' },
   // The breaker first, the Status node after it: the order Node-RED creates them in.
   { id: 'brk', type: 'alpaca-breaker', z: 'f1', name: 'guard', account: 'acct', wires: [[], []] },

@@ -2,9 +2,10 @@
 // The shared connection on its own (no Node-RED): simulator lifecycle, trade-updates feed,
 // budget feedback, retry with backoff when the broker is unreachable.
 const assert = require('assert');
-const net = require('net');
 const { AlpacaConnection } = require('../../dist/lib/alpaca/connection');
-const { waitFor } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
+const { startSim, simControl } = require('../support/sim');
+const { freePort } = require('../support/nodered-process');
 
 const user = (id, seen = []) => ({ id, onConnectionStatus: (s) => seen.push(s) });
 
@@ -23,13 +24,13 @@ describe('AlpacaConnection', function () {
     connection.register(a);
     connection.register(b);
     await waitFor(() => connection.status.state === 'connected', 5000, 'connected');
-    const url = connection.endpoint;
-    assert.ok((await fetch(`${url}/sim/stats`)).ok);
+    const sim = simControl(connection.endpoint);
+    await sim.stats();
     await connection.deregister(a);
-    assert.ok((await fetch(`${url}/sim/stats`)).ok, 'still up while b uses it');
+    await sim.stats(); // still up while b uses it
     await connection.deregister(b);
     assert.strictEqual(connection.status.state, 'closed');
-    await assert.rejects(fetch(`${url}/sim/stats`));
+    await assert.rejects(sim.stats());
   });
 
   it('feeds trade updates from one shared trading stream and reports every response to the budget of its API', async function () {
@@ -41,9 +42,9 @@ describe('AlpacaConnection', function () {
     const other = [];
     const off = connection.tradeUpdates.subscribe((u) => updates.push(u));
     const off2 = connection.tradeUpdates.subscribe((u) => other.push(u));
-    await waitFor(() => connection.endpoint, 5000, 'the simulator');
-    await waitFor(async () => (await (await fetch(`${connection.endpoint}/sim/stats`)).json()).streamConnections === 1, 5000, 'stream');
-    await new Promise((r) => setTimeout(r, 200)); // the listen acknowledgement
+    const sim = simControl(await waitFor(() => connection.endpoint, 5000, 'the simulator'));
+    await waitFor(async () => (await sim.stats()).streamConnections === 1, 5000, 'stream');
+    await sleep(200); // the listen acknowledgement
     const order = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 3 };
     await connection.orders.submit(order, 'feed-test-1', { name: 'test' });
     await waitFor(() => updates.some((u) => u.event === 'fill'), 5000, 'fill');
@@ -56,7 +57,7 @@ describe('AlpacaConnection', function () {
     assert.deepStrictEqual(other.map((u) => u.event), updates.map((u) => u.event));
     off();
     off2();
-    await waitFor(async () => (await (await fetch(`${connection.endpoint}/sim/stats`)).json()).streamConnections === 0, 5000, 'stream closed');
+    await waitFor(async () => (await sim.stats()).streamConnections === 0, 5000, 'stream closed');
     assert.ok(connection.budget.state.lowered >= 1, 'trading responses reached the trading budget');
     assert.strictEqual(connection.dataBudget.state.lowered, 0, 'no market-data call yet');
     assert.ok((await connection.reads.latestPrice('AAPL')) > 0);
@@ -64,12 +65,7 @@ describe('AlpacaConnection', function () {
   });
 
   it('retries an unreachable broker with backoff, showing the attempt, and connects when it comes up', async function () {
-    const port = await new Promise((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     connection = new AlpacaConnection({ mode: 'paper', keyId: 'K', secret: 'S', endpoint: `http://127.0.0.1:${port}`, initialRetryMs: 100, maxRetryMs: 400 });
     const seen = [];
     connection.register(user('a', seen));
@@ -78,9 +74,7 @@ describe('AlpacaConnection', function () {
     assert.match(retrying[0].text, /unreachable \(attempt 1, since \d\d:\d\d:\d\d\)/);
     assert.ok(!JSON.stringify(seen).includes('"S"'));
     // The broker comes up on that port: the next retry connects.
-    const { Simulator } = require('../../dist/lib/sim/simulator');
-    const sim = new Simulator({ port });
-    await sim.start();
+    const sim = await startSim({ port });
     try {
       await waitFor(() => connection.status.state === 'connected', 5000, 'connected after the broker came up');
     } finally {

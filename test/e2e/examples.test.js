@@ -15,7 +15,9 @@
 // clicks the inject node through the admin API as the editor's button does. Every example must
 // declare at least one Expect line.
 const assert = require('assert');
-const { startNodeRed, commsClient, dashboardClient, examples, parseExpectations, checkExpectation, errorDebugNodes, sleep } = require('../support/flows');
+const { startNodeRed } = require('../support/nodered-process');
+const { commsClient, dashboardClient, examples, parseExpectations, checkExpectation, errorDebugNodes } = require('../support/flows');
+const { sleep } = require('../support/wait');
 
 const all = examples();
 

@@ -3,12 +3,13 @@
 // order can go out, 503 once the breaker is HALTED, degraded while a stream reconnects.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { ACCOUNT } = require('../support/fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 const healthNode = require('../../dist/alpaca-health.js').default;
 const updatesNode = require('../../dist/alpaca-order-updates.js').default;
 
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
 const FLOW = [
   ACCOUNT,
   { id: 'f1', type: 'tab', label: 'health' },
@@ -58,8 +59,9 @@ describe('alpaca-health node', function () {
 
     await helper.request().post('/alpaca-breaker/brk/reset').send({ confirm: 'RESET BREAKER' }).expect(200);
     // The trading stream drops and its slot stays taken for a while: degraded, still 200.
-    await fetch(`${account.connection.endpoint}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ staleSlotMs: 3000 }) });
-    await fetch(`${account.connection.endpoint}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dropStreams: true }) });
+    const sim = await accountSim(account);
+    await sim.faults({ staleSlotMs: 3000 });
+    await sim.faults({ dropStreams: true });
     msg = await waitFor(async () => {
       const m = await ask('health');
       return m.payload.status === 'degraded' && m;

@@ -7,21 +7,18 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { spawn } = require('child_process');
-const { root, MODULE, packTypes, freePort, until } = require('../support/flows');
+const { startNodeRed, root, MODULE } = require('../support/nodered-process');
+const { packTypes } = require('../support/flows');
+const { waitFor } = require('../support/wait');
 const { nativeCode } = require('../../scripts/native-code');
 const { installPacked } = require('../support/packed');
 
 describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', function () {
   this.timeout(180000);
-  let child;
+  let red;
 
   after(async function () {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    if (red) await red.stop();
   });
 
   it('installs the packed tarball without install scripts and runs it in Node-RED', async function () {
@@ -31,32 +28,25 @@ describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', fu
     assert.deepStrictEqual(nativeCode(path.join(app, 'node_modules')), [], 'runtime dependencies with install scripts or native code');
 
     // Node-RED (the repository's copy) with that directory as its user dir: it finds the pack in
-    // node_modules, as on a Pi after `cd ~/.node-red && npm install`.
-    const port = await freePort();
+    // node_modules, as on a Pi after `cd ~/.node-red && npm install`. A settings.js of its own:
+    // no nodesDir pointing at the repository.
     fs.copyFileSync(path.join(installed, 'examples', 'account-snapshot.json'), path.join(app, 'flows.json'));
     fs.writeFileSync(
       path.join(app, 'settings.js'),
       `module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: 'pi-test', alpacaSimulator: { seed: 1 }, editorTheme: { tours: false } };\n`,
     );
-    const red = require.resolve('node-red/red.js', { paths: [root] });
-    let log = '';
-    child = spawn(process.execPath, [red, '--userDir', app, '--settings', path.join(app, 'settings.js'), '--port', String(port)], {
-      cwd: app,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    const base = `http://127.0.0.1:${port}`;
+    red = await startNodeRed({ userDir: app, cwd: app });
+    const { base } = red;
 
-    const account = await until(async () => {
+    const account = await waitFor(async () => {
       try {
         const res = await fetch(`${base}/demo/account`);
         return res.status === 200 ? res.json() : undefined;
       } catch {
         return undefined;
       }
-    }, 45000, 'the demo flow of the installed pack to answer').catch((err) => {
-      throw new Error(`${err.message}\n--- Node-RED log ---\n${log}`);
+    }, 45000, 'the demo flow of the installed pack to answer', 50).catch((err) => {
+      throw new Error(`${err.message}\n--- Node-RED log ---\n${red.log()}`);
     });
     assert.strictEqual(account.status, 'ACTIVE');
     assert.ok(account.equity > 0);
@@ -66,6 +56,6 @@ describe('npm install --ignore-scripts (Raspberry Pi: no native build step)', fu
     assert.ok(sets.every((s) => s.enabled && !s.err), JSON.stringify(sets));
     // The only copy Node-RED can find is the installed one (no nodesDir, none in the repository's node_modules).
     assert.ok(!fs.existsSync(path.join(root, 'node_modules', ...MODULE.split('/'))));
-    assert.doesNotMatch(log, /\[error\]|Waiting for missing types/);
+    assert.doesNotMatch(red.log(), /\[error\]|Waiting for missing types/);
   });
 });

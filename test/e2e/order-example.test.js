@@ -5,7 +5,8 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
-const { helper, nodes, waitFor } = require('./order-support');
+const { helper, nodes } = require('../support/orders');
+const { waitFor } = require('../support/wait');
 
 const example = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'order-basics.json'), 'utf8'));
 

@@ -5,18 +5,14 @@
 // is read from the simulator's own order list, never from the node's report.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { account, BLANK } = require('../support/fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
-const { createClient } = require('../../dist/lib/alpaca/client');
 
 const NODES = [...packNodes, breakerNode, orderNode];
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, budgetLimit: 1800, budgetWindow: 60 };
-const BLANK = {
-  action: 'submit', symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '',
-  trailPrice: '', trailPercent: '', extendedHours: '', takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '',
-  waitForFinal: false, timeout: 60,
-};
+const ACCOUNT = account({ budgetLimit: 1800, budgetWindow: 60 });
 // Only the rules this test is about: REDUCING is reached by hand (a 0.01% daily loss), HALTED by the button.
 const BREAKER = {
   rollingOn: false, dailyOn: true, dailyPct: '0.01', dailyTarget: 'REDUCING', drawdownOn: false, errorsOn: false, rejectsOn: false, rateOn: false,
@@ -46,16 +42,13 @@ let rec;
 function watch() {
   rec = { placed: collect(helper.getNode('placed')), caught: collect(helper.getNode('caught')) };
 }
-const simUrl = () => waitFor(() => helper.getNode('acct').connection.endpoint, 8000, 'the simulator');
-const stats = async () => (await fetch(`${await simUrl()}/sim/stats`)).json();
-async function post(path, body) {
-  const res = await fetch(`${await simUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.strictEqual(res.status, 200, `${path}: ${await res.text()}`);
-}
+/** The account's simulator: its control API, and the SDK as another program on the account. */
+const sim = () => accountSim(helper.getNode('acct'));
+const stats = async () => (await sim()).stats();
 const breakerState = async () => (await helper.request().get('/alpaca-breaker/brk0/state').expect(200)).body;
 let keys = 0;
 /** The official SDK under a key of its own (the simulator counts each key's rate apart): another program on the account. */
-const sdk = async () => createClient({ keyId: `SETUP${keys++}`, secret: 'x', paper: true, endpoint: await simUrl(), rateLimit: false });
+const sdk = async () => (await sim()).sdk(`SETUP${keys++}`);
 
 /** Sends msg to node `id`; resolves with { kind: 'placed' | 'caught', msg }. */
 async function send(id, msg) {
@@ -247,7 +240,7 @@ describe('the order gateway: one per account, the breaker binds every order on t
         await load(names.map((n) => S[n]), state === 'REDUCING' ? {} : { dailyOn: false });
         await setUp(10);
         if (state === 'REDUCING') {
-          await post('/sim/prices', { symbol: 'AAPL', price: 150 });
+          await (await sim()).price('AAPL', 150);
           await waitFor(async () => (await breakerState()).state === 'REDUCING', 10000, 'REDUCING');
         }
         if (state === 'HALTED') await halt();

@@ -7,14 +7,14 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { startSim, waitFor } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
+const { startSim, accountSim } = require('../support/sim');
+const { account } = require('../support/fixtures');
 
 const orderNode = require('../../dist/alpaca-order.js').default;
 const functionNode = require('@node-red/nodes/core/function/10-function.js');
 const changeNode = require('@node-red/nodes/core/function/15-change.js');
 const nodes = [...packNodes, orderNode, functionNode, changeNode];
-
-const account = (extra = {}) => ({ id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, ...extra });
 
 function flow(acct, orderExtra = {}, upstream = []) {
   return [
@@ -27,13 +27,6 @@ function flow(acct, orderExtra = {}, upstream = []) {
     { id: 'caught', type: 'helper', z: 'f1' },
   ];
 }
-
-async function simOrders(url) {
-  const res = await fetch(`${url}/v2/orders?status=all&limit=500&direction=asc`, { headers: { 'APCA-API-KEY-ID': 'OTHERPROGRAM', 'APCA-API-SECRET-KEY': 'x' } });
-  return res.json();
-}
-
-const post = (url, p, body) => fetch(url + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
 
 describe('alpaca-order: one msg one order, one key one order, 429s', function () {
   this.timeout(90000);
@@ -54,17 +47,15 @@ describe('alpaca-order: one msg one order, one key one order, 429s', function ()
     await helper.load(nodes, flow(account({ budgetLimit: 2000, budgetWindow: 60 }), {}, [burst]));
     const out = collect(helper.getNode('out'));
     const caught = collect(helper.getNode('caught'));
-    const acct = helper.getNode('acct');
-    await waitFor(() => acct.connection.sim, 10000, 'the simulator');
-    const url = acct.connection.endpoint;
-    const before = (await (await fetch(`${url}/sim/stats`)).json()).orders;
+    const sim = await accountSim(helper.getNode('acct'), 10000);
+    const before = (await sim.stats()).orders;
     helper.getNode('burst').receive({ payload: 'go' });
     await waitFor(() => out.length + caught.length >= 300, 60000, '300 answers');
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.slice(0, 2).map((m) => m.error.message)));
     assert.strictEqual(new Set(out.map((m) => m._msgid)).size, 1, 'the msgs of one function run share _msgid');
     assert.ok(out.every((m) => m.outcome === 'placed'));
     assert.strictEqual(new Set(out.map((m) => m.clientOrderId)).size, 300);
-    assert.strictEqual((await (await fetch(`${url}/sim/stats`)).json()).orders - before, 300);
+    assert.strictEqual((await sim.stats()).orders - before, 300);
   });
 
   it('the same key five times places one order; the repeats, also after a redeploy, send nothing', async function () {
@@ -91,7 +82,7 @@ describe('alpaca-order: one msg one order, one key one order, 429s', function ()
       const later = await sendAndWait(3);
       assert.deepStrictEqual(later.map((m) => m.outcome), ['duplicate', 'duplicate', 'duplicate']);
       for (const m of later) assert.deepStrictEqual(m.attempts.map((a) => a.step), ['lookup'], 'read back, no POST');
-      const mine = (await simOrders(sim.url)).filter((o) => o.client_order_id === first[0].clientOrderId);
+      const mine = (await sim.orders()).filter((o) => o.client_order_id === first[0].clientOrderId);
       assert.strictEqual(mine.length, 1);
       const after = await sim.stats();
       assert.strictEqual(after.orders - before.orders, 1);
@@ -118,15 +109,15 @@ describe('alpaca-order: one msg one order, one key one order, 429s', function ()
     const caught = collect(helper.getNode('caught'));
     const acct = helper.getNode('acct');
     await waitFor(() => acct.connection.status.state === 'connected', 10000, 'connected');
-    const url = acct.connection.endpoint;
+    const sim = await accountSim(acct);
     // Alpaca's limit is much lower than the account's budget thinks (another program uses the key).
-    await post(url, '/sim/faults', { rateLimitPerMinute: 4, lockoutMs: 1500 });
-    const before = await (await fetch(`${url}/sim/stats`)).json();
+    await sim.faults({ rateLimitPerMinute: 4, lockoutMs: 1500 });
+    const before = await sim.stats();
     helper.getNode('twenty').receive({ payload: 'go' });
-    await waitFor(async () => (await (await fetch(`${url}/sim/stats`)).json()).rateLimited > before.rateLimited, 15000, 'a 429');
-    await new Promise((r) => setTimeout(r, 2000));
+    await waitFor(async () => (await sim.stats()).rateLimited > before.rateLimited, 15000, 'a 429');
+    await sleep(2000);
     // The limit resets: the waiting orders go out again, each with its own client order id.
-    await post(url, '/sim/faults', { rateLimitPerMinute: 100000, lockoutMs: 0 });
+    await sim.faults({ rateLimitPerMinute: 100000, lockoutMs: 0 });
     await waitFor(() => out.length + caught.length >= 20, 40000, '20 answers');
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.slice(0, 2).map((m) => m.error.message)));
     assert.ok(out.every((m) => m.outcome === 'placed'));
@@ -136,11 +127,11 @@ describe('alpaca-order: one msg one order, one key one order, 429s', function ()
       assert.ok(m.attempts.every((a) => a.step === 'submit'), JSON.stringify(m.attempts));
       assert.strictEqual(m.attempts[m.attempts.length - 1].status, 200);
     }
-    const after = await (await fetch(`${url}/sim/stats`)).json();
+    const after = await sim.stats();
     assert.strictEqual(after.orders - before.orders, 20);
     const listed429 = out.reduce((n, m) => n + m.attempts.filter((a) => a.status === 429).length, 0);
     assert.strictEqual(listed429, after.rateLimited - before.rateLimited, 'every 429 the simulator sent is listed in msg.attempts');
-    const ids = (await simOrders(url)).map((o) => o.client_order_id);
+    const ids = (await sim.orders()).map((o) => o.client_order_id);
     assert.strictEqual(ids.length, 20);
     assert.deepStrictEqual(new Set(ids), new Set(out.map((m) => m.clientOrderId)), 'each placed once, with its own id');
   });

@@ -2,7 +2,8 @@
 // alpaca-order: exactly once (duplicate msgs, injected failures reconciled by client order id,
 // 429), broker rejections to Catch, cancel and replace. Real Node-RED, SDK and simulator.
 const assert = require('assert');
-const { helper, start, orderStatus, waitFor } = require('./order-support');
+const { helper, start, orderStatus } = require('../support/orders');
+const { waitFor } = require('../support/wait');
 
 describe('alpaca-order: exactly once, failures, cancel and replace', function () {
   this.timeout(60000);
@@ -23,7 +24,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.deepStrictEqual(second.attempts.map((a) => [a.step, a.status]), [['lookup', 200]], 'read back, not sent again');
     const after = await t.control.stats();
     assert.strictEqual(after.orders - before.orders, 1);
-    const open = await t.control.sdk.trading.orders.getAllOrders({ status: 'open' });
+    const open = await t.sdk.trading.orders.getAllOrders({ status: 'open' });
     assert.strictEqual(open.length, 1);
     // Another key is another order; so is a msg with the same _msgid and another key.
     const third = await t.send(0, { _msgid: 'redelivered-1', signalId: 'signal-2', payload: 'tick' });
@@ -51,7 +52,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.strictEqual(m.attempts[m.attempts.length - 1].step, 'lookup');
     assert.strictEqual(m.payload.clientOrderId, m.clientOrderId);
     assert.strictEqual((await t.control.stats()).orders - before.orders, 1);
-    assert.strictEqual((await t.control.sdk.trading.orders.getAllOrders({ status: 'open' })).length, 1);
+    assert.strictEqual((await t.sdk.trading.orders.getAllOrders({ status: 'open' })).length, 1);
   });
 
   it('a connection reset after the order was placed (resetAfterRate) is reconciled the same way', async function () {
@@ -81,7 +82,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.match(e.error.message, /not placed/);
     assert.ok(e.attempts.some((a) => a.step === 'lookup' && a.status === 404), JSON.stringify(e.attempts));
     assert.strictEqual((await t.control.stats()).orders, before.orders);
-    assert.strictEqual((await t.control.sdk.trading.orders.getAllOrders({ status: 'all' })).length, 0);
+    assert.strictEqual((await t.sdk.trading.orders.getAllOrders({ status: 'all' })).length, 0);
   });
 
   it('when even the lookups fail the outcome is unknown; sending the same msg again still places one order', async function () {
@@ -103,10 +104,9 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
 
   it('a 429 on submit (not executed) is sent again once the limit resets, with the same client order id: placed once', async function () {
     const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1' }], {}, { alpacaOrders: { rateLimitRetryMs: 15000 } });
-    const base = t.account.connection.endpoint;
     await t.control.faults({ rateLimitPerMinute: 1, lockoutMs: 1000 });
     // Spend the one token with the connection's own key.
-    await fetch(`${base}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
+    await fetch(`${t.control.url}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
     const before = await t.control.stats();
     const answer = t.send(0, {});
     await waitFor(async () => (await t.control.stats()).rateLimited > before.rateLimited, 10000, 'the 429');
@@ -117,15 +117,14 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.deepStrictEqual(m.attempts.map((a) => [a.step, a.ok ? 'ok' : a.status]), [['submit', 429], ['submit', 'ok']]);
     assert.strictEqual(after.rateLimited - before.rateLimited, 1);
     assert.strictEqual(after.orders - before.orders, 1);
-    const mine = (await t.control.sdk.trading.orders.getAllOrders({ status: 'all' })).filter((o) => o.clientOrderId === m.clientOrderId);
+    const mine = (await t.sdk.trading.orders.getAllOrders({ status: 'all' })).filter((o) => o.clientOrderId === m.clientOrderId);
     assert.strictEqual(mine.length, 1);
   });
 
   it('a 429 whose limit resets later than the order may wait is reported as not placed, with the reset time', async function () {
     const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1' }], {}, { alpacaOrders: { rateLimitRetryMs: 500 } });
-    const base = t.account.connection.endpoint;
     await t.control.faults({ rateLimitPerMinute: 1 });
-    await fetch(`${base}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
+    await fetch(`${t.control.url}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'SIMULATOR', 'APCA-API-SECRET-KEY': 'x' } });
     const before = await t.control.stats();
     const e = await t.send(0, {}, 'error');
     const after = await t.control.stats();
@@ -167,7 +166,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.ok(['canceled', 'pending_cancel'].includes(m.payload.status));
     m = await t.send(0, { topic: 'cancel', payload: { clientOrderId: 'my-own-id-b' } });
     assert.strictEqual(m.payload.id, b.payload.id);
-    await orderStatus(t.control.sdk, b.payload.id, ['canceled']);
+    await orderStatus(t.sdk, b.payload.id, ['canceled']);
     m = await t.send(0, { topic: 'cancel', payload: a.payload.id });
     assert.strictEqual(m.outcome, 'already_canceled');
     const e = await t.send(0, { topic: 'cancel', payload: { orderId: '00000000-0000-0000-0000-000000000000' } }, 'error');
@@ -175,7 +174,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     m = await t.send(0, { topic: 'cancelAll' });
     assert.strictEqual(m.payload.length, 2);
     assert.deepStrictEqual(m.payload.map((x) => x.id).sort(), [c.payload.id, d.payload.id].sort());
-    await orderStatus(t.control.sdk, d.payload.id, ['canceled']);
+    await orderStatus(t.sdk, d.payload.id, ['canceled']);
   });
 
   it('replaces qty, limit, stop, trail and time in force; a replayed replace finds its replacement', async function () {
@@ -188,7 +187,7 @@ describe('alpaca-order: exactly once, failures, cancel and replace', function ()
     assert.strictEqual(r.payload.limitPrice, 12);
     assert.strictEqual(r.payload.qty, 3);
     assert.strictEqual(r.replaces, limit.payload.id);
-    await orderStatus(t.control.sdk, limit.payload.id, ['replaced']);
+    await orderStatus(t.sdk, limit.payload.id, ['replaced']);
     const again = await t.send(1, { ...replaceMsg });
     assert.strictEqual(again.outcome, 'duplicate');
     assert.strictEqual(again.payload.id, r.payload.id);

@@ -15,43 +15,10 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
-const { startNodeRed, until, sleep, root } = require('../support/flows');
-const { createClient } = require('../../dist/lib/alpaca/client');
-
-/** The standalone simulator in its own process; resolves with { url, stop(), faults(), reset(), orders() }. */
-async function startSimProcess() {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'lib', 'sim', 'cli.js'), '--port', '0', '--rate-limit', '100000', '--market-hours', 'always', '--tick-ms', '200', '--seed', '9'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((r) => child.once('exit', r));
-  const url = await until(() => (out.match(/\((http:\/\/127\.0\.0\.1:\d+)\)/) || [])[1], 15000, 'the simulator to listen');
-  const control = (p, body) => fetch(url + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
-  const headers = { 'APCA-API-KEY-ID': 'TESTER', 'APCA-API-SECRET-KEY': 'x' };
-  return {
-    url,
-    faults: (f) => control('/sim/faults', f),
-    reset: () => control('/sim/reset', {}),
-    stats: () => fetch(`${url}/sim/stats`).then((r) => r.json()),
-    /** Every order of the account (pages of 500). */
-    async orders() {
-      const all = [];
-      let after = '1970-01-01T00:00:00Z';
-      for (;;) {
-        const page = await (await fetch(`${url}/v2/orders?status=all&limit=500&direction=asc&after=${encodeURIComponent(after)}`, { headers })).json();
-        all.push(...page);
-        if (page.length < 500) return all;
-        after = new Date(Date.parse(page[page.length - 1].submitted_at) - 1).toISOString();
-      }
-    },
-    sdk: createClient({ keyId: 'TESTER', secret: 'x', paper: true, endpoint: url, rateLimit: false }),
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+const { startNodeRed } = require('../support/nodered-process');
+const { startSimProcess } = require('../support/sim');
+const { account } = require('../support/fixtures');
+const { waitFor, sleep } = require('../support/wait');
 
 /** A function node appending `{ kind, ... }` for every msg it gets to `file`. */
 function observer(id, kind, file) {
@@ -72,7 +39,7 @@ function flows(simUrl, file) {
   // Flow nodes need a position (a node without one is taken for a config node).
   const placed = (n, i) => (n.z ? { x: 100 + 10 * i, y: 100 + 40 * i, ...n } : n);
   return [
-    { id: 'acct', type: 'alpaca-account', name: 'standalone sim', mode: 'sim', feed: 'iex', endpoint: simUrl, liveAck: false, budgetLimit: 60, budgetWindow: 60 },
+    account({ name: 'standalone sim', endpoint: simUrl, budgetLimit: 60, budgetWindow: 60 }),
     { id: 'tab', type: 'tab', label: 'crash test' },
     { id: 'burstIn', type: 'http in', z: 'tab', url: '/burst', method: 'post', upload: false, wires: [['burst', 'accepted']] },
     {
@@ -117,7 +84,8 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
   let file;
 
   before(async function () {
-    sim = await startSimProcess();
+    // The standalone simulator in its own process, fast enough for 120-order bursts.
+    sim = await startSimProcess({ args: ['--port', '0', '--rate-limit', '100000', '--market-hours', 'always', '--tick-ms', '200', '--seed', '9'] });
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-crash-'));
     file = path.join(userDir, 'observed.jsonl');
   });
@@ -130,14 +98,12 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
 
   const start = async (withFlows) => {
     red = await startNodeRed({ userDir, settings: SETTINGS, ...(withFlows ? { flows: flows(sim.url, file) } : {}) });
-    await until(async () => (await red.api('GET', '/flows')).length > 0, 10000, 'the flows');
+    await waitFor(async () => (await red.api('GET', '/flows')).length > 0, 10000, 'the flows', 50);
     return red;
   };
 
   const kill = async () => {
-    const pid = red.nodeRedPid();
-    process.kill(pid, 'SIGKILL');
-    await red.exited;
+    await red.kill('SIGKILL');
     red = undefined;
   };
 
@@ -153,13 +119,14 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     const first = await signal('sig-1');
     assert.strictEqual(first.outcome, 'placed');
     assert.strictEqual((await signal('sig-1')).outcome, 'duplicate');
-    await until(() => lines(file).some((l) => l.kind === 'update' && l.orderId === first.id && l.event === 'fill'), 10000, 'the fill of the first order');
+    await waitFor(() => lines(file).some((l) => l.kind === 'update' && l.orderId === first.id && l.event === 'fill'), 10000, 'the fill of the first order', 50);
     await red.stop();
     red = undefined;
 
     // While Node-RED is down another program trades: its fill must come out after the restart, once.
-    const missed = await sim.sdk.trading.orders.market({ symbol: 'MSFT', qty: 1, side: 'buy', clientOrderId: 'while-down' });
-    await until(async () => (await sim.sdk.trading.orders.getOrderByOrderID({ orderId: missed.id })).status === 'filled', 10000, 'the fill while down');
+    const sdk = sim.sdk();
+    const missed = await sdk.trading.orders.market({ symbol: 'MSFT', qty: 1, side: 'buy', clientOrderId: 'while-down' });
+    await waitFor(async () => (await sdk.trading.orders.getOrderByOrderID({ orderId: missed.id })).status === 'filled', 10000, 'the fill while down', 50);
     const journalFile = path.join(userDir, 'alpaca-journal', 'account-acct.jsonl');
     const intact = fs.readFileSync(journalFile, 'utf8');
     fs.writeFileSync(journalFile, `${intact}{"r":"ask","e":{"id":"torn-by-a-power-cut","act`);
@@ -173,7 +140,7 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     const ordersOfSig1 = (await sim.orders()).filter((o) => o.client_order_id === first.clientOrderId);
     assert.strictEqual(ordersOfSig1.length, 1);
 
-    await until(() => lines(file).some((l) => l.kind === 'update' && l.orderId === missed.id), 15000, 'the update missed while stopped');
+    await waitFor(() => lines(file).some((l) => l.kind === 'update' && l.orderId === missed.id), 15000, 'the update missed while stopped', 50);
     const updates = lines(file).filter((l) => l.kind === 'update');
     const ofMissed = updates.filter((l) => l.orderId === missed.id);
     assert.deepStrictEqual(ofMissed.map((l) => [l.event, l.recovered]), [['fill', true]]);
@@ -194,7 +161,7 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
       // Requests still on their way land at the simulator meanwhile.
       await start(false);
       const mine = () => lines(file).filter((l) => typeof l.topic === 'string' && l.topic.startsWith(`c${cycle}-`));
-      await until(() => new Set(mine().map((l) => l.topic)).size >= N, 60000, `all ${N} msgs of cycle ${cycle} accounted for`).catch((err) => {
+      await waitFor(() => new Set(mine().map((l) => l.topic)).size >= N, 60000, `all ${N} msgs of cycle ${cycle} accounted for`, 50).catch((err) => {
         throw new Error(`${err.message}: ${new Set(mine().map((l) => l.topic)).size} seen\n${red.log().slice(-3000)}`);
       });
       await sleep(500); // anything reported twice would come now

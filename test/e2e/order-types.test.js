@@ -2,7 +2,8 @@
 // alpaca-order in a real Node-RED runtime, the official SDK and the simulator over real sockets:
 // every order type and class fills or rests as the market model says.
 const assert = require('assert');
-const { helper, start, orderStatus, waitFor } = require('./order-support');
+const { helper, start, orderStatus } = require('../support/orders');
+const { waitFor } = require('../support/wait');
 
 describe('alpaca-order: order types and classes on the simulator', function () {
   this.timeout(60000);
@@ -23,9 +24,9 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     assert.strictEqual(m.alpaca.symbol, 'AAPL');
     assert.strictEqual(m.alpaca.client_order_id, m.clientOrderId);
     assert.match(m.clientOrderId, /^nr-[0-9a-f-]{36}$/, 'a fresh id: the msg has no key');
-    const filled = await orderStatus(t.control.sdk, m.payload.id, ['filled']);
+    const filled = await orderStatus(t.sdk, m.payload.id, ['filled']);
     assert.ok(Math.abs(Number(filled.filledAvgPrice) - 100) < 1, String(filled.filledAvgPrice));
-    const pos = await t.control.sdk.trading.positions.getOpenPosition({ symbolOrAssetId: 'AAPL' });
+    const pos = await t.sdk.trading.positions.getOpenPosition({ symbolOrAssetId: 'AAPL' });
     assert.strictEqual(Number(pos.qty), 3);
   });
 
@@ -35,7 +36,7 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     const m = await t.send(0, {});
     assert.strictEqual(m.payload.status, 'new');
     assert.strictEqual(m.payload.limitPrice, 95);
-    await orderStatus(t.control.sdk, m.payload.id, ['new']);
+    await orderStatus(t.sdk, m.payload.id, ['new']);
     assert.strictEqual(t.rec[0].filled.length, 0);
     await t.control.price('MSFT', 94);
     const f = await t.next(0, 'filled', 1);
@@ -53,13 +54,13 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     await t.control.price('NVDA', 100);
     const stop = await t.send(0, { topic: 'submit', payload: { symbol: 'NVDA', side: 'buy', type: 'stop', qty: 1, stopPrice: 105 } });
     const stopLimit = await t.send(0, { topic: 'submit', payload: { symbol: 'NVDA', side: 'buy', type: 'stop_limit', qty: 1, stopPrice: 110, limitPrice: 111 } });
-    await orderStatus(t.control.sdk, stop.payload.id, ['new']);
-    await orderStatus(t.control.sdk, stopLimit.payload.id, ['new']);
+    await orderStatus(t.sdk, stop.payload.id, ['new']);
+    await orderStatus(t.sdk, stopLimit.payload.id, ['new']);
     await t.control.price('NVDA', 106);
-    await orderStatus(t.control.sdk, stop.payload.id, ['filled']);
-    assert.strictEqual((await t.control.sdk.trading.orders.getOrderByOrderID({ orderId: stopLimit.payload.id })).status, 'new');
+    await orderStatus(t.sdk, stop.payload.id, ['filled']);
+    assert.strictEqual((await t.sdk.trading.orders.getOrderByOrderID({ orderId: stopLimit.payload.id })).status, 'new');
     await t.control.price('NVDA', 110.5);
-    await orderStatus(t.control.sdk, stopLimit.payload.id, ['filled']);
+    await orderStatus(t.sdk, stopLimit.payload.id, ['filled']);
 
     // A long of 2 NVDA now: trail it by 5 % and by $3.
     const pct = await t.send(0, { topic: 'submit', payload: { symbol: 'NVDA', side: 'sell', type: 'trailing_stop', qty: 1, trail_percent: 5, time_in_force: 'gtc' } });
@@ -68,10 +69,10 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     assert.strictEqual(usd.payload.trailPrice, 3);
     await t.control.price('NVDA', 120);
     await t.control.price('NVDA', 116);
-    await orderStatus(t.control.sdk, usd.payload.id, ['filled']);
-    assert.strictEqual((await t.control.sdk.trading.orders.getOrderByOrderID({ orderId: pct.payload.id })).status, 'new');
+    await orderStatus(t.sdk, usd.payload.id, ['filled']);
+    assert.strictEqual((await t.sdk.trading.orders.getOrderByOrderID({ orderId: pct.payload.id })).status, 'new');
     await t.control.price('NVDA', 113);
-    await orderStatus(t.control.sdk, pct.payload.id, ['filled']);
+    await orderStatus(t.sdk, pct.payload.id, ['filled']);
   });
 
   it('ioc and fok end at once when they cannot fill; gtc, opg, cls and extended hours are accepted', async function () {
@@ -115,17 +116,17 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     const m = await t.send(0, {});
     assert.strictEqual(m.payload.orderClass, 'bracket');
     assert.strictEqual(m.payload.legs.length, 2);
-    const entry = await orderStatus(t.control.sdk, m.payload.id, ['filled']);
+    const entry = await orderStatus(t.sdk, m.payload.id, ['filled']);
     assert.strictEqual(entry.legs.length, 2);
     const tp = m.payload.legs.find((l) => l.type === 'limit');
     const sl = m.payload.legs.find((l) => l.type === 'stop');
     assert.strictEqual(tp.limitPrice, 110);
     assert.strictEqual(sl.stopPrice, 90);
-    await orderStatus(t.control.sdk, tp.id, ['new']);
+    await orderStatus(t.sdk, tp.id, ['new']);
     await t.control.price('AAPL', 111);
-    await orderStatus(t.control.sdk, tp.id, ['filled']);
-    await orderStatus(t.control.sdk, sl.id, ['canceled']);
-    const positions = await t.control.sdk.trading.positions.getAllOpenPositions();
+    await orderStatus(t.sdk, tp.id, ['filled']);
+    await orderStatus(t.sdk, sl.id, ['canceled']);
+    const positions = await t.sdk.trading.positions.getAllOpenPositions();
     assert.strictEqual(positions.length, 0);
   });
 
@@ -133,33 +134,30 @@ describe('alpaca-order: order types and classes on the simulator', function () {
     const t = await start([{ action: 'msg' }]);
     await t.control.price('TSLA', 200);
     const buy = await t.send(0, { topic: 'submit', payload: { symbol: 'TSLA', side: 'buy', qty: 4 } });
-    await orderStatus(t.control.sdk, buy.payload.id, ['filled']);
+    await orderStatus(t.sdk, buy.payload.id, ['filled']);
     const oco = await t.send(0, { topic: 'submit', payload: { symbol: 'TSLA', side: 'sell', qty: 4, orderClass: 'oco', takeProfit: { limitPrice: 220 }, stopLoss: { stopPrice: 180 } } });
     assert.strictEqual(oco.payload.orderClass, 'oco');
     assert.strictEqual(oco.payload.type, 'limit');
     await t.control.price('TSLA', 179);
     const stopLeg = oco.payload.legs[0];
-    await orderStatus(t.control.sdk, stopLeg.id, ['filled']);
-    await orderStatus(t.control.sdk, oco.payload.id, ['canceled']);
+    await orderStatus(t.sdk, stopLeg.id, ['filled']);
+    await orderStatus(t.sdk, oco.payload.id, ['canceled']);
 
     const oto = await t.send(0, { topic: 'submit', payload: { symbol: 'TSLA', side: 'buy', qty: 2, order_class: 'oto', stop_loss: { stop_price: 170 } } });
     assert.strictEqual(oto.payload.legs.length, 1);
-    await orderStatus(t.control.sdk, oto.payload.id, ['filled']);
-    await orderStatus(t.control.sdk, oto.payload.legs[0].id, ['new']);
+    await orderStatus(t.sdk, oto.payload.id, ['filled']);
+    await orderStatus(t.sdk, oto.payload.legs[0].id, ['new']);
     await t.control.price('TSLA', 169);
-    await orderStatus(t.control.sdk, oto.payload.legs[0].id, ['filled']);
+    await orderStatus(t.sdk, oto.payload.legs[0].id, ['filled']);
   });
 
   it('a day order outside NYSE hours is accepted and queued for the open (Alpaca does not reject it)', async function () {
-    const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1', waitForFinal: true, timeout: 1 }], { marketHours: 'nyse' });
-    const sim = t.account.connection.sim;
-    // Jump to the next Saturday noon, New York time.
-    const now = sim.clock.now();
-    const day = new Date(now).getUTCDay();
-    const saturday = new Date(now + ((6 - day + 7) % 7 || 7) * 86400000);
+    // The simulator's clock starts on the next Saturday noon, New York time.
+    const now = Date.now();
+    const saturday = new Date(now + ((6 - new Date(now).getUTCDay() + 7) % 7 || 7) * 86400000);
     saturday.setUTCHours(16, 0, 0, 0);
-    sim.clock.advance(saturday.getTime() - now);
-    assert.strictEqual(sim.clock.isMarketOpen(), false);
+    const t = await start([{ symbol: 'AAPL', side: 'buy', qty: '1', waitForFinal: true, timeout: 1 }], { marketHours: 'nyse', startAt: saturday.toISOString() });
+    assert.strictEqual((await t.sdk.trading.clock.legacyClock()).isOpen, false);
     const m = await t.send(0, {});
     assert.strictEqual(m.payload.status, 'accepted');
     const ended = await t.next(0, 'ended', 1);

@@ -4,14 +4,13 @@
 // and no lost or duplicated update while orders keep filling through repeated drops.
 const assert = require('assert');
 const { helper, packNodes, record } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
-const { createClient } = require('../../dist/lib/alpaca/client');
+const { waitFor, sleep } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { ACCOUNT } = require('../support/fixtures');
 
 const streamNode = require('../../dist/alpaca-stream.js').default;
 const orderUpdatesNode = require('../../dist/alpaca-order-updates.js').default;
 const NODES = [...packNodes, streamNode, orderUpdatesNode];
-
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
 
 function flow(nodes) {
   const out = [ACCOUNT, { id: 'tab', type: 'tab', label: 'order updates test' }];
@@ -25,13 +24,11 @@ function flow(nodes) {
   return out;
 }
 
-
 async function setup() {
   const account = helper.getNode('acct');
-  await waitFor(() => account.connection.sim, 8000, 'the simulator');
-  const sim = account.connection.sim;
+  const sim = await accountSim(account);
   // Another program trading on the same simulated account (its own key, as a second bot would).
-  const sdk = createClient({ keyId: 'OTHERBOT', secret: 'other', paper: true, endpoint: sim.url, rateLimit: false });
+  const sdk = sim.sdk('OTHERBOT');
   await waitFor(() => account.connection.tradeUpdates.status.state === 'connected', 8000, 'trade updates connected');
   return { account, sim, sdk };
 }
@@ -69,7 +66,7 @@ describe('alpaca-order-updates node on the simulator', function () {
     assert.strictEqual(fill.payload.time, Date.parse(fill.payload.timestamp));
     assert.strictEqual(fill.recovered, undefined);
     assert.strictEqual(got['all-conn'][0].payload.event, 'connected');
-    assert.strictEqual(sim.stats.streamConnections, 1, 'both nodes share one trading socket');
+    assert.strictEqual((await sim.stats()).streamConnections, 1, 'both nodes share one trading socket');
   });
 
   it('recovers fills missed while the stream was down: once, in order, marked recovered', async function () {
@@ -80,7 +77,7 @@ describe('alpaca-order-updates node on the simulator', function () {
     const before = await sdk.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
     await waitFor(() => got['ou-data'].some((m) => m.payload.order.id === before.id && m.event === 'fill'), 8000, 'live fill');
 
-    sim.dropStreams();
+    await sim.faults({ dropStreams: true });
     await waitFor(() => got['ou-conn'].some((m) => m.event === 'disconnected'), 5000, 'disconnected');
     const missed = [];
     for (const symbol of ['MSFT', 'TSLA', 'SPY']) missed.push(await sdk.trading.orders.market({ symbol, qty: 1, side: 'buy' }));
@@ -104,18 +101,25 @@ describe('alpaca-order-updates node on the simulator', function () {
     const got = record(['ou-data', 'ou-conn']);
     const { sim, sdk } = await setup();
     const orders = [];
+    // Drops every 300 ms while the orders go in.
     let drops = 0;
-    const dropper = setInterval(() => {
-      drops++;
-      sim.dropStreams();
-    }, 300);
+    let trading = true;
+    const dropping = (async () => {
+      while (trading) {
+        await sleep(300);
+        if (!trading) break;
+        drops++;
+        await sim.faults({ dropStreams: true });
+      }
+    })();
     try {
       for (let i = 0; i < 40; i++) {
         orders.push(await sdk.trading.orders.market({ symbol: i % 2 ? 'AAPL' : 'MSFT', qty: 1, side: 'buy' }));
-        await new Promise((r) => setTimeout(r, 40));
+        await sleep(40);
       }
     } finally {
-      clearInterval(dropper);
+      trading = false;
+      await dropping;
     }
     assert.ok(drops >= 4, `dropped ${drops} times`);
     const fills = () => new Set(got['ou-data'].filter((m) => m.event === 'fill').map((m) => m.payload.order.id));
@@ -138,15 +142,15 @@ describe('alpaca-order-updates node on the simulator', function () {
     await helper.load(NODES, flow([{ id: 'ou', watchdog: 0.5 }]));
     const got = record(['ou-data', 'ou-conn']);
     const { sim, sdk } = await setup();
-    const totalBefore = sim.stats.streamConnectionsTotal;
-    await fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silentStreams: true }) });
+    const totalBefore = (await sim.stats()).streamConnectionsTotal;
+    await sim.faults({ silentStreams: true });
     const order = await sdk.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
     await waitFor(() => got['ou-data'].some((m) => m.payload.order.id === order.id && m.event === 'fill'), 10000, 'the fill, recovered');
     const fills = got['ou-data'].filter((m) => m.payload.order.id === order.id);
     assert.deepStrictEqual(fills.map((m) => [m.event, m.recovered]), [['fill', true]], 'the silent socket lost new and fill; REST recovered the fill once');
     await waitFor(() => got['ou-conn'].some((m) => m.event === 'stale'), 5000, 'stale event');
-    await waitFor(() => sim.stats.streamConnectionsTotal > totalBefore, 5000, 'forced reconnect');
-    await fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ silentStreams: false }) });
+    await waitFor(async () => (await sim.stats()).streamConnectionsTotal > totalBefore, 5000, 'forced reconnect');
+    await sim.faults({ silentStreams: false });
     // Live again: a fill arrives over the socket, not recovered. A fill that lands while a last
     // watchdog reconnect is still under way comes recovered instead, so allow a few orders.
     let live = false;

@@ -2,7 +2,7 @@
 // alpaca-order refuses bad input before anything is sent: each row is a node setting and a msg;
 // each must end in a Catch-able error naming the field, a red status, and ZERO requests.
 const assert = require('assert');
-const { helper, start } = require('./order-support');
+const { helper, start } = require('../support/orders');
 
 const P = (payload) => ({ topic: 'submit', payload });
 const base = { symbol: 'AAPL', side: 'buy', qty: 1 };

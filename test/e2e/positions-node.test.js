@@ -3,9 +3,9 @@
 // real sockets. Nothing of ours is mocked.
 const assert = require('assert');
 const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
-
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
+const { waitFor } = require('../support/wait');
+const { startSim, accountSim } = require('../support/sim');
+const { ACCOUNT } = require('../support/fixtures');
 
 function flow(positions) {
   return [
@@ -28,11 +28,6 @@ function flow(positions) {
     { id: 'catcher', type: 'catch', z: 'f1', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper', z: 'f1' },
   ];
-}
-
-async function simStats(account) {
-  await waitFor(() => account.connection.endpoint, 5000, 'the simulator to start');
-  return (await fetch(`${account.connection.endpoint}/sim/stats`)).json();
 }
 
 /** Sends msg into node `id` and resolves with the next msg at `out` or the next caught error. */
@@ -78,11 +73,8 @@ describe('alpaca-positions node on the simulator', function () {
 
   it('lists positions, closes part of one and then all of them', async function () {
     await helper.load([...packNodes], flow([{ action: 'msg' }]));
-    const account = helper.getNode('acct');
-    await waitFor(() => account.connection.endpoint, 5000, 'simulator');
     // Build positions with the raw SDK on the same simulator, as another program would.
-    const { createClient } = require('../../dist/lib/alpaca/client');
-    const sdk = createClient({ keyId: 'OTHER', secret: 'other', paper: true, endpoint: account.connection.endpoint, rateLimit: false });
+    const sdk = (await accountSim(helper.getNode('acct'), 5000)).sdk();
     await sdk.trading.orders.market({ symbol: 'AAPL', qty: 10, side: 'buy', timeInForce: 'day' });
     await sdk.trading.orders.market({ symbol: 'BTC/USD', qty: 0.5, side: 'buy', timeInForce: 'gtc' });
     await waitFor(async () => (await sdk.trading.positions.getAllOpenPositions()).length === 2, 8000, 'two positions');
@@ -141,7 +133,8 @@ describe('alpaca-positions node on the simulator', function () {
     const account = helper.getNode('acct');
     // Let the connection settle (its start-up account check is one request).
     await waitFor(() => account.connection.status.state === 'connected', 8000, 'connected');
-    const before = await simStats(account);
+    const sim = await accountSim(account, 5000);
+    const before = await sim.stats();
     for (let i = 0; i < badInputs.length; i++) {
       const [what, , msg] = badInputs[i];
       const r = await ask(`pos${i}`, msg);
@@ -149,7 +142,7 @@ describe('alpaca-positions node on the simulator', function () {
       assert.ok(r.msg.error.message.length > 10, what);
       assert.strictEqual(helper.getNode(`pos${i}`).status.lastCall.args[0].fill, 'red', what);
     }
-    const after = await simStats(account);
+    const after = await sim.stats();
     assert.strictEqual(after.requests, before.requests, 'no request reached the simulator');
     assert.strictEqual(after.orders, before.orders);
   });
@@ -165,13 +158,14 @@ describe('alpaca-positions node on the simulator', function () {
       assert.match(s.text, /connected · sim/);
     }
     // Two listeners of the trade updates, one trading stream: the simulator sees a single stream connection.
+    const sim = await accountSim(account, 5000);
     const a = account.connection.tradeUpdates.subscribe(() => undefined);
     const b = account.connection.tradeUpdates.subscribe(() => undefined);
-    await waitFor(async () => (await simStats(account)).streamConnections === 1, 5000, 'one stream');
+    await waitFor(async () => (await sim.stats()).streamConnections === 1, 5000, 'one stream');
     assert.strictEqual(account.connection.diagnostics().streams.trading.holders, 1);
     a();
     b();
-    await waitFor(async () => (await simStats(account)).streamConnections === 0, 5000, 'stream closed by the last listener leaving');
+    await waitFor(async () => (await sim.stats()).streamConnections === 0, 5000, 'stream closed by the last listener leaving');
   });
 
   it('refuses to start live trading without the acknowledgement: red status, error, no request', async function () {
@@ -187,11 +181,9 @@ describe('alpaca-positions node on the simulator', function () {
   });
 
   it('reports bad keys as auth failed (standalone simulator that checks keys)', async function () {
-    const { Simulator } = require('../../dist/lib/sim/simulator');
-    const sim = new Simulator({ key: 'GOODKEY', secret: 'good-secret' });
-    const url = await sim.start();
+    const sim = await startSim({ key: 'GOODKEY', secret: 'good-secret' });
     try {
-      const acct = { ...ACCOUNT, mode: 'paper', endpoint: url };
+      const acct = { ...ACCOUNT, mode: 'paper', endpoint: sim.url };
       await helper.load([...packNodes], [acct, ...flow([{ action: 'account' }]).slice(1)], { acct: { keyId: 'BADKEY', secret: 'bad-secret-456' } });
       const r = await ask('pos0', {});
       assert.strictEqual(r.kind, 'error');

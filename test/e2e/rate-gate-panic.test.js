@@ -5,7 +5,9 @@
 // time is measured at the simulator's request log.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { account } = require('../support/fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
@@ -19,7 +21,7 @@ const QUIET = {
 
 function flow() {
   return [
-    { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, ...BUDGET },
+    account(BUDGET),
     { id: 'f1', type: 'tab', label: 'panic' },
     { id: 'brk', type: 'alpaca-breaker', z: 'f1', name: 'guard', account: 'acct', ...QUIET, wires: [[], ['alerts']] },
     { id: 'gate', type: 'alpaca-rate-gate', z: 'f1', account: 'acct', queueSize: 1000, fullPolicy: 'drop-lowest', maxWait: 0, priority: 5, report: 'output', categories: [], category: '', wires: [['order'], ['dropped']] },
@@ -44,12 +46,10 @@ describe('panic actions overtake a full rate gate', function () {
 
   it("with 200 orders waiting and the budget spent, a breaker halt's cancel-all reaches the simulator within 2 s", async function () {
     await helper.load([...packNodes, breakerNode, gateNode, orderNode], flow());
-    const connection = helper.getNode('acct').connection;
     const placed = collect(helper.getNode('placed'));
-    const url = await waitFor(() => connection.endpoint, 8000, 'the simulator');
+    const sim = await accountSim(helper.getNode('acct'));
     await waitFor(async () => (await helper.request().get('/alpaca-breaker/brk/state')).body.state === 'ACTIVE', 8000, 'the breaker');
-    const headers = { 'APCA-API-KEY-ID': 'OTHER', 'APCA-API-SECRET-KEY': 'x' };
-    const openOrders = async () => (await (await fetch(`${url}/v2/orders?status=open&limit=500`, { headers })).json()).length;
+    const openOrders = async () => (await sim.orders('open')).length;
 
     // Limit orders far below the market: they stay open until canceled.
     const gate = helper.getNode('gate');
@@ -60,7 +60,7 @@ describe('panic actions overtake a full rate gate', function () {
       const now = placed.length;
       const settled = now > 0 && now === seen;
       seen = now;
-      if (!settled) await new Promise((r) => setTimeout(r, 700));
+      if (!settled) await sleep(700);
       return settled;
     }, 15000, 'the budget spent');
     const open = await openOrders();
@@ -70,10 +70,7 @@ describe('panic actions overtake a full rate gate', function () {
 
     const haltedAt = Date.now();
     helper.getNode('brk').receive({ halt: 'panic test' });
-    const first = await waitFor(async () => {
-      const { requests } = await (await fetch(`${url}/sim/requests?since=${haltedAt}`)).json();
-      return requests.find((r) => r.api === 'trading');
-    }, 5000, 'a trading request after the halt');
+    const first = await waitFor(async () => (await sim.requests(haltedAt)).find((r) => r.api === 'trading'), 5000, 'a trading request after the halt');
     const ms = first.t - haltedAt;
     assert.ok(ms < 2000, `the cancel-all reached the simulator ${ms} ms after the halt`);
     assert.strictEqual(first.limited, false);

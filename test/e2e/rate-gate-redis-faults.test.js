@@ -6,10 +6,11 @@
 // the simulator never sees more than the limit from both together in any 60 s.
 const assert = require('assert');
 const Redis = require('ioredis');
-const { startNodeRed, freePort, sleep, commsClient } = require('../support/flows');
+const { startNodeRed, freePort } = require('../support/nodered-process');
+const { commsClient } = require('../support/flows');
+const { sleep } = require('../support/wait');
 const { startRedis, hasRedis } = require('../support/redis');
-const { busiest, requestTimes } = require('../support/sim');
-const { Simulator } = require('../../dist/lib/sim/simulator');
+const { startSim, busiest, requestTimes } = require('../support/sim');
 
 const LIMIT = 40;
 const SECRET = 'faults-secret-value';
@@ -63,9 +64,8 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
       this.skip();
     }
     // The strict default: a sliding window of LIMIT a minute per key.
-    sim = new Simulator({ marketHours: 'always', tickMs: 1000 });
-    await sim.start();
-    sim.server.faults.rateLimitPerMinute = LIMIT;
+    sim = await startSim({ tickMs: 1000 });
+    await sim.faults({ rateLimitPerMinute: LIMIT });
     for (let i = 0; i < 2; i++) runtimes.push(await startNodeRed({ settings: {} }));
   });
 
@@ -91,7 +91,7 @@ describe('two Node-RED runtimes, one shared budget, Redis failing', function () 
       for (const s of secrets) assert.ok(!log.includes(s), `${names[i]} logged a Redis password:\n${log}`);
     }
     const times = await requestTimes(sim.url, since);
-    const limited = sim.server.requestLog.since(since).filter((r) => r.limited).length;
+    const limited = (await sim.requests(since)).filter((r) => r.limited).length;
     assert.strictEqual(limited, 0, `${scenario}: the simulator answered 429`);
     assert.ok(busiest(times, 60000) <= LIMIT, `${scenario}: ${busiest(times, 60000)} requests within 60 s`);
     return times;

@@ -6,11 +6,10 @@ const assert = require('assert');
 const Redis = require('ioredis');
 const { AlpacaConnection } = require('../../dist/lib/alpaca/connection');
 const { RequestBudgetImpl } = require('../../dist/lib/budget/budget');
-const { freePort } = require('../support/flows');
-const { startSim, waitFor } = require('../support/sim');
+const { freePort } = require('../support/nodered-process');
+const { waitFor, sleep } = require('../support/wait');
+const { startSim } = require('../support/sim');
 const { startRedis, hasRedis } = require('../support/redis');
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 describe('shared request budget in Redis', function () {
   this.timeout(30000);

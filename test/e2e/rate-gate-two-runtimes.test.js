@@ -2,9 +2,10 @@
 // Two real Node-RED processes trading one key share one request budget through a real
 // redis-server: together they stay under the key's limit (each alone would overrun it).
 const assert = require('assert');
-const { startNodeRed, until } = require('../support/flows');
+const { startNodeRed } = require('../support/nodered-process');
+const { waitFor, sleep } = require('../support/wait');
 const { startRedis, hasRedis } = require('../support/redis');
-const { Simulator } = require('../../dist/lib/sim/simulator');
+const { startSim } = require('../support/sim');
 
 const KEY = 'PKSHARED';
 const SECRET = 'shared-secret-value';
@@ -45,8 +46,7 @@ describe('two Node-RED runtimes on one key share one Redis budget', function () 
       this.skip();
     }
     redis = await startRedis();
-    sim = new Simulator({ key: KEY, secret: SECRET });
-    await sim.start();
+    sim = await startSim({ key: KEY, secret: SECRET, tickMs: 1000 });
   });
 
   after(async function () {
@@ -57,22 +57,23 @@ describe('two Node-RED runtimes on one key share one Redis budget', function () 
 
   it('stay under the limit together: no 429, and no more requests than the shared budget', async function () {
     // The key allows 30 a minute; the shared budget allows 30 per 10 minutes, for both runtimes.
-    sim.server.faults.rateLimitPerMinute = 30;
+    await sim.faults({ rateLimitPerMinute: 30 });
     for (let i = 0; i < 2; i++) {
       const red = await startNodeRed({ settings: {} });
       runtimes.push(red);
       await red.deploy(flow(sim.url, redis.url));
     }
-    const before = { ...sim.stats };
+    const before = await sim.stats();
     await Promise.all(runtimes.map((r) => fetch(`${r.base}/burst`).then((res) => res.text())));
     const done = async () => (await Promise.all(runtimes.map(async (r) => (await (await fetch(`${r.base}/done`)).json()).done))).reduce((a, b) => a + b, 0);
     // Both connection checks and the calls draw on the same 30 tokens: 28 calls at most go out.
-    await until(async () => (await done()) >= 26, 20000, 'the shared budget to be spent');
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor(async () => (await done()) >= 26, 20000, 'the shared budget to be spent', 50);
+    await sleep(1500);
     const total = await done();
     assert.ok(total >= 26 && total <= 28, `calls answered: ${total}`);
-    assert.strictEqual(sim.stats.rateLimited - before.rateLimited, 0, 'no 429 from the broker');
-    assert.ok(sim.stats.requests <= 31, `requests the key saw: ${sim.stats.requests}`);
+    const after = await sim.stats();
+    assert.strictEqual(after.rateLimited - before.rateLimited, 0, 'no 429 from the broker');
+    assert.ok(after.requests <= 31, `requests the key saw: ${after.requests}`);
     for (const r of runtimes) assert.deepStrictEqual(r.errors(), [], r.log());
   });
 });

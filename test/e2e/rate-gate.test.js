@@ -3,7 +3,9 @@
 // built-in simulator over real sockets.
 const assert = require('assert');
 const { helper, packNodes, collect, statuses } = require('../support/nodered');
-const { waitFor, busiest, requestTimes } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { accountSim, busiest, requestTimes } = require('../support/sim');
+const { account } = require('../support/fixtures');
 
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
@@ -13,9 +15,7 @@ const nodes = [...packNodes, gateNode, orderNode];
 /** One market order per msg, with its own client order id. */
 const buy = (clientOrderId) => ({ payload: { symbol: 'AAPL', side: 'buy', qty: 1, clientOrderId } });
 
-function accountDef(budget = {}) {
-  return { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, budgetLimit: 180, budgetWindow: 60, ...budget };
-}
+const accountDef = (budget = {}) => account({ budgetLimit: 180, budgetWindow: 60, ...budget });
 
 function gateDef(extra = {}) {
   return {
@@ -50,26 +50,14 @@ function orderFlow(budget, gate = {}) {
   ];
 }
 
-async function post(url, path, body) {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return res.json();
-}
-
-/** Starts the account's simulator and sets its faults; returns its URL. */
+/** Starts the account's simulator and sets its faults; returns its control API. */
 async function simWith(faults) {
-  const account = helper.getNode('acct');
+  const acct = helper.getNode('acct');
   // The gate registered with the connection; the simulator starts with it.
-  const url = await waitFor(() => account.connection.endpoint, 5000, 'the simulator to start');
-  await waitFor(() => account.connection.status.state === 'connected', 5000, 'connected');
-  await post(url, '/sim/faults', faults);
-  return url;
-}
-
-const stats = (url) => fetch(`${url}/sim/stats`).then((r) => r.json());
-
-async function simOrders(url) {
-  const res = await fetch(`${url}/v2/orders?status=all&limit=500`, { headers: { 'APCA-API-KEY-ID': 'OTHERPROGRAM', 'APCA-API-SECRET-KEY': 'x' } });
-  return res.json();
+  const sim = await accountSim(acct, 5000);
+  await waitFor(() => acct.connection.status.state === 'connected', 5000, 'connected');
+  await sim.faults(faults);
+  return sim;
 }
 
 describe('alpaca-rate-gate on the simulator', function () {
@@ -93,8 +81,8 @@ describe('alpaca-rate-gate on the simulator', function () {
     // first ones leave the window, a minute later. Nothing may expire, fail or meet a 429.
     this.timeout(120000);
     await helper.load(nodes, orderFlow({ budgetLimit: '', budgetWindow: '' }, { maxWait: '' }));
-    const url = await simWith({});
-    const faults = await (await fetch(`${url}/sim/faults`)).json();
+    const sim = await simWith({});
+    const faults = await sim.faults();
     assert.deepStrictEqual([faults.rateLimitPerMinute, faults.rateLimitAlgorithm], [200, 'sliding']);
     const out = collect(helper.getNode('out'));
     const dropped = collect(helper.getNode('dropped'));
@@ -107,13 +95,13 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
     assert.strictEqual(dropped.length, 0);
     assert.strictEqual(out.length, 300);
-    const s = await stats(url);
+    const s = await sim.stats();
     assert.strictEqual(s.rateLimited, 0, 'the simulator answered 429');
     assert.strictEqual(s.orders, 300);
     const ids = new Set(out.map((m) => m.payload.clientOrderId));
     assert.strictEqual(ids.size, 300);
     // Measured at the simulator: never more than the budget's 180 trading requests in any 60 s.
-    const log = await requestTimes(url, t0 - 60000);
+    const log = await requestTimes(sim.url, t0 - 60000);
     assert.ok(busiest(log, 60000) <= 180, `busiest 60 s: ${busiest(log, 60000)} requests`);
     // The ticket the gate took for an order was spent by that order, not charged twice: the
     // first window carried about 170 orders, not half of them.
@@ -129,7 +117,7 @@ describe('alpaca-rate-gate on the simulator', function () {
     // program has just used up the key's limit. After the pause it sends at its steady rate
     // (40/s), under the bucket's 50/s.
     await helper.load(nodes, orderFlow({ budgetLimit: 2400, budgetWindow: 60 }));
-    const url = await simWith({ rateLimitPerMinute: 3000, lockoutMs: 1000, rateLimitAlgorithm: 'bucket' });
+    const sim = await simWith({ rateLimitPerMinute: 3000, lockoutMs: 1000, rateLimitAlgorithm: 'bucket' });
     const budget = helper.getNode('acct').connection.budget;
     const events = [];
     budget.on('paused', (p) => events.push({ type: 'paused', ...p }));
@@ -140,13 +128,13 @@ describe('alpaca-rate-gate on the simulator', function () {
     await Promise.all(
       Array.from({ length: 50 }, async () => {
         while (!limited) {
-          const res = await fetch(`${url}/v2/clock`, { headers });
+          const res = await fetch(`${sim.url}/v2/clock`, { headers });
           await res.text();
           if (res.status === 429) limited = true;
         }
       }),
     );
-    const before = await stats(url);
+    const before = await sim.stats();
 
     const out = collect(helper.getNode('out'));
     const dropped = collect(helper.getNode('dropped'));
@@ -158,10 +146,10 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
     assert.strictEqual(dropped.length, 0);
     assert.strictEqual(out.length, 300);
-    const after = await stats(url);
+    const after = await sim.stats();
     assert.ok(after.rateLimited > before.rateLimited, 'the burst met a 429');
     assert.strictEqual(after.orders, 300, 'each order posted once');
-    const orders = await simOrders(url);
+    const orders = await sim.orders();
     const ids = orders.map((o) => o.client_order_id).filter((id) => id.startsWith('lock-'));
     assert.strictEqual(ids.length, 300);
     assert.strictEqual(new Set(ids).size, 300);
@@ -230,7 +218,7 @@ describe('alpaca-rate-gate on the simulator', function () {
     // reads at once: were the reads spending the trading budget, about 80 orders would wait a
     // minute.
     await helper.load(nodes, orderFlow({ budgetLimit: '', budgetWindow: '' }, { maxWait: '' }));
-    const url = await simWith({});
+    const sim = await simWith({});
     const connection = helper.getNode('acct').connection;
     const out = collect(helper.getNode('out'));
     const caught = collect(helper.getNode('caught'));
@@ -243,8 +231,8 @@ describe('alpaca-rate-gate on the simulator', function () {
     assert.strictEqual(caught.length, 0, JSON.stringify(caught.map((m) => m.error && m.error.message).slice(0, 3)));
     assert.ok(prices.every((p) => p > 0));
     assert.deepStrictEqual(out.filter((m) => m.rateGate.waitedMs > 0).map((m) => m.rateGate.waitedMs), [], 'no order waited');
-    assert.strictEqual((await requestTimes(url, t0, 'data')).length, 100);
-    assert.strictEqual((await stats(url)).rateLimited, 0);
+    assert.strictEqual((await requestTimes(sim.url, t0, 'data')).length, 100);
+    assert.strictEqual((await sim.stats()).rateLimited, 0);
     assert.strictEqual(connection.dataBudget.state.tokens, 80);
   });
 

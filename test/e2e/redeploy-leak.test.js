@@ -3,7 +3,9 @@
 // they started: a bot redeployed all day must not grow.
 const assert = require('assert');
 const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { ACCOUNT } = require('../support/fixtures');
 
 function resources() {
   const counts = {};
@@ -17,7 +19,7 @@ function processListeners() {
 
 const FLOW = [
   { id: 'f1', type: 'tab', label: 'leak' },
-  { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
+  ACCOUNT,
   { id: 'pos', type: 'alpaca-positions', z: 'f1', account: 'acct', action: 'account', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
   { id: 'pos2', type: 'alpaca-positions', z: 'f1', account: 'acct', action: 'positions', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
   { id: 'out', type: 'helper', z: 'f1' },
@@ -47,7 +49,7 @@ describe('redeploying 100 times', function () {
     await exercise();
     await helper.setFlows(FLOW, 'full');
     await exercise();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const baseline = resources();
     const baseListeners = processListeners();
 
@@ -55,7 +57,7 @@ describe('redeploying 100 times', function () {
     for (let i = 0; i < 100; i++) {
       await helper.setFlows(FLOW, 'full');
       const account = await exercise();
-      simulators.add(account.connection.endpoint);
+      simulators.add((await accountSim(account)).url);
     }
     assert.strictEqual(simulators.size, 100, 'each deploy ran its own simulator');
 

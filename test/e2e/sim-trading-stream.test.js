@@ -5,7 +5,8 @@
 const assert = require('assert');
 const WebSocket = require('ws');
 const { encode, decode } = require('@msgpack/msgpack');
-const { startSim, waitFor } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
+const { startSim } = require('../support/sim');
 const { createClient } = require('../../dist/lib/alpaca/client');
 
 /** A raw client; `msgpack` asks for msgpack on the upgrade. Records frames and whether each came binary. */
@@ -116,7 +117,7 @@ describe('simulator trading stream (official SDK)', function () {
     const { stream, updates, subscriptions } = await connected();
     let reconnected = false;
     stream.onReconnected(() => (reconnected = true));
-    assert.strictEqual(s.sim.dropStreams(), 1);
+    assert.strictEqual((await s.faults({ dropStreams: true })).dropped, 1);
     await waitFor(() => reconnected && subscriptions.length >= 2, 8000, 'reconnect and listen again');
     const order = await s.alpaca.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
     await waitFor(() => updates.some((u) => u.order.id === order.id && u.event === 'fill'), 5000, 'fill after reconnect');
@@ -129,7 +130,7 @@ describe('simulator trading stream (official SDK)', function () {
     stream.onReconnected(() => (reconnected = true));
     await s.faults({ staleSlotMs: 1500 });
     const before = (await s.stats()).streamConnectionsTotal;
-    assert.strictEqual(s.sim.dropStreams(), 1);
+    assert.strictEqual((await s.faults({ dropStreams: true })).dropped, 1);
     await waitFor(() => reconnected && subscriptions.length >= 2, 12000, 'reconnect once the slot is free');
     assert.ok((await s.stats()).streamConnectionsTotal >= before + 2, 'at least one attempt was turned away first');
     const order = await s.alpaca.trading.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy' });
@@ -151,7 +152,7 @@ describe('simulator trading stream (official SDK)', function () {
       assert.deepStrictEqual(c.binary, [true, true]);
       c.ws.close();
       await closed(c.ws);
-      await new Promise((r) => setTimeout(r, 50)); // the server frees the slot on its close
+      await sleep(50); // the server frees the slot on its close
     }
   });
 

@@ -5,36 +5,21 @@ const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
-const { waitFor } = require('../support/sim');
-const { freePort } = require('../support/flows');
-
+const { startNodeRed, root } = require('../support/nodered-process');
+const { waitFor } = require('../support/wait');
 
 describe('npm start (scripts/start.js)', function () {
   this.timeout(60000);
-  let child;
-  let userDir;
-  let log = '';
+  let red;
 
   after(async function () {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    if (red) await red.stop();
   });
 
   it('runs Node-RED with the pack and the demo flow querying the simulated account', async function () {
-    const port = await freePort();
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-start-'));
-    child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
-      env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: userDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    const base = `http://127.0.0.1:${port}`;
+    // No flows, no settings: start.js writes both into the fresh user directory.
+    red = await startNodeRed();
+    const { base } = red;
 
     const account = await waitFor(async () => {
       try {
@@ -44,7 +29,7 @@ describe('npm start (scripts/start.js)', function () {
         return undefined;
       }
     }, 45000, 'the demo flow to answer').catch((err) => {
-      throw new Error(`${err.message}\n--- Node-RED log ---\n${log}`);
+      throw new Error(`${err.message}\n--- Node-RED log ---\n${red.log()}`);
     });
     assert.strictEqual(account.status, 'ACTIVE');
     assert.strictEqual(typeof account.equity, 'number');
@@ -61,11 +46,11 @@ describe('npm start (scripts/start.js)', function () {
     assert.ok(examples.some((e) => e.fn === 'account-snapshot'), JSON.stringify(examples));
 
     // The user dir got its settings and the demo flow; no credentials were needed.
-    assert.ok(fs.existsSync(path.join(userDir, 'flows.json')));
-    assert.doesNotMatch(log, /\[error\]/);
+    assert.ok(fs.existsSync(path.join(red.userDir, 'flows.json')));
+    assert.doesNotMatch(red.log(), /\[error\]/);
 
     // A persistent context store (a breaker's HALT survives a restart), in the runtime's own words.
-    assert.match(log, /Context store\s*:\s*'default' \[module=localfilesystem\]/);
+    assert.match(red.log(), /Context store\s*:\s*'default' \[module=localfilesystem\]/);
     // Telemetry decided by settings.js: the editor asks "Enable Update Notifications?" only when
     // this is undefined (test/browser/editor.test.js checks the editor itself).
     const settings = await (await fetch(`${base}/settings`, { headers: { Accept: 'application/json' } })).json();
@@ -73,28 +58,19 @@ describe('npm start (scripts/start.js)', function () {
   });
 
   it('keeps an existing settings.js and says how to get the current one', async function () {
-    const port = await freePort();
     const oldDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-start-old-'));
-    const old = `module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: 'old', nodesDir: [${JSON.stringify(path.join(__dirname, '..', '..'))}] };\n`;
+    const old = `module.exports = { uiHost: '127.0.0.1', flowFile: 'flows.json', credentialSecret: 'old', nodesDir: [${JSON.stringify(root)}] };\n`;
     fs.writeFileSync(path.join(oldDir, 'settings.js'), old);
-    const starting = spawn(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'start.js')], {
-      env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: oldDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    starting.stdout.on('data', (d) => (out += d));
-    starting.stderr.on('data', (d) => (out += d));
-    const exited = new Promise((r) => starting.once('exit', r));
+    let started;
     try {
-      await waitFor(() => /Server now running/.test(out), 45000, 'Node-RED to start').catch((err) => {
-        throw new Error(`${err.message}\n${out}`);
-      });
+      started = await startNodeRed({ userDir: oldDir });
+      const out = started.log();
+      assert.match(out, /Server now running/);
       assert.strictEqual(fs.readFileSync(path.join(oldDir, 'settings.js'), 'utf8'), old);
       assert.match(out, /settings\.js keeps context in memory, so a breaker's HALT is lost on restart: add contextStorage/);
       assert.match(out, /Context store\s*:\s*'default' \[module=memory\]/);
     } finally {
-      starting.kill('SIGTERM');
-      await exited;
+      if (started) await started.stop();
       fs.rmSync(oldDir, { recursive: true, force: true });
     }
   });

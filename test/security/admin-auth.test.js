@@ -5,11 +5,8 @@
 // (issue 12: a fixed, public account id is what a hostile page would name).
 const assert = require('assert');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { spawn } = require('child_process');
-const { developmentSettings } = require('../../scripts/dev-settings');
-const { freePort, until, root } = require('../support/flows');
+const { startNodeRed, root } = require('../support/nodered-process');
 
 const bcrypt = require(require.resolve('bcryptjs', { paths: [path.dirname(require.resolve('@node-red/editor-api/package.json'))] }));
 
@@ -37,16 +34,11 @@ const CALLS = {
 
 describe('security: the admin routes with adminAuth on, and the npm start demo', function () {
   this.timeout(90000);
-  let child;
-  let userDir;
+  let red;
   let base;
-  let log = '';
   const tokens = {};
 
   before(async function () {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-auth-'));
     const adminAuth = {
       type: 'credentials',
       users: [
@@ -54,16 +46,9 @@ describe('security: the admin routes with adminAuth on, and the npm start demo',
         { username: 'reader', password: bcrypt.hashSync(USERS.reader, 8), permissions: 'read' },
       ],
     };
-    fs.writeFileSync(path.join(userDir, 'settings.js'), developmentSettings({ nodesDir: root, credentialSecret: 'test-only-secret', overrides: { adminAuth } }));
-    child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
-      env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: userDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    await until(() => /Started flows/.test(log), 60000, 'the flows to start').catch((err) => {
-      throw new Error(`${err.message}\n--- Node-RED log ---\n${log}`);
-    });
+    // npm start's settings.js with adminAuth; npm start's demo flow, with ids of its own.
+    red = await startNodeRed({ settings: { adminAuth, alpacaSimulator: { seed: 1 } }, timeout: 60000 });
+    base = red.base;
     for (const [username, password] of Object.entries(USERS)) {
       const res = await fetch(`${base}/auth/token`, {
         method: 'POST',
@@ -76,12 +61,7 @@ describe('security: the admin routes with adminAuth on, and the npm start demo',
   });
 
   after(async function () {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    if (red) await red.stop();
   });
 
   const call = (route, token) => {
@@ -109,7 +89,7 @@ describe('security: the admin routes with adminAuth on, and the npm start demo',
 
   it('the demo flow got node ids of its own, wired as the example is', function () {
     const example = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'account-snapshot.json'), 'utf8'));
-    const demo = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
+    const demo = JSON.parse(fs.readFileSync(path.join(red.userDir, 'flows.json'), 'utf8'));
     assert.strictEqual(demo.length, example.length);
     const exampleIds = new Set(example.map((n) => n.id));
     assert.ok(demo.every((n) => !exampleIds.has(n.id) && /^[0-9a-f]{16}$/.test(n.id)), 'every id is new');

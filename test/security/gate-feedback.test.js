@@ -5,7 +5,8 @@
 // able to pause a whole account); a fed-back pause is capped and shows.
 const assert = require('assert');
 const { helper, packNodes, collect, statuses } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { account } = require('../support/fixtures');
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 
 const nodes = [...packNodes, gateNode];
@@ -51,7 +52,7 @@ describe('rate gate feedback (security)', function () {
 
   it('a gate with an account refuses msg.rateFeedback with an error and never pauses the account', async function () {
     await helper.load(nodes, [
-      { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false, budgetLimit: 180, budgetWindow: 60 },
+      account({ budgetLimit: 180, budgetWindow: 60 }),
       ...flow({ account: 'acct', categories: [] }),
     ]);
     const caught = collect(helper.getNode('caught'));

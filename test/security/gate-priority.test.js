@@ -3,7 +3,7 @@
 // member is refused with a clear error, never looked up; nothing is released for it.
 const assert = require('assert');
 const { helper, packNodes, collect } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 
 describe('rate gate msg properties (security)', function () {

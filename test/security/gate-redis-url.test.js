@@ -3,18 +3,16 @@
 // is a configuration error (red status, every request refused), never a silent local budget.
 const assert = require('assert');
 const { helper, packNodes, collect, statuses } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { account } = require('../support/fixtures');
 const gateNode = require('../../dist/alpaca-rate-gate.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
-const { freePort } = require('../support/flows');
+const { freePort } = require('../support/nodered-process');
 
 const SECRET = 'hunter2-redis-secret';
 const nodes = [...packNodes, gateNode, orderNode];
 
-const ACCOUNT = {
-  id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false,
-  budgetLimit: 180, budgetWindow: 60, budgetShared: true, budgetKey: 'masked',
-};
+const ACCOUNT = account({ budgetLimit: 180, budgetWindow: 60, budgetShared: true, budgetKey: 'masked' });
 
 /** The credentials store of a flow whose account (and gate) hold `redisUrl`. */
 const creds = (redisUrl, ids = ['acct']) => Object.fromEntries(ids.map((id) => [id, redisUrl === undefined ? {} : { redisUrl }]));
@@ -62,7 +60,7 @@ describe('Redis URLs of shared budgets (security)', function () {
       assert.strictEqual(placed.length, 0);
       assert.match(caught[0].error.message, /request budget: .*(Redis URL|sharing the budget needs)/);
       assert.strictEqual(helper.getNode('acct').connection.status.state, 'refused');
-      assert.strictEqual(helper.getNode('acct').connection.sim, undefined, 'nothing was started, no request sent');
+      assert.strictEqual(helper.getNode('acct').connection.endpoint, undefined, 'no simulator was started, no request sent');
       assert.ok(statuses(helper.getNode('order')).some((s) => s.fill === 'red'));
       assert.ok(!everythingShown(['acct', 'order']).includes(SECRET));
     });

@@ -7,8 +7,9 @@
 const assert = require('assert');
 const { util } = require('@node-red/util');
 const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
-const { until } = require('../support/flows');
+const { waitFor, sleep } = require('../support/wait');
+const { accountSim } = require('../support/sim');
+const { ACCOUNT, BLANK } = require('../support/fixtures');
 
 const nodes = [
   ...packNodes,
@@ -35,11 +36,6 @@ const json = (text) => JSON.parse(text);
 /** The same msg after Node-RED cloned it for a second wire: the key became its prototype. */
 const cloned = (text) => util.cloneMessage(JSON.parse(text));
 
-const ORDER_BLANK = {
-  action: 'msg', symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '',
-  trailPrice: '', trailPercent: '', extendedHours: '', takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '',
-  waitForFinal: false, timeout: 60,
-};
 const GOOD_ORDER = '"symbol":"AAPL","side":"buy","qty":1';
 
 // [node, what, msg, the error it must give]
@@ -124,10 +120,10 @@ const CORPUS = [
 
 function flow() {
   return [
-    { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false },
+    ACCOUNT,
     { id: 'f1', type: 'tab', label: 'hostile' },
     { id: 'stream', type: 'alpaca-stream', z: 'f1', account: 'acct', kind: 'stocks', symbols: '', channels: ['trades', 'quotes'], output: 'all', pollAfter: 3600, watchdog: 3600, wires: [['out'], ['events']] },
-    { id: 'order', type: 'alpaca-order', z: 'f1', account: 'acct', ...ORDER_BLANK, wires: [['out'], ['out'], ['out']] },
+    { id: 'order', type: 'alpaca-order', z: 'f1', account: 'acct', ...BLANK, action: 'msg', wires: [['out'], ['out'], ['out']] },
     { id: 'positions', type: 'alpaca-positions', z: 'f1', account: 'acct', action: 'msg', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['out']] },
     {
       id: 'gate', type: 'alpaca-rate-gate', z: 'f1', account: 'acct', queueSize: 1000, fullPolicy: 'drop-lowest', maxWait: 0, priority: 5, report: 'output',
@@ -170,11 +166,11 @@ describe('security: hostile msgs to every node', function () {
       const b = await breaker();
       return b.state === 'ACTIVE' && typeof b.live.equity === 'number';
     }, 10000, 'the breaker and its first account figures');
-    const stats = async () => (await fetch(`${account.connection.endpoint}/sim/stats`)).json();
+    const sim = await accountSim(account);
     // Start-up reads (the connection check, the breaker's first figures) are over once the count stands still.
-    let before = await stats();
-    await until(async () => {
-      const now = await stats();
+    let before = await sim.stats();
+    await waitFor(async () => {
+      const now = await sim.stats();
       const still = now.requests === before.requests;
       before = now;
       return still;
@@ -190,11 +186,11 @@ describe('security: hostile msgs to every node', function () {
       assert.match(error.message, re, `${id} ${what}`);
       assert.ok(error.message.length <= MAX_ERROR, `${id} ${what}: an error of ${error.message.length} characters`);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.strictEqual(caught.length, CORPUS.length, 'one error per msg');
     assert.deepStrictEqual(passed, [], 'nothing passed any node');
     assert.deepStrictEqual(rejections, []);
-    const after = await stats();
+    const after = await sim.stats();
     assert.strictEqual(after.requests, before.requests, 'requests at the simulator');
     assert.strictEqual(after.orders, before.orders);
     assert.strictEqual(JSON.stringify(account.connection.marketFeed('stocks').subscriptionsOf('stream')), subscriptions);

@@ -5,9 +5,9 @@
 const assert = require('assert');
 const { configProblem, AlpacaConnection } = require('../../dist/lib/alpaca/connection');
 const { createClient, keysOnlyTo, normaliseEndpoint } = require('../../dist/lib/alpaca/client');
-const { Simulator } = require('../../dist/lib/sim/simulator');
 const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
+const { startSim } = require('../support/sim');
 const { fakeBroker, lanAddress, ACCOUNT } = require('./fake-broker');
 
 const KEYS = { keyId: 'PKWHERE', secret: 'where-secret-123' };
@@ -88,8 +88,8 @@ describe('security: where the keys go', function () {
     });
 
     it('to an Endpoint names its host in the status', async function () {
-      sim = new Simulator({ key: KEYS.keyId, secret: KEYS.secret, marketHours: 'always' });
-      const url = await sim.start();
+      sim = await startSim({ key: KEYS.keyId, secret: KEYS.secret });
+      const { url } = sim;
       connection = new AlpacaConnection({ mode: 'paper', ...KEYS, endpoint: url });
       connection.register(user);
       await waitFor(() => connection.status.state === 'connected', 10000, 'connected');
@@ -125,8 +125,8 @@ describe('security: where the keys go', function () {
     });
 
     it('logs where its keys go when not to Alpaca', async function () {
-      sim = new Simulator({ key: KEYS.keyId, secret: KEYS.secret, marketHours: 'always' });
-      const url = await sim.start();
+      sim = await startSim({ key: KEYS.keyId, secret: KEYS.secret });
+      const { url } = sim;
       const account = { id: 'acct', type: 'alpaca-account', name: 'via endpoint', mode: 'paper', feed: 'iex', endpoint: url, liveAck: false };
       await helper.load(packNodes, [account], { acct: KEYS });
       const lines = helper.log().args.map((a) => a[0]).filter((m) => m && m.id === 'acct').map((m) => String(m.msg));

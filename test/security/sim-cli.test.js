@@ -4,24 +4,20 @@
 // variables for the key pair are in --help.
 const assert = require('assert');
 const path = require('path');
-const { execFile, spawn } = require('child_process');
+const { execFile } = require('child_process');
 const { promisify } = require('util');
-const { until } = require('../support/flows');
+const { startSimProcess } = require('../support/sim');
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'sim', 'cli.js');
 const run = promisify(execFile);
 
 describe('simulator: command line', function () {
   this.timeout(20000);
-  let child;
+  let sim;
 
   afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    child = undefined;
+    if (sim) await sim.stop();
+    sim = undefined;
   });
 
   it('--help documents --host, the environment variables and the control API', async function () {
@@ -32,15 +28,9 @@ describe('simulator: command line', function () {
   });
 
   it('bound to 0.0.0.0 it warns and prints the address really bound', async function () {
-    let out = '';
     // A key pair, so the briefly exposed simulator accepts no stranger.
-    child = spawn(process.execPath, [CLI, '--port', '0', '--host', '0.0.0.0'], {
-      env: { ...process.env, ALPACA_SIM_KEY: 'PKCLI', ALPACA_SIM_SECRET: 'cli-secret' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    await until(() => /listening on/.test(out), 15000, 'the banner');
+    sim = await startSimProcess({ args: ['--port', '0', '--host', '0.0.0.0'], env: { ALPACA_SIM_KEY: 'PKCLI', ALPACA_SIM_SECRET: 'cli-secret' } });
+    const out = sim.output();
     assert.match(out, /WARNING: --host 0\.0\.0\.0 makes the simulator reachable from other machines/);
     assert.match(out, /listening on 0\.0\.0\.0:\d+/);
     assert.doesNotMatch(out, /listening on 127\.0\.0\.1/);

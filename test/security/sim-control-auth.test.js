@@ -3,32 +3,20 @@
 // for that pair (the REST API's headers), and the standalone simulator takes the pair from the
 // environment so the secret is not visible in `ps`.
 const assert = require('assert');
-const path = require('path');
-const { spawn } = require('child_process');
-const { Simulator } = require('../../dist/lib/sim/simulator');
-const { until } = require('../support/flows');
-
-const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'sim', 'cli.js');
+const { startSim, startSimProcess } = require('../support/sim');
 
 describe('simulator: control API protected by the key pair', function () {
   this.timeout(20000);
   let sim;
-  let child;
 
   afterEach(async () => {
     if (sim) await sim.stop();
     sim = undefined;
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    child = undefined;
   });
 
   it('with --key/--secret, /sim/ answers 401 without that pair and 200 with it', async function () {
-    sim = new Simulator({ key: 'PKCTL', secret: 'control-secret', seed: 1 });
-    const url = await sim.start();
+    sim = await startSim({ key: 'PKCTL', secret: 'control-secret', seed: 1 });
+    const { url } = sim;
     const json = { 'content-type': 'application/json' };
     const right = { 'APCA-API-KEY-ID': 'PKCTL', 'APCA-API-SECRET-KEY': 'control-secret' };
     const wrong = { 'APCA-API-KEY-ID': 'PKCTL', 'APCA-API-SECRET-KEY': 'control-secreT' };
@@ -36,22 +24,19 @@ describe('simulator: control API protected by the key pair', function () {
     assert.strictEqual((await fetch(`${url}/sim/stats`, { headers: wrong })).status, 401);
     assert.strictEqual((await fetch(`${url}/sim/reset`, { method: 'POST', headers: json, body: '{}' })).status, 401);
     assert.strictEqual((await fetch(`${url}/sim/faults`, { method: 'POST', headers: { ...json, ...wrong }, body: '{"errorRate":1}' })).status, 401);
-    assert.strictEqual(sim.faults.errorRate, 0);
+    assert.strictEqual((await sim.faults()).errorRate, 0, 'the control API with the pair: no fault was set');
     assert.strictEqual((await fetch(`${url}/sim/stats`, { headers: right })).status, 200);
     assert.strictEqual((await fetch(`${url}/sim/faults`, { method: 'POST', headers: { ...json, ...right }, body: '{"latencyMs":5}' })).status, 200);
   });
 
   it('the standalone simulator takes the pair from ALPACA_SIM_KEY / ALPACA_SIM_SECRET, out of its command line', async function () {
-    let out = '';
-    child = spawn(process.execPath, [CLI, '--port', '0'], { env: { ...process.env, ALPACA_SIM_KEY: 'PKENV', ALPACA_SIM_SECRET: 'env-secret' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const url = await until(() => (/\((http:\/\/127\.0\.0\.1:\d+)\)/.exec(out) || [])[1], 15000, `the URL in: ${out}`);
+    sim = await startSimProcess({ env: { ALPACA_SIM_KEY: 'PKENV', ALPACA_SIM_SECRET: 'env-secret' } });
+    const { url, child } = sim;
     assert.ok(!child.spawnargs.join(' ').includes('env-secret'));
     const account = (secret) => fetch(`${url}/v2/account`, { headers: { 'APCA-API-KEY-ID': 'PKENV', 'APCA-API-SECRET-KEY': secret } });
     assert.strictEqual((await account('guess')).status, 401);
     assert.strictEqual((await account('env-secret')).status, 200);
     assert.strictEqual((await fetch(`${url}/sim/stats`)).status, 401);
-    assert.doesNotMatch(out, /env-secret/, 'the secret is never printed');
+    assert.doesNotMatch(sim.output(), /env-secret/, 'the secret is never printed');
   });
 });

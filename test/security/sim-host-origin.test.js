@@ -9,6 +9,7 @@ const os = require('os');
 const WebSocket = require('ws');
 const { SimServer } = require('../../dist/lib/sim/server');
 const { hostnameOf, isLoopbackHost } = require('../../dist/lib/sim/http-guard');
+const { simControl } = require('../support/sim');
 
 const KEYS = { 'APCA-API-KEY-ID': 'K', 'APCA-API-SECRET-KEY': 'S' };
 
@@ -79,7 +80,7 @@ describe('simulator: Host and Origin checks (CSRF, DNS rebinding)', function () 
     const sandboxed = await request(`${url}/sim/faults`, { method: 'POST', headers: { Origin: 'null', 'content-type': 'application/json' }, body: '{"errorRate":1}' });
     assert.strictEqual(sandboxed.status, 403);
     assert.strictEqual(await upgrade(`${url.replace('http', 'ws')}/stream`, foreign), 403);
-    assert.strictEqual(server.faults.errorRate, 0, 'no fault was set');
+    assert.strictEqual((await simControl(url).faults()).errorRate, 0, 'no fault was set');
     // A page on this machine (another loopback port, e.g. the Node-RED editor) may call it.
     const local = await request(`${url}/sim/faults`, { method: 'POST', headers: { Origin: 'http://127.0.0.1:1880', 'content-type': 'application/json' }, body: '{"latencyMs":1}' });
     assert.strictEqual(local.status, 200);
@@ -93,7 +94,7 @@ describe('simulator: Host and Origin checks (CSRF, DNS rebinding)', function () 
       assert.strictEqual(res.status, 415, String(type));
     }
     assert.strictEqual((await request(`${url}/sim/reset`, { method: 'POST', headers: { 'content-type': 'text/plain' } })).status, 415);
-    assert.strictEqual(server.faults.errorRate, 0);
+    assert.strictEqual((await simControl(url).faults()).errorRate, 0, 'no fault was set');
   });
 
   it('accepts the configured bind host; bound to every interface, this machine\'s own names too', async function () {

@@ -5,6 +5,7 @@ const assert = require('assert');
 const http = require('http');
 const WebSocket = require('ws');
 const { SimServer, REST_BODY_LIMIT, CONTROL_BODY_LIMIT, STREAM_MESSAGE_LIMIT } = require('../../dist/lib/sim/server');
+const { sleep } = require('../support/wait');
 
 const KEYS = { 'APCA-API-KEY-ID': 'K', 'APCA-API-SECRET-KEY': 'S' };
 
@@ -64,7 +65,7 @@ describe('simulator: size limits', function () {
     const replies = [];
     ws.on('message', (m) => replies.push(String(m)));
     ws.send('small');
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.deepStrictEqual(replies, ['got it']);
     const code = new Promise((r) => ws.once('close', r));
     ws.send(Buffer.alloc(STREAM_MESSAGE_LIMIT + 1));

@@ -5,7 +5,7 @@
 // in Node-RED's audit log. A fake broker on loopback stands for the host the keys must not reach.
 const assert = require('assert');
 const { helper, packNodes } = require('../support/nodered');
-const { Simulator } = require('../../dist/lib/sim/simulator');
+const { startSim } = require('../support/sim');
 const { fakeBroker, ACCOUNT } = require('./fake-broker');
 
 const STORED = { keyId: 'PKSTORED', secret: 'stored-secret-123' };
@@ -17,8 +17,7 @@ describe('security: Test connection', function () {
   let thief;
 
   before(async function () {
-    sim = new Simulator({ key: STORED.keyId, secret: STORED.secret, marketHours: 'always' });
-    await sim.start();
+    sim = await startSim({ key: STORED.keyId, secret: STORED.secret });
   });
   after(async function () {
     await sim.stop();

@@ -1,14 +1,13 @@
 'use strict';
 // The circuit breaker in a real Node-RED runtime (node-red-node-test-helper) in front of a real
-// order node, on the built-in simulator: the flow, the dialog's state, the simulator's control
-// API, and a way to send an order msg and learn whether it reached the simulator or was blocked.
-const assert = require('assert');
+// order node, on the built-in simulator: the flow, the dialog's state, the account's simulator,
+// and a way to send an order msg and learn whether it reached the simulator or was blocked.
 const { helper, packNodes, collect } = require('./nodered');
-const { waitFor } = require('./sim');
+const { waitFor } = require('./wait');
+const { accountSim } = require('./sim');
+const { ACCOUNT } = require('./fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
-
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'Sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
 
 /** Only the rules a test names: the others stay out of its way. */
 const QUIET = { dailyOn: false, drawdownOn: false, errorsOn: false, concOn: false, cancelOnTrip: false, pollOpen: '1', pollFlat: '1', staleSeconds: '30' };
@@ -32,25 +31,10 @@ const nodes = () => [...packNodes, breakerNode, orderNode];
 /** The dialog's state panel: the record and `live` figures. */
 const state = async (id = 'brk') => (await helper.request().get(`/alpaca-breaker/${id}/state`).expect(200)).body;
 
-async function simUrl() {
-  const account = helper.getNode('acct');
-  return waitFor(() => account.connection.endpoint && account.connection.sim && account.connection.endpoint, 8000, 'the simulator');
-}
-const simStats = async () => (await fetch(`${await simUrl()}/sim/stats`)).json();
-/** REST requests that reached the simulator since `since` (epoch ms): [{ t, api, limited }]. */
-const simRequests = async (since) => (await (await fetch(`${await simUrl()}/sim/requests?since=${since}`)).json()).requests;
-const post = async (path, body) => {
-  const res = await fetch(`${await simUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
-  assert.strictEqual(res.status, 200, `${path}: ${text}`);
-  return JSON.parse(text);
-};
-/** An SDK client with a key of its own (its requests do not count against the flow's). */
-const sdk = () => {
-  const { createClient } = require('../../dist/lib/alpaca/client');
-  return createClient({ keyId: 'OTHER', secret: 'other', paper: true, endpoint: helper.getNode('acct').connection.endpoint, rateLimit: false });
-};
-const equityNow = async () => Number((await sdk().trading.account.getAccount()).equity);
+/** The simulator of the flow's account: its control API and the SDK under another key. */
+const sim = () => accountSim(helper.getNode('acct'));
+/** The account's equity as the simulator values it, read by another program. */
+const equityNow = async () => Number((await (await sim()).sdk().trading.account.getAccount()).equity);
 /** Waits until the breaker has seen the account's current equity. */
 async function breakerSees(equity) {
   await waitFor(async () => (await state()).live.equity === equity, 8000, `the breaker to see equity ${equity}`);
@@ -77,4 +61,4 @@ async function send(msg, id = 'brk') {
 }
 const order = (side, qty, symbol = 'AAPL') => ({ payload: { symbol, side, qty, type: 'market' } });
 
-module.exports = { helper, collect, waitFor, flow, nodes, state, simUrl, simStats, simRequests, post, sdk, equityNow, breakerSees, watch, send, order, QUIET };
+module.exports = { helper, collect, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order, QUIET };

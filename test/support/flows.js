@@ -1,50 +1,21 @@
 'use strict';
-// Real Node-RED processes for tests and benches, started the way the README's start command does
-// (`node scripts/start.js` with PORT and NODE_RED_USER_DIR), plus what it takes to watch them:
-// the admin API (deploy, inject, installed types), debug messages over the editor's /comms
-// websocket, Dashboard 2 widget messages over its socket.io path, and the "Expect:" lines that
-// example flows carry in their comment node (see parseExpectations below and the README, section "Examples").
+// Example flows in a real Node-RED process and what it takes to watch them: debug messages over
+// the editor's /comms websocket, Dashboard 2 widget messages over its socket.io path, and the
+// "Expect:" lines that example flows carry in their comment node (see parseExpectations below and
+// the README, section "Examples"). The processes themselves: nodered-process.js.
 const fs = require('fs');
-const os = require('os');
-const net = require('net');
 const path = require('path');
-const { spawn } = require('child_process');
 const WebSocket = require('ws');
-const { developmentSettings } = require('../../scripts/dev-settings');
+const { root, MODULE, freePort, startNodeRed } = require('./nodered-process');
+const { waitFor, sleep } = require('./wait');
 
-const root = path.resolve(__dirname, '..', '..');
 const examplesDir = path.join(root, 'examples');
 const pkg = require(path.join(root, 'package.json'));
-const MODULE = pkg.name;
 
 /** Every node type the pack registers (package.json "node-red".nodes). */
 const packTypes = Object.keys(pkg['node-red'].nodes);
 /** Config node types of the pack: not shown in the palette. */
 const configTypes = ['alpaca-account'];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with the first truthy `predicate()` value, polling every `every` ms; rejects after `ms`. */
-async function until(predicate, ms, what, every = 50) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await predicate();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(every);
-  }
-}
 
 /** The example flows shipped in examples/, as { name, file, flow }. */
 function examples() {
@@ -53,152 +24,6 @@ function examples() {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => ({ name: f.replace(/\.json$/, ''), file: path.join(examplesDir, f), flow: JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) }));
-}
-
-/**
- * Starts Node-RED like `npm start` does: `node scripts/start.js` with PORT and NODE_RED_USER_DIR.
- * options.flows: the flow to start with (array; default: start.js's demo flow);
- * options.userDir: an existing directory (default: a fresh temp dir, removed by stop());
- * options.settings: extra settings.js properties (object, JSON-serialisable), merged into the file
- * start.js would write. Resolves once the admin API answers and the flows have started (or are
- * waiting for missing types).
- */
-async function startNodeRed(options = {}) {
-  const port = options.port || (await freePort());
-  const ownDir = !options.userDir;
-  const userDir = options.userDir || fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-nr-'));
-  if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows));
-  if (options.settings) {
-    // What start.js would write (it never overwrites settings.js), plus the overrides; stocks
-    // trade around the clock unless a test says otherwise.
-    const overrides = { alpacaSimulator: { seed: 1, marketHours: 'always' }, ...options.settings };
-    fs.writeFileSync(path.join(userDir, 'settings.js'), developmentSettings({ nodesDir: root, credentialSecret: 'test-only-secret', overrides }));
-  }
-  const child = spawn(process.execPath, [path.join(root, 'scripts', 'start.js')], {
-    cwd: options.cwd || root,
-    env: { ...process.env, PORT: String(port), NODE_RED_USER_DIR: userDir, ...(options.env || {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const red = new NodeRedProcess(child, port, userDir, ownDir);
-  try {
-    await red.ready(options.timeout || 45000);
-  } catch (err) {
-    await red.stop();
-    throw err;
-  }
-  return red;
-}
-
-class NodeRedProcess {
-  constructor(child, port, userDir, ownDir) {
-    this.child = child;
-    this.port = port;
-    this.userDir = userDir;
-    this.ownDir = ownDir;
-    this.base = `http://127.0.0.1:${port}`;
-    this.output = '';
-    child.stdout.on('data', (d) => (this.output += d));
-    child.stderr.on('data', (d) => (this.output += d));
-    this.exited = new Promise((r) => child.once('exit', r));
-  }
-
-  /** The log since `mark` (a number from mark()). */
-  log(mark = 0) {
-    return this.output.slice(mark);
-  }
-
-  mark() {
-    return this.output.length;
-  }
-
-  /** Log lines at [error] level since `mark`. */
-  errors(mark = 0) {
-    return this.log(mark).split('\n').filter((l) => /\[error\]/.test(l));
-  }
-
-  /** Resolves when the log since `mark` matches `re`. */
-  waitForLog(re, mark = 0, ms = 30000) {
-    return until(() => re.test(this.log(mark)), ms, `log line ${re}`).catch((err) => {
-      throw new Error(`${err.message}\n--- Node-RED log ---\n${this.log(mark)}`);
-    });
-  }
-
-  async ready(ms) {
-    await until(async () => {
-      if (this.child.exitCode !== null) throw new Error(`Node-RED exited with ${this.child.exitCode}\n${this.output}`);
-      try {
-        return (await fetch(`${this.base}/settings`)).status === 200;
-      } catch {
-        return false;
-      }
-    }, ms, 'the Node-RED admin API').catch((err) => {
-      throw new Error(`${err.message}\n--- Node-RED log ---\n${this.output}`);
-    });
-    await this.waitForLog(/Started flows|Waiting for missing types|Stopped flows/, 0, ms);
-  }
-
-  /** The pid of the node-red process itself (start.js spawns it as its only child). */
-  nodeRedPid() {
-    const file = `/proc/${this.child.pid}/task/${this.child.pid}/children`;
-    const kids = fs.readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    if (kids.length !== 1) throw new Error(`expected one node-red child of ${this.child.pid}, found ${kids.join(',')}`);
-    return kids[0];
-  }
-
-  /** An admin API request; JSON body in and out. */
-  async api(method, urlPath, body, headers = {}) {
-    const res = await fetch(this.base + urlPath, {
-      method,
-      headers: { Accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = text;
-    }
-    if (res.status >= 400) throw new Error(`${method} ${urlPath}: ${res.status} ${text}`);
-    return json;
-  }
-
-  /** Every node type installed and enabled in this runtime. */
-  async installedTypes() {
-    const sets = await this.api('GET', '/nodes');
-    return new Set(sets.filter((s) => s.enabled !== false && !s.err).flatMap((s) => s.types || []));
-  }
-
-  /** Node sets of a module, from GET /nodes. */
-  async nodeSets(module = MODULE) {
-    return (await this.api('GET', '/nodes')).filter((s) => s.module === module);
-  }
-
-  /**
-   * Deploys `flows` (full deployment) and resolves with the log since the deployment once the
-   * runtime has started them (or reported missing types).
-   */
-  async deploy(flows) {
-    const mark = this.mark();
-    await this.api('POST', '/flows', flows, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' });
-    await this.waitForLog(/Started flows|Waiting for missing types/, mark);
-    return mark;
-  }
-
-  /** Clicks an inject node's button, as the editor does. */
-  inject(id) {
-    return this.api('POST', `/inject/${id}`);
-  }
-
-  async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-    if (this.ownDir) fs.rmSync(this.userDir, { recursive: true, force: true });
-  }
 }
 
 /** Turns a debug message's encoded `msg` back into the value the debug node showed. */
@@ -441,7 +266,7 @@ async function checkExpectation(exp, ctx) {
       if (!r) throw new Error(`${exp.line}: last response: ${last}`);
       return r.value;
     }
-    return until(async () => {
+    return waitFor(async () => {
       try {
         return await ask();
       } catch (err) {
@@ -483,7 +308,7 @@ async function checkExpectation(exp, ctx) {
     await red.inject(inject.id);
   }
   try {
-    return await until(() => {
+    return await waitFor(() => {
       const hit = seen().find((v) => passes(get(v, relative), exp.check));
       return hit === undefined ? undefined : { value: get(hit, relative) };
     }, ms, exp.line, 100).then((r) => r.value);
@@ -516,20 +341,21 @@ function errorDebugNodes(flow) {
 
 module.exports = {
   errorDebugNodes,
-  root,
-  MODULE,
   packTypes,
   configTypes,
-  freePort,
-  until,
-  sleep,
   examples,
-  startNodeRed,
-  NodeRedProcess,
   commsClient,
   dashboardClient,
   decodeDebug,
   parseExpectations,
   checkExpectation,
   passes,
+  // The launcher and the waits live in nodered-process.js and wait.js; bench/idle-memory.js and
+  // scripts/install-check.js still take them from here.
+  root,
+  MODULE,
+  freePort,
+  startNodeRed,
+  sleep,
+  until: waitFor,
 };

@@ -2,8 +2,8 @@
 // Starts a real redis-server on a free loopback port (no persistence) for the shared-budget tests.
 const { spawn, execFileSync } = require('child_process');
 const net = require('net');
-const { freePort } = require('./flows');
-
+const { freePort } = require('./nodered-process');
+const { waitFor } = require('./wait');
 
 function hasRedis() {
   try {
@@ -25,22 +25,21 @@ async function startRedis(options = {}) {
   let output = '';
   proc.stdout.on('data', (d) => (output += d));
   proc.stderr.on('data', (d) => (output += d));
-  const until = Date.now() + 10000;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
+  const accepts = () =>
+    new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.end();
         resolve(true);
       });
       s.on('error', () => resolve(false));
     });
-    if (ok) break;
-    if (proc.exitCode !== null || Date.now() > until) {
-      proc.kill();
-      throw new Error(`redis-server did not start on port ${port}: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+    return accepts();
+  }, 10000, `redis-server to accept connections on port ${port}`, 50).catch((err) => {
+    proc.kill();
+    throw new Error(`redis-server did not start on port ${port}: ${err.message}\n${output}`);
+  });
   const end = (signal) =>
     new Promise((resolve) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

@@ -7,8 +7,7 @@ const { InstanceShare } = require('../../dist/lib/budget/share');
 const { PRIORITY, gatePriority, isPanic } = require('../../dist/lib/core/priority');
 const { maskUrl } = require('../../dist/lib/core/urls');
 const { busiest } = require('../support/sim');
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { sleep } = require('../support/wait');
 
 describe('request budget settings and priorities', function () {
   it('checks its settings; a Redis URL is refused when malformed and never echoed with its password', function () {

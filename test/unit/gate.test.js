@@ -3,6 +3,7 @@ const assert = require('assert');
 const { RateGate, parsePriority, parseFeedback, categoryProblems, PRESETS } = require('../../dist/lib/gate/gate');
 const { gateStatus } = require('../../dist/lib/node-red/status');
 const { gatePriority } = require('../../dist/lib/core/priority');
+const { sleep } = require('../support/wait');
 
 /** A lane budget whose tickets the test hands out one by one (`free` are granted on the spot). */
 function manualBudget(free = 0) {
@@ -114,7 +115,7 @@ describe('rate gate (plain module)', function () {
     const { gate, budget, dropped } = gateWith({ maxWaitMs: 30 });
     gate.push('a', 5, 'main');
     const request = budget.waiting[0];
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     assert.deepStrictEqual(dropped.map((d) => d.reason), ['expired']);
     assert.strictEqual(request.cancelled, true);
     gate.push('b', 5, 'main');
@@ -144,9 +145,9 @@ describe('rate gate (plain module)', function () {
   it('expires msgs older than max wait, even while no grant comes', async function () {
     const { gate, budget, released, dropped } = gateWith({ maxWaitMs: 80 });
     gate.push('old', 5, 'main');
-    await new Promise((r) => setTimeout(r, 40));
+    await sleep(40);
     gate.push('young', 5, 'main');
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     assert.deepStrictEqual(dropped.map((d) => [d.msg, d.reason]), [['old', 'expired']]);
     await budget.give();
     assert.deepStrictEqual(released, ['young']);
@@ -160,7 +161,7 @@ describe('rate gate (plain module)', function () {
     gate.push('b', 5, 'main');
     await budget.fail('budget stopped');
     assert.deepStrictEqual(dropped.map((d) => [d.msg, d.reason, d.detail]), [['a', 'unavailable', 'budget stopped']]);
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     await budget.give();
     assert.deepStrictEqual(released, ['b']);
   });

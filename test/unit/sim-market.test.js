@@ -8,6 +8,7 @@ const path = require('path');
 const { Market, parseTimeframe, bucketStart, MINUTE, DAY } = require('../../dist/lib/sim/market');
 const { Clock } = require('../../dist/lib/sim/clock');
 const { newYorkMidnight } = require('../../dist/lib/sim/calendar');
+const { sleep } = require('../support/wait');
 
 const START = Date.UTC(2024, 5, 12, 14, 0, 0); // a Wednesday, 10:00 New York
 
@@ -336,11 +337,11 @@ describe('sim market', () => {
     let trades = 0;
     m.on('trade', () => trades++);
     m.start();
-    await new Promise((r) => setTimeout(r, 80));
+    await sleep(80);
     m.stop();
     assert.ok(trades > 0, 'ticked while started');
     const after = trades;
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     assert.strictEqual(trades, after, 'no ticks after stop');
     m.stop(); // idempotent
   });

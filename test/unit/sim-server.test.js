@@ -6,6 +6,8 @@ const WebSocket = require('ws');
 const { SimServer } = require('../../dist/lib/sim/server');
 const { SimHttpError } = require('../../dist/lib/sim/types');
 const { RateLimiter, RequestLog, apiOf } = require('../../dist/lib/sim/rate-limit');
+const { simControl } = require('../support/sim');
+const { sleep } = require('../support/wait');
 
 const KEYS = { 'APCA-API-KEY-ID': 'K', 'APCA-API-SECRET-KEY': 'S' };
 
@@ -83,7 +85,7 @@ describe('simulator shell', function () {
     assert.deepStrictEqual(await last.json(), { code: 42910000, message: 'rate limit exceeded' });
     // Another key has its own budget.
     assert.strictEqual((await get('/v2/things/a', { 'APCA-API-KEY-ID': 'K2', 'APCA-API-SECRET-KEY': 'S' })).status, 200);
-    const stats = await (await fetch(url + '/sim/stats')).json();
+    const stats = await simControl(url).stats();
     assert.strictEqual(stats.rateLimited, 2);
     assert.strictEqual(stats.requests, 8);
   });
@@ -97,7 +99,7 @@ describe('simulator shell', function () {
       n++;
     }
     assert.strictEqual(status, 429);
-    await new Promise((r) => setTimeout(r, 400)); // four tokens refill, the lockout still holds
+    await sleep(400); // four tokens refill, the lockout still holds
     const locked = await get('/v2/things/a');
     assert.strictEqual(locked.status, 429);
     assert.strictEqual(locked.headers.get('retry-after'), '2');
@@ -111,12 +113,12 @@ describe('simulator shell', function () {
     assert.strictEqual(failed.status, 500);
     r = await control('/sim/faults', { errorRate: 0, latencyMs: -5 });
     assert.strictEqual(r.status, 400);
-    assert.strictEqual((await (await fetch(url + '/sim/faults')).json()).errorRate, 1, 'unchanged after a bad update');
+    assert.strictEqual((await simControl(url).faults()).errorRate, 1, 'unchanged after a bad update');
     await control('/sim/faults', { errorRate: 0, latencyMs: 150 });
     const t0 = Date.now();
     assert.strictEqual((await get('/v2/things/a')).status, 200);
     assert.ok(Date.now() - t0 >= 140);
-    const stats = await (await fetch(url + '/sim/stats')).json();
+    const stats = await simControl(url).stats();
     assert.strictEqual(stats.errorsInjected, 1);
   });
 
@@ -139,7 +141,7 @@ describe('simulator shell', function () {
     const r = await control('/sim/faults', { dropStreams: true });
     assert.ok((await r.json()).dropped >= 2);
     await closed;
-    const stats = await (await fetch(url + '/sim/stats')).json();
+    const stats = await simControl(url).stats();
     assert.ok(stats.streamsDropped >= 2);
     // The dropped holder released its claim: the key may connect again.
     assert.deepStrictEqual((await open('K')).reply, { ok: true });
@@ -164,7 +166,7 @@ describe('simulator shell', function () {
     await get('/v2/things/a');
     await get('/v2/things/a'); // 429, still logged
     await get('/v2/stocks/AAPL/trades');
-    await fetch(url + '/sim/stats'); // the control API is not counted
+    await simControl(url).stats(); // the control API is not counted
     const log = await (await fetch(`${url}/sim/requests?since=${t0}`)).json();
     assert.deepStrictEqual(log.requests.map((r) => [r.api, r.limited]), [['trading', false], ['trading', true], ['data', false]]);
     assert.ok(log.requests.every((r) => r.t >= t0 && r.t <= Date.now()));
@@ -176,7 +178,7 @@ describe('simulator shell', function () {
     await start();
     assert.strictEqual((await control('/sim/faults', { rateLimitAlgorithm: 'leaky' })).status, 400);
     assert.strictEqual((await control('/sim/faults', { ratelimitPerMinute: 5 })).status, 400);
-    const faults = await (await fetch(url + '/sim/faults')).json();
+    const faults = await simControl(url).faults();
     assert.strictEqual(faults.rateLimitAlgorithm, 'sliding', 'the strictest algorithm is the default');
     assert.strictEqual(faults.rateLimitPerMinute, 200);
     assert.strictEqual((await control('/sim/faults', { rateLimitAlgorithm: 'fixed', staleSlotMs: 100 })).status, 200);
@@ -197,10 +199,10 @@ describe('simulator shell', function () {
     const closed = new Promise((r) => first.ws.once('close', r));
     server.dropStreams();
     await closed;
-    await new Promise((r) => setTimeout(r, 50)); // the server saw the close too
+    await sleep(50); // the server saw the close too
     assert.deepStrictEqual((await open('K')).reply, { error: 406 }, 'the stale slot refuses a quick reconnect');
     assert.deepStrictEqual((await open('K2')).reply, { ok: true }, 'other keys are not affected');
-    await new Promise((r) => setTimeout(r, 650));
+    await sleep(650);
     assert.deepStrictEqual((await open('K')).reply, { ok: true }, 'freed once staleSlotMs passed');
   });
 });

@@ -1,19 +1,13 @@
 'use strict';
 // Shared harness of the alpaca-order end-to-end tests: a flow with order nodes wired to helper
-// nodes (one per output) and a catch node, plus the simulator's control API over HTTP.
-const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+// nodes (one per output) and a catch node, plus the account's simulator.
+const { helper, packNodes } = require('./nodered');
+const { waitFor } = require('./wait');
+const { accountSim } = require('./sim');
+const { ACCOUNT, BLANK } = require('./fixtures');
 
 const orderNode = require('../../dist/alpaca-order.js').default;
 const nodes = [...packNodes, orderNode];
-
-const ACCOUNT = { id: 'acct', type: 'alpaca-account', name: 'sim', mode: 'sim', feed: 'iex', endpoint: '', liveAck: false };
-
-const BLANK = {
-  action: 'submit', symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '',
-  limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '', takeProfitLimitPrice: '',
-  stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: 60, keyProperty: '', maxWait: '',
-};
 
 function flow(orders) {
   return [
@@ -30,7 +24,10 @@ function flow(orders) {
   ];
 }
 
-/** Loads the flow (with more settings.js properties in `settings`); returns { account, sim(), rec, send, next, control }. */
+/**
+ * Loads the flow (with more settings.js properties in `settings`); returns { account, rec, send,
+ * next, control: the simulator's control API, sdk: the official SDK on it under another key }.
+ */
 async function start(orders, simSettings = {}, settings = {}) {
   helper.settings({ alpacaSimulator: { seed: 7, tickMs: 50, marketHours: 'always', ...simSettings }, ...settings });
   await helper.load(nodes, flow(orders));
@@ -46,14 +43,9 @@ async function start(orders, simSettings = {}, settings = {}) {
     if (rec[i]) rec[i].error.push(m);
   });
   await waitFor(() => account.connection.status.state === 'connected', 10000, 'the connection');
-  const base = account.connection.endpoint;
-  const control = {
-    stats: () => fetch(`${base}/sim/stats`).then((r) => r.json()),
-    faults: (f) => post(`${base}/sim/faults`, f),
-    price: (symbol, price) => post(`${base}/sim/prices`, { symbol, price }),
-    /** The official SDK on the same simulator, under another key (as another program would). */
-    sdk: require('../../dist/lib/alpaca/client').createClient({ keyId: 'OTHERPROGRAM', secret: 'other', paper: true, endpoint: base, rateLimit: false }),
-  };
+  const control = await accountSim(account);
+  // The official SDK on the same simulator, under another key (as another program would).
+  const sdk = control.sdk();
   /** Sends msg to order node i; resolves with the next msg on `port` (accepted, filled, ended, error). */
   const send = (i, msg, port = 'accepted') => {
     const before = rec[i][port].length;
@@ -69,14 +61,7 @@ async function start(orders, simSettings = {}, settings = {}) {
     }, 15000, `order${i} ${port}`);
   };
   const next = (i, port, count, ms = 15000) => waitFor(() => rec[i][port].length >= count && rec[i][port][count - 1], ms, `order${i} ${port} #${count}`);
-  return { account, rec, send, next, control };
-}
-
-async function post(url, body) {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = await r.json();
-  if (!r.ok) throw new Error(`${url}: ${JSON.stringify(json)}`);
-  return json;
+  return { account, rec, send, next, control, sdk };
 }
 
 /** Waits until the order's status on the simulator satisfies `want`. */
@@ -85,8 +70,10 @@ async function orderStatus(sdk, id, want, ms = 10000) {
   await waitFor(async () => {
     last = await sdk.trading.orders.getOrderByOrderID({ orderId: id });
     return want.includes(last.status);
-  }, ms, `order ${id} to be ${want.join(' or ')} (last ${last && last.status})`);
+  }, ms, `order ${id} to be ${want.join(' or ')}`).catch((err) => {
+    throw new Error(`${err.message}; its status: ${last && last.status}`);
+  });
   return last;
 }
 
-module.exports = { helper, nodes, start, waitFor, orderStatus, BLANK };
+module.exports = { helper, nodes, start, orderStatus };
