@@ -386,7 +386,7 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.strictEqual(g.connection.calls.cancelAll, 1, 'the trip actions started');
   });
 
-  it('while the stream marks every position the poll only reconciles, slowly; an old price or a stream down hands the equity to the fast poll at once', async function () {
+  it('while the stream marks every position the poll only reconciles, slowly; an old price or a stream down for 5 s hands the equity to the fast poll at once', async function () {
     g = setup({ def: { pollOpen: 10, pollMarked: 30, staleSeconds: 120 } });
     g.connection.positionsList = [aapl(100, 200)];
     const markings = [];
@@ -416,13 +416,20 @@ describe('breaker guard marking positions to market from the stream', function (
     g.guard.tick();
     await new Promise((r) => setImmediate(r));
     assert.strictEqual(polls(), before + 2, 'then every 10 s');
-    // Prints again, then the stream drops: a poll at once, the status says why.
+    // Prints again, then the stream drops: no poll while a reconnect may bring it back within 5 s,
+    // then a poll at once; the status says why.
     feed.trade('AAPL', 201, t + 5_000);
     g.guard.tick();
     assert.match(g.guard.markingStatus, /^marked to market/);
     const atDrop = polls();
     feed.setState('reconnecting');
     await new Promise((r) => setImmediate(r));
+    g.real.t += 4_000;
+    g.guard.tick();
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(polls(), atDrop, 'a short drop costs no request');
+    assert.match(g.guard.markingStatus, /^marked to market/);
+    g.real.t += 1_000;
     g.guard.tick();
     await new Promise((r) => setImmediate(r));
     assert.strictEqual(polls(), atDrop + 1);

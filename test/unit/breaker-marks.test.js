@@ -111,13 +111,13 @@ describe('breaker marks to market', function () {
       const portfolio = new Portfolio();
       const real = { t: 0 };
       const moves = [];
-      const marks = new MarkToMarket({ id: 'brk', feed, portfolio, realNow: () => real.t, onMove: (m) => moves.push(m), onStream: () => undefined });
+      const marks = new MarkToMarket({ id: 'brk', feed, portfolio, realNow: () => real.t, onMove: (m) => moves.push(m) });
       return { feeds, portfolio, marks, moves, real };
     }
     const event = (channel, symbol, payload) => ({ channel, symbol, payload: { symbol, time: 1, timestamp: '', ...payload } });
 
-    it('subscribes the held symbols and those with open orders, each on its own kind, and lets go when flat', function () {
-      const { feeds, portfolio, marks } = setup();
+    it('subscribes the held symbols and those with open orders or traded in the last 10 min, each on its own kind, and lets go when flat', function () {
+      const { feeds, portfolio, marks, real } = setup();
       const held = [position('AAPL', 10, 200), position('BTCUSD', 0.5, 60000, { assetClass: 'crypto' }), position('AAPL250117C00150000', 1, 5, { assetClass: 'us_option' })];
       portfolio.reconcile(account(0, held), held, 0, 0);
       marks.follow();
@@ -125,8 +125,15 @@ describe('breaker marks to market', function () {
       assert.deepStrictEqual(feeds.stocks.wanted, { trades: ['AAPL', 'MSFT'], quotes: ['AAPL', 'MSFT'] });
       assert.deepStrictEqual(feeds.crypto.wanted, { trades: ['BTC/USD'], quotes: ['BTC/USD'] });
       assert.strictEqual(feeds.options, undefined, 'options are valued by the poll');
+      real.t = 60_000;
       marks.noteUpdate({ event: 'canceled', order: { id: 'o1', symbol: 'MSFT', status: 'canceled' } });
-      assert.deepStrictEqual(feeds.stocks.wanted, { trades: ['AAPL'], quotes: ['AAPL'] });
+      assert.deepStrictEqual(feeds.stocks.wanted, { trades: ['AAPL', 'MSFT'], quotes: ['AAPL', 'MSFT'] }, 'the next order in MSFT is priced from the stream');
+      real.t = 60_000 + 599_999;
+      marks.expire();
+      assert.deepStrictEqual(feeds.stocks.wanted.trades, ['AAPL', 'MSFT']);
+      real.t = 60_000 + 600_000;
+      marks.expire();
+      assert.deepStrictEqual(feeds.stocks.wanted, { trades: ['AAPL'], quotes: ['AAPL'] }, 'ten minutes after its last order');
       portfolio.reconcile(account(100000, []), undefined, 0, 0);
       marks.follow();
       assert.strictEqual(feeds.stocks.detached, 1, 'a flat account holds no market-data subscription');
@@ -164,8 +171,16 @@ describe('breaker marks to market', function () {
       const stale = marks.marking(10_000);
       assert.deepStrictEqual([stale.mode, stale.why, stale.symbol, stale.ageMs], ['poll', 'stale', 'AAPL', 60_000]);
       assert.match(markingText(stale, 60_000), /^AAPL price 60 s old · polled at \d\d:\d\d:\d\d$/);
+      sub.onEvent(event('trades', 'AAPL', { price: 202, time: 6 }));
+      real.t = 66_000;
+      sub.onEvent(event('trades', 'AAPL', { price: 202, time: 66_000 }));
       sub.onStatus({ kind: 'stocks', state: 'reconnecting', text: '', since: 0 });
+      real.t = 70_999;
+      assert.strictEqual(marks.marking(10_000).mode, 'stream', 'a drop shorter than 5 s marks by the last prices while they are fresh');
+      real.t = 71_000;
       assert.match(markingText(marks.marking(10_000), 60_000), /^stocks stream down · polled at/);
+      sub.onStatus({ kind: 'stocks', state: 'connected', text: '', since: 0 });
+      assert.strictEqual(marks.marking(10_000).mode, 'stream', 'back up with a fresh price');
       const options = [position('AAPL250117C00150000', 1, 5, { assetClass: 'us_option' })];
       portfolio.reconcile(account(0, options), options, 0, 0);
       assert.deepStrictEqual(marks.marking(10_000), { mode: 'poll', why: 'unpriced', symbol: 'AAPL250117C00150000' });

@@ -71,8 +71,6 @@ export class EquityWatch {
       portfolio: this.portfolio,
       realNow: options.realNow,
       onMove: (move) => this.noteMove(move),
-      // Down: learn now what the stream no longer says; back: what it missed while down.
-      onStream: () => this.watch.soon(0),
     });
   }
 
@@ -113,8 +111,9 @@ export class EquityWatch {
     this.watch.soon(ms);
   }
 
-  /** One second's housekeeping: is the stream still marking, and is a poll due. */
+  /** One second's housekeeping: symbols no longer worth following, is the stream still marking, is a poll due. */
   tick(): void {
+    this.marks.expire();
     this.review();
     this.watch.tick();
   }
@@ -127,11 +126,15 @@ export class EquityWatch {
 
   // --- what the stream and the fills say ---------------------------------------------------
 
-  /** An order event: a fill moves the position at once (cash pays for it); the account is read again soon. */
+  /**
+   * An order event: a fill moves the position at once (cash pays for it) and the regular poll
+   * reconciles it; a fill that does not say the position and price makes the account read soon.
+   */
   noteUpdate(u: TradeUpdate): void {
     const o = u.order;
     if ((u.event === 'fill' || u.event === 'partial_fill') && o?.symbol) {
-      if (u.positionQty !== undefined && u.price !== undefined) {
+      if (u.positionQty === undefined || u.price === undefined) this.watch.soon(1000);
+      else {
         const at = Date.parse(u.timestamp);
         this.portfolio.applyFill({
           symbol: o.symbol,
@@ -143,7 +146,6 @@ export class EquityWatch {
           now: this.options.realNow(),
         });
       }
-      this.watch.soon(1000);
     }
     this.marks.noteUpdate(u);
   }
@@ -219,8 +221,10 @@ export class EquityWatch {
   }
 
   /** While positions are open: the slow reconciliation while the stream marks them, else the fast poll. */
-  private pollInterval(exposure: boolean): number {
+  private pollInterval(polledExposure: boolean): number {
     if (this.options.settings().length === 0) return 60_000;
+    // A fill since the poll may have opened a position the poll has not seen.
+    const exposure = polledExposure || this.portfolio.holdings.size > 0;
     if (!exposure) return this.fastest((s) => s.pollFlatSeconds) * 1000;
     const marked = this.current.mode === 'stream';
     return this.fastest((s) => (marked ? s.pollMarkedSeconds : s.pollOpenSeconds)) * 1000;

@@ -31,14 +31,16 @@ export interface MarkToMarketOptions {
   realNow(): number;
   /** A price re-valued a held position: the portfolio's equity moved. */
   onMove(move: PriceMove): void;
-  /** A followed stream went down (false) or came back after a drop (true). */
-  onStream(kind: FollowedKind, up: boolean): void;
 }
 
 /** Open orders remembered at most (their symbols are followed too). */
 const MAX_OPEN_ORDERS = 1000;
 /** A quote wider than this share of its midpoint is not a price (a one-sided or stub quote). */
 const MAX_SPREAD = 0.1;
+/** A symbol just traded stays followed this long after its position and orders end: the next order in it is valued from the stream, not a REST read. */
+const LINGER_MS = 10 * 60_000;
+/** A stream down for less than this (a reconnect takes about a second) still marks by its last prices while they are fresh. */
+const DOWN_GRACE_MS = 5_000;
 
 function kindOf(symbol: string): FollowedKind | undefined {
   const kind = classifySymbol(symbol);
@@ -66,11 +68,13 @@ export class MarkToMarket {
   private readonly attached = new Map<FollowedKind, MarketFeed>();
   private readonly followed = new Map<FollowedKind, Set<string>>();
   private readonly statuses = new Map<FollowedKind, StreamStatus>();
-  /** Kinds whose stream has been up since they were followed: coming up again is a reconnect. */
-  private readonly wasUp = new Set<FollowedKind>();
   /** Open orders by id -> their stream symbol. */
   private readonly openOrders = new Map<string, string>();
-  /** Latest price of every followed symbol (held or with an open order), by position key. */
+  /** Symbols traded lately -> real time until which they stay followed. */
+  private readonly recent = new Map<string, number>();
+  /** Real time each kind's stream went down, while it is down. */
+  private readonly downSince = new Map<FollowedKind, number>();
+  /** Latest price of every followed symbol (held, with an open order or traded lately), by position key. */
   private readonly prices = new Map<string, { price: number; at: number }>();
   private closed = false;
 
@@ -94,13 +98,31 @@ export class MarkToMarket {
     this.follow();
   }
 
-  /** An order event: an open order's symbol is followed, an ended one's no longer. */
+  /** An order event: an open order's symbol is followed, an ended one's for a while longer. */
   noteUpdate(u: TradeUpdate): void {
     const o = u.order;
     if (!o?.id) return;
     if (FINAL_EVENTS.has(u.event) || FINAL_STATUSES.has(o.status)) this.openOrders.delete(o.id);
     else this.rememberOrder(o.id, o.symbol);
+    if (o.symbol) {
+      this.recent.delete(o.symbol);
+      this.recent.set(o.symbol, this.options.realNow() + LINGER_MS);
+      // Oldest first: a flood of symbols cannot grow this without bound.
+      if (this.recent.size > MAX_OPEN_ORDERS) this.recent.delete(this.recent.keys().next().value as string);
+    }
     this.follow();
+  }
+
+  /** Stops following the symbols whose linger has ended (call now and then). */
+  expire(): void {
+    const now = this.options.realNow();
+    let changed = false;
+    for (const [symbol, until] of this.recent) {
+      if (until > now) continue;
+      this.recent.delete(symbol);
+      changed = true;
+    }
+    if (changed) this.follow();
   }
 
   /** Subscribes what the account holds or has orders in, and unsubscribes the rest (call after any change). */
@@ -110,7 +132,7 @@ export class MarkToMarket {
     for (const mark of this.options.portfolio.holdings.values()) {
       if (mark.kind === 'stocks' || mark.kind === 'crypto') wanted.get(mark.kind)?.add(mark.symbol);
     }
-    for (const symbol of this.openOrders.values()) {
+    for (const symbol of [...this.openOrders.values(), ...this.recent.keys()]) {
       const kind = kindOf(symbol);
       if (kind) wanted.get(kind)?.add(symbol);
     }
@@ -131,7 +153,10 @@ export class MarkToMarket {
     let stalest: { symbol: string; at: number } | undefined;
     for (const mark of holdings.values()) {
       if (mark.kind !== 'stocks' && mark.kind !== 'crypto') return { mode: 'poll', why: 'unpriced', symbol: mark.symbol };
-      if (this.statuses.get(mark.kind)?.state !== 'connected') return { mode: 'poll', why: 'down', kind: mark.kind };
+      const down = this.downSince.get(mark.kind);
+      if (this.statuses.get(mark.kind)?.state !== 'connected' && (down === undefined || now - down >= Math.min(freshMs, DOWN_GRACE_MS))) {
+        return { mode: 'poll', why: 'down', kind: mark.kind };
+      }
       markedAt = Math.max(markedAt, mark.receivedAt);
       streamedAt = Math.max(streamedAt, mark.streamedAt ?? 0);
       const at = mark.streamedAt ?? -Infinity;
@@ -151,6 +176,7 @@ export class MarkToMarket {
     }
     this.followed.clear();
     this.prices.clear();
+    this.recent.clear();
   }
 
   private rememberOrder(id: string, symbol: string): void {
@@ -173,7 +199,7 @@ export class MarkToMarket {
         feed.detach(this.options.id);
         this.attached.delete(kind);
         this.statuses.delete(kind);
-        this.wasUp.delete(kind);
+        this.downSince.delete(kind);
       }
       return;
     }
@@ -197,9 +223,8 @@ export class MarkToMarket {
         const was = this.statuses.get(kind)?.state === 'connected';
         this.statuses.set(kind, s);
         const up = s.state === 'connected';
-        // The first connection is no news; a drop and a reconnect are.
-        if (up !== was && (!up || this.wasUp.has(kind))) this.options.onStream(kind, up);
-        if (up) this.wasUp.add(kind);
+        if (up) this.downSince.delete(kind);
+        else if (was || !this.downSince.has(kind)) this.downSince.set(kind, this.options.realNow());
       },
       onConnectionEvent: () => undefined,
     };
