@@ -64,6 +64,26 @@ describe('AlpacaConnection', function () {
     await waitFor(() => connection.dataBudget.state.lowered >= 1, 2000, 'the market-data response to reach the market-data budget');
   });
 
+  it('reports an order that filled before the trading stream listened: a gap fill from the moment the feed started', async function () {
+    connection = new AlpacaConnection({ mode: 'sim', sim: { marketHours: 'always' } });
+    connection.register(user('a'));
+    const sim = simControl(await waitFor(() => connection.endpoint, 5000, 'the simulator'));
+    // The trading stream answers its authentication 1.5 s late: the order below fills unheard.
+    await sim.faults({ tradingAuthDelayMs: 1500 });
+    const updates = [];
+    const off = connection.tradeUpdates.subscribe((u) => updates.push(u));
+    await waitFor(async () => (await sim.stats()).streamConnections === 1, 5000, 'the socket');
+    const order = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 2 };
+    await connection.orders.submit(order, 'before-listen-1', { name: 'test' });
+    assert.notStrictEqual(connection.tradeUpdates.status.state, 'connected', 'placed before the stream listened');
+    await waitFor(() => updates.some((u) => u.event === 'fill'), 6000, 'the fill');
+    const fill = updates.find((u) => u.event === 'fill');
+    assert.strictEqual(fill.order.clientOrderId, 'before-listen-1');
+    assert.strictEqual(fill.recovered, true);
+    assert.strictEqual(updates.filter((u) => u.event === 'fill').length, 1, 'once');
+    off();
+  });
+
   it('retries an unreachable broker with backoff, showing the attempt, and connects when it comes up', async function () {
     const port = await freePort();
     connection = new AlpacaConnection({ mode: 'paper', keyId: 'K', secret: 'S', endpoint: `http://127.0.0.1:${port}`, initialRetryMs: 100, maxRetryMs: 400 });

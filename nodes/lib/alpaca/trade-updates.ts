@@ -109,10 +109,10 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     return this.health.status;
   }
 
-  /** Listeners and orders tracked, and the REST requests recovery made: for tests and diagnostics. */
   /** When the last fill (or partial fill) this feed delivered happened (ISO). */
   lastFillAt?: string;
 
+  /** Listeners and orders tracked, and the REST requests recovery made: for tests and diagnostics. */
   get stats(): { listeners: number; tracked: number; held: number; recovery: RecoveryCounts } {
     return { listeners: this.listeners.size, tracked: this.tracker.size, held: this.held.length, recovery: { ...this.counts } };
   }
@@ -210,7 +210,8 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       const cursor = this.cursorAt;
       const resume = this.firstOpen && cursor > 0 && cursor < this.startedAt && this.startedAt - cursor < CURSOR_MAX_AGE_MS;
       this.firstOpen = false;
-      if (resume) this.resumeFrom = cursor + 1;
+      // Else from this read on: an order sent before the stream listens changes unheard.
+      this.resumeFrom = resume ? cursor + 1 : this.startedAt;
       this.tracker.seed(resume ? open.filter((o) => !(Date.parse(o.updatedAt ?? '') > cursor)) : open);
     } catch {
       this.startedAt = wall;

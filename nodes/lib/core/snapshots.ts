@@ -90,6 +90,6 @@ export interface TradeUpdate {
   /** The position after this fill. */
   positionQty?: number;
   executionId?: string;
-  /** True when recovered over REST after a stream outage rather than received live. */
+  /** True when recovered over REST (missed during a stream outage, or before the stream first listened) rather than received live. */
   recovered?: boolean;
 }

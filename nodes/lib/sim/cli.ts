@@ -54,6 +54,7 @@ at most ${CONTROL_BODY_LIMIT / 1024} KB):
   POST /sim/faults    any of: errorRate, errorAfterRate, resetAfterRate (fractions 0..1), latencyMs,
                       rateLimitPerMinute, dataRateLimitPerMinute, rateLimitAlgorithm, lockoutMs,
                       staleSlotMs (a closed stream's slot stays taken: reconnects get 406),
+                      tradingAuthDelayMs (the trading stream authenticates that much later),
                       silentStreams (true/false), dropStreams: true (drop every stream now).
                       Post zeros (and silentStreams: false) to clear faults; an unknown or bad
                       field rejects the whole update.

@@ -69,6 +69,7 @@ export const DEFAULT_FAULTS: SimFaults = {
   resetAfterRate: 0,
   silentStreams: false,
   staleSlotMs: 0,
+  tradingAuthDelayMs: 0,
 };
 
 function compile(route: Route): CompiledRoute {
@@ -469,7 +470,7 @@ export function applyFaults(faults: SimFaults, update: Record<string, unknown>):
   for (const name of Object.keys(update)) {
     if (!(name in DEFAULT_FAULTS) && name !== 'dropStreams') problems.push(`unknown fault "${name.slice(0, 50)}"`);
   }
-  type NumericFault = 'errorRate' | 'latencyMs' | 'rateLimitPerMinute' | 'dataRateLimitPerMinute' | 'lockoutMs' | 'errorAfterRate' | 'resetAfterRate' | 'staleSlotMs';
+  type NumericFault = 'errorRate' | 'latencyMs' | 'rateLimitPerMinute' | 'dataRateLimitPerMinute' | 'lockoutMs' | 'errorAfterRate' | 'resetAfterRate' | 'staleSlotMs' | 'tradingAuthDelayMs';
   const num = (name: NumericFault, min: number, max: number) => {
     const v = update[name];
     if (v === undefined) return;
@@ -487,6 +488,7 @@ export function applyFaults(faults: SimFaults, update: Record<string, unknown>):
   num('errorAfterRate', 0, 1);
   num('resetAfterRate', 0, 1);
   num('staleSlotMs', 0, 3_600_000);
+  num('tradingAuthDelayMs', 0, 60_000);
   const algorithm = update.rateLimitAlgorithm;
   if (algorithm !== undefined) {
     if (!RATE_LIMIT_ALGORITHMS.includes(algorithm as never)) problems.push(`rateLimitAlgorithm must be one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`);

@@ -67,6 +67,17 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
       send({ stream: 'authorization', data: { action: 'authenticate', status: 'authorized' } });
     };
 
+    // The tradingAuthDelayMs fault: the answer (and the slot) come that much later.
+    let authDelay: NodeJS.Timeout | undefined;
+    const authenticateLater = (keyId: unknown, secret: unknown) => {
+      const delayMs = ctx.faults.tradingAuthDelayMs;
+      if (!(delayMs > 0) || authorized) return authenticate(keyId, secret);
+      clearTimeout(authDelay);
+      authDelay = setTimeout(() => {
+        if (ws.readyState === OPEN) authenticate(keyId, secret);
+      }, delayMs);
+    };
+
     const listen = (data: Record<string, unknown>) => {
       if (!Array.isArray(data.streams) || !data.streams.every((s) => typeof s === 'string')) return rejected('invalid listen message: data.streams must be a list of stream names');
       // Streams that do not exist are left out of the acknowledgement, as Alpaca documents.
@@ -94,8 +105,8 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
       const m = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? (msg as Record<string, unknown>) : {};
       const action = typeof m.action === 'string' ? m.action.slice(0, 50) : '';
       const data = typeof m.data === 'object' && m.data !== null && !Array.isArray(m.data) ? (m.data as Record<string, unknown>) : {};
-      if (action === 'authenticate') return authenticate(data.key_id, data.secret_key);
-      if (action === 'auth') return authenticate(m.key, m.secret);
+      if (action === 'authenticate') return authenticateLater(data.key_id, data.secret_key);
+      if (action === 'auth') return authenticateLater(m.key, m.secret);
       // Before authentication everything else is refused, and the socket closed.
       if (!authorized) return unauthorized(action || 'unknown');
       if (action === 'listen') return listen(data);
@@ -104,6 +115,7 @@ export function tradingStreamEndpoint(broker: Broker, options: TradingStreamOpti
     ws.on('error', () => undefined);
     const cleanup = () => {
       clearTimeout(authTimer);
+      clearTimeout(authDelay);
       stopForwarding();
       sockets.delete(ws);
     };

@@ -201,6 +201,8 @@ export interface SimFaults {
   silentStreams: boolean;
   /** A closed stream's connection slot stays taken this long: a reconnect within it gets 406. 0 = freed at once. */
   staleSlotMs: number;
+  /** The trading stream answers authentication this much later (a slow broker after a reconnect). */
+  tradingAuthDelayMs: number;
 }
 
 export type { ServerResponse };
