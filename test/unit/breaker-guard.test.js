@@ -465,8 +465,8 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.strictEqual((await second).check, 'orderRate');
   });
 
-  it('a flat account follows nothing; a fill opens the position and its symbol is followed at once', async function () {
-    g = setup();
+  it('a flat account follows nothing; a fill opens the position and its symbol is followed at once; trading in and out costs no account read', async function () {
+    g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
     await g.guard.start();
     const feed = g.connection.feeds.stocks;
     assert.strictEqual(feed.subscribers.size, 0, 'no market-data socket for a flat account');
@@ -477,6 +477,22 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.deepStrictEqual(feed.wanted.get(SUBSCRIBER), { trades: ['AAPL'], quotes: ['AAPL'] });
     feed.trade('AAPL', 190, Date.parse('2025-03-03T15:00:01Z'));
     assert.strictEqual(g.guard.figures().equity, 99900, 'the filled position is marked before the next poll');
+    // Trading in and out: the fills say the positions, the stream prices them; no account read.
+    const polls = g.connection.calls.account;
+    for (let i = 0; i < 10; i++) {
+      g.real.t += 2_000;
+      const sell = i % 2 === 0;
+      g.connection.update({
+        event: 'fill', timestamp: `2025-03-03T15:00:${String(2 + 2 * i).padStart(2, '0')}Z`, price: 190, qty: 10, positionQty: sell ? 0 : 10,
+        order: { id: `f${i + 2}`, symbol: 'AAPL', side: sell ? 'sell' : 'buy', status: 'filled', qty: 10, filledQty: 10 },
+      });
+      feed.trade('AAPL', 190, Date.parse('2025-03-03T15:00:01Z') + 2_000 * (i + 1));
+      g.guard.tick();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.strictEqual(g.connection.calls.account, polls, 'ten fills in 20 s, flat half the time: the regular 30 s reconciliation is not due yet');
+    assert.strictEqual(g.connection.calls.latestPrice, 0, 'the symbol just traded is still priced by the stream');
+    assert.deepStrictEqual(feed.wanted.get(SUBSCRIBER), { trades: ['AAPL'], quotes: ['AAPL'] }, 'followed while flat');
     await g.guard.close();
     assert.strictEqual(feed.subscribers.size, 0, 'close lets go of the feed');
     g = undefined;

@@ -235,8 +235,10 @@ export class EquityWatch {
     if (this.closed) return;
     const was = this.current.mode;
     // A price older than the fast poll's interval no longer keeps the equity current.
-    this.current = this.options.settings().length ? this.marks.marking(this.fastest((s) => s.pollOpenSeconds) * 1000) : { mode: 'flat' };
-    if (was === 'stream' && this.current.mode !== 'stream') this.watch.soon(0);
+    const now = this.options.settings().length ? this.marks.marking(this.fastest((s) => s.pollOpenSeconds) * 1000) : ({ mode: 'flat' } as const);
+    this.current = now;
+    // The stream stopped marking held positions: the poll takes over at once (going flat needs no poll).
+    if (was === 'stream' && now.mode === 'poll') this.watch.soon(0);
     const said = markingText(this.current, this.watch.equityAt);
     if (said !== this.said) {
       this.said = said;
