@@ -4,7 +4,8 @@
 const assert = require('assert');
 const WebSocket = require('ws');
 const { encode, decode } = require('@msgpack/msgpack');
-const { startSim, waitFor } = require('../support/sim');
+const { startSim } = require('../support/sim');
+const { waitFor, sleep } = require('../support/wait');
 const { createClient } = require('../../dist/lib/alpaca/client');
 const { SimServer } = require('../../dist/lib/sim/server');
 const { Market } = require('../../dist/lib/sim/market');
@@ -355,7 +356,7 @@ describe('simulator market-data stream (raw protocol)', function () {
     assert.strictEqual(u.S, 'AAPL');
     assert.deepStrictEqual([u.o, u.h, u.l, u.c, u.v], [190.5, 191, 190, 190.75, 1234]);
     assert.strictEqual(Date.parse(u.t), t);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.ok(!frameOf(other, (f) => f.T === 'u'), 'a bars subscriber gets no updated bar');
   });
 

@@ -6,8 +6,8 @@
 const assert = require('assert');
 const v8 = require('v8');
 const vm = require('vm');
-const { helper, packNodes } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { helper, packNodes, forgetHistory } = require('../support/nodered');
+const { waitFor } = require('../support/wait');
 
 const streamNode = require('../../dist/alpaca-stream.js').default;
 const orderUpdatesNode = require('../../dist/alpaca-order-updates.js').default;
@@ -29,15 +29,6 @@ function flow() {
     { id: 'ou-data', type: 'helper', z: 'tab' },
     { id: 'ou-conn', type: 'helper', z: 'tab' },
   ];
-}
-
-/** Polls `cond` every few ms (reconnects are quick here; the default 20 ms poll would dominate). */
-async function until(cond, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }
 
 function listenerCounts(connection, sim) {
@@ -90,14 +81,12 @@ describe('stream memory across 1,000 reconnects', function () {
 
     const cycle = async (n) => {
       for (let i = 0; i < n; i++) {
-        // The test helper records every send and status in sinon spies: clear that record, it is
-        // the harness's memory, not the nodes'.
-        helper._sandbox.resetHistory();
+        forgetHistory();
         const want = { s: reconnected.s + 1, ou: reconnected.ou + 1 };
         const result = await post({ dropStreams: true });
         assert.strictEqual(result.dropped, 2, `iteration ${i}: two sockets dropped`);
         const t0 = Date.now();
-        await until(() => reconnected.s >= want.s && reconnected.ou >= want.ou, 10000, `reconnect ${i}`);
+        await waitFor(() => reconnected.s >= want.s && reconnected.ou >= want.ou, 10000, `reconnect ${i}`, 1);
         if (process.env.DEBUG_STREAM) console.log(i, Date.now() - t0);
       }
     };
@@ -112,7 +101,7 @@ describe('stream memory across 1,000 reconnects', function () {
 
     assert.strictEqual(sim.stats.streamConnectionsTotal - totalBefore, RECONNECTS * 2, 'every drop was followed by a new socket per kind');
     assert.strictEqual(sim.stats.streamConnections, 2);
-    await until(() => data > dataBefore + 10, 5000, 'still streaming');
+    await waitFor(() => data > dataBefore + 10, 5000, 'still streaming', 1);
     assert.deepStrictEqual(listenerCounts(connection, sim), baseListeners, 'listener counts back to baseline');
     const fs = feed.stats;
     assert.deepStrictEqual([fs.subscribers, fs.pairs, fs.held], [1, 6, 0]);

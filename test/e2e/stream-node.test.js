@@ -4,7 +4,7 @@
 // socket, bar gap fill after a drop. Nothing of ours is mocked.
 const assert = require('assert');
 const { helper, packNodes, record } = require('../support/nodered');
-const { waitFor } = require('../support/sim');
+const { waitFor } = require('../support/wait');
 
 const streamNode = require('../../dist/alpaca-stream.js').default;
 const orderUpdatesNode = require('../../dist/alpaca-order-updates.js').default;

@@ -29,4 +29,13 @@ function statuses(node) {
   return node.status.getCalls ? node.status.getCalls().map((c) => c.args[0]) : [];
 }
 
-module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses };
+/**
+ * Clears the test helper's record of every send, status and log call (sinon spies that grow with
+ * each msg), so a long test measures the nodes' memory, not the harness's. The helper has no
+ * public call for this: this is the one place that knows its sandbox.
+ */
+function forgetHistory() {
+  helper._sandbox.resetHistory();
+}
+
+module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses, forgetHistory };

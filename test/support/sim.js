@@ -154,4 +154,4 @@ async function requestTimes(url, since, api = 'trading', credentials) {
 }
 
 // waitFor lives in wait.js; bench/rate-gate.js and the stream tests still take it from here.
-module.exports = { startSim, startSimProcess, simControl, accountSim, busiest, requestTimes, waitFor };
+module.exports = { startSim, startSimProcess, simControl, accountSim, busiest, requestTimes };
