@@ -465,6 +465,26 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.strictEqual((await second).check, 'orderRate');
   });
 
+  it('a fill that closes the last position slows the poll to the flat interval at once', async function () {
+    g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
+    g.connection.positionsList = [aapl(10, 200)];
+    await g.guard.start();
+    const feed = g.connection.feeds.stocks;
+    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:01Z'));
+    g.connection.positionsList = [];
+    g.connection.update({
+      event: 'fill', timestamp: '2025-03-03T15:00:02Z', price: 200, qty: 10, positionQty: 0,
+      order: { id: 's1', symbol: 'AAPL', side: 'sell', status: 'filled', qty: 10, filledQty: 10 },
+    });
+    const polls = g.connection.calls.account;
+    for (let i = 0; i < 30; i++) {
+      g.real.t += 1_000;
+      g.guard.tick();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.strictEqual(g.connection.calls.account, polls, 'flat: no poll for 60 s, although the last poll saw a position');
+  });
+
   it('a flat account follows nothing; a fill opens the position and its symbol is followed at once; trading in and out costs no account read', async function () {
     g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
     await g.guard.start();

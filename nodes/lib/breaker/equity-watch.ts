@@ -166,7 +166,7 @@ export class EquityWatch {
   /** Whether the marked positions are recent enough for the per-order rules. */
   positionsCurrent(): boolean {
     if (!this.watch.exposure) return true;
-    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.pollInterval(true);
+    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.openInterval();
   }
 
   /** The positions as the broker has them now (REDUCING checks every exit against them). */
@@ -220,14 +220,20 @@ export class EquityWatch {
     return Math.min(...this.options.settings().map(pick));
   }
 
-  /** While positions are open: the slow reconciliation while the stream marks them, else the fast poll. */
-  private pollInterval(polledExposure: boolean): number {
+  /** The slow reconciliation while the stream marks every position, else the fast poll. */
+  private openInterval(): number {
     if (this.options.settings().length === 0) return 60_000;
-    // A fill since the poll may have opened a position the poll has not seen.
-    const exposure = polledExposure || this.portfolio.holdings.size > 0;
-    if (!exposure) return this.fastest((s) => s.pollFlatSeconds) * 1000;
     const marked = this.current.mode === 'stream';
     return this.fastest((s) => (marked ? s.pollMarkedSeconds : s.pollOpenSeconds)) * 1000;
+  }
+
+  /** The poll's interval: the open-positions one while any are held, else the flat one. */
+  private pollInterval(polledExposure: boolean): number {
+    if (this.options.settings().length === 0) return 60_000;
+    // The positions as marked (polled, then moved by fills) once reconciled: a fill since the poll
+    // may have opened or closed one.
+    const exposure = this.reconciledAt === undefined ? polledExposure : this.portfolio.holdings.size > 0;
+    return exposure ? this.openInterval() : this.fastest((s) => s.pollFlatSeconds) * 1000;
   }
 
   /** Whether the stream still marks the equity; when it stops, the poll takes over at once. */
