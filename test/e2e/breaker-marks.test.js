@@ -4,6 +4,7 @@
 // simulator's prices move only when a test posts one (no random walk).
 const assert = require('assert');
 const { waitFor, sleep } = require('../support/wait');
+const { useRuntime } = require('../support/nodered');
 const { helper, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order } = require('../support/breaker');
 
 /** 1% within 30 minutes halts; the other rules stay out of the way. */
@@ -44,15 +45,7 @@ async function holdAapl() {
 
 describe('alpaca-breaker marks positions to market from the live stream', function () {
   this.timeout(60000);
-  before(async () => {
-    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } });
-    await helper.startServer();
-  });
-  after(async () => {
-    helper.settings({});
-    await helper.stopServer();
-  });
-  afterEach(() => helper.unload());
+  useRuntime();
 
   it('a drop past the 1% line halts within 1 s of the simulator tick that printed it; an order 1.5 s later is blocked', async function () {
     // The poll alone would take up to 10 s (pollOpen) or 30 s (pollMarked) to see it.

@@ -3,20 +3,12 @@
 // the built-in simulator over real sockets, in front of a real order node.
 const assert = require('assert');
 const { waitFor } = require('../support/wait');
+const { useRuntime } = require('../support/nodered');
 const { helper, collect, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order, QUIET } = require('../support/breaker');
 
 describe('alpaca-breaker node on the simulator', function () {
   this.timeout(60000);
-  before(async () => {
-    // No random walk during a test: prices move only when the test says so.
-    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } });
-    await helper.startServer();
-  });
-  after(async () => {
-    helper.settings({});
-    await helper.stopServer();
-  });
-  afterEach(() => helper.unload());
+  useRuntime();
 
   it('trips on the first price update past a 1% loss in 30 minutes and no further order reaches the simulator', async function () {
     await helper.load(nodes(), flow({ rollingOn: true, rollingPct: '1', rollingMinutes: '30' }));

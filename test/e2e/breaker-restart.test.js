@@ -7,7 +7,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { startNodeRed } = require('../support/nodered-process');
-const { ACCOUNT } = require('../support/fixtures');
+const { ACCOUNT, QUIET_SIMULATOR } = require('../support/fixtures');
 
 const FLOW = [
   ACCOUNT,
@@ -46,7 +46,7 @@ describe('alpaca-breaker across a Node-RED restart', function () {
   it('stays HALTED after a restart with a file-backed context store, until a reset', async function () {
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-breaker-'));
     // npm start's settings keep context in files (localfilesystem, written at once).
-    red = await startNodeRed({ userDir, flows: FLOW, settings: { alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } } });
+    red = await startNodeRed({ userDir, flows: FLOW, settings: { alpacaSimulator: QUIET_SIMULATOR } });
     // Waits for the first account figures, then two orders pass and the third is one too many.
     const statuses = [];
     for (let i = 0; i < 3; i++) {

@@ -4,10 +4,10 @@
 // order, positions and breaker nodes, the official SDK and the simulator; what reached the broker
 // is read from the simulator's own order list, never from the node's report.
 const assert = require('assert');
-const { helper, packNodes, collect } = require('../support/nodered');
+const { helper, packNodes, collect, useRuntime } = require('../support/nodered');
 const { waitFor } = require('../support/wait');
 const { accountSim } = require('../support/sim');
-const { account, BLANK } = require('../support/fixtures');
+const { account, BLANK, QUIET_SIMULATOR } = require('../support/fixtures');
 const breakerNode = require('../../dist/alpaca-breaker.js').default;
 const orderNode = require('../../dist/alpaca-order.js').default;
 
@@ -77,16 +77,8 @@ async function setUp(qty) {
 
 describe('the order gateway: one per account, the breaker binds every order on the order actually sent', function () {
   this.timeout(120000);
-  before(async () => {
-    // No random walk: prices move only when a test says so.
-    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always', faults: { rateLimitPerMinute: 2000 } } });
-    await helper.startServer();
-  });
-  after(async () => {
-    helper.settings({});
-    await helper.stopServer();
-  });
-  afterEach(() => helper.unload());
+  // No random walk: prices move only when a test says so.
+  useRuntime({ alpacaSimulator: { ...QUIET_SIMULATOR, faults: { rateLimitPerMinute: 2000 } } });
 
   async function load(settingsList, breaker) {
     await helper.load(NODES, flow(settingsList, breaker));

@@ -4,7 +4,7 @@
 // keeps for it. Real Node-RED runtime, real SDK, the built-in simulator over real sockets; the
 // time is measured at the simulator's request log.
 const assert = require('assert');
-const { helper, packNodes, collect } = require('../support/nodered');
+const { helper, packNodes, collect, useRuntime } = require('../support/nodered');
 const { waitFor, sleep } = require('../support/wait');
 const { accountSim } = require('../support/sim');
 const { account } = require('../support/fixtures');
@@ -34,15 +34,7 @@ function flow() {
 
 describe('panic actions overtake a full rate gate', function () {
   this.timeout(60000);
-  before(async () => {
-    helper.settings({ alpacaSimulator: { seed: 1, tickMs: 3600000, marketHours: 'always' } });
-    await helper.startServer();
-  });
-  after(async () => {
-    helper.settings({});
-    await helper.stopServer();
-  });
-  afterEach(() => helper.unload());
+  useRuntime();
 
   it("with 200 orders waiting and the budget spent, a breaker halt's cancel-all reaches the simulator within 2 s", async function () {
     await helper.load([...packNodes, breakerNode, gateNode, orderNode], flow());

@@ -14,4 +14,7 @@ const BLANK = {
   stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: 60, keyProperty: '', maxWait: '',
 };
 
-module.exports = { ACCOUNT, account, BLANK };
+/** A built-in simulator whose prices move only when a test posts one (no random walk), open around the clock. */
+const QUIET_SIMULATOR = { seed: 1, tickMs: 3600000, marketHours: 'always' };
+
+module.exports = { ACCOUNT, account, BLANK, QUIET_SIMULATOR };

@@ -2,6 +2,8 @@
 // A real Node-RED runtime (node-red-node-test-helper) loading the pack's compiled nodes.
 const helper = require('node-red-node-test-helper');
 
+const { QUIET_SIMULATOR } = require('./fixtures');
+
 helper.init(require.resolve('node-red'));
 
 const accountNode = require('../../dist/alpaca-account.js').default;
@@ -38,4 +40,20 @@ function forgetHistory() {
   helper._sandbox.resetHistory();
 }
 
-module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses, forgetHistory };
+/**
+ * Mocha hooks for a describe block: one Node-RED runtime for the block, started with `settings`
+ * (default: the quiet simulator), every flow unloaded after each test.
+ */
+function useRuntime(settings = { alpacaSimulator: QUIET_SIMULATOR }) {
+  before(async () => {
+    helper.settings(settings);
+    await helper.startServer();
+  });
+  after(async () => {
+    helper.settings({});
+    await helper.stopServer();
+  });
+  afterEach(() => helper.unload());
+}
+
+module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses, forgetHistory, useRuntime };
