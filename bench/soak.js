@@ -24,7 +24,7 @@ const os = require('os');
 const path = require('path');
 const { startNodeRed } = require('../test/support/flows');
 const { developmentSettings } = require('../scripts/dev-settings');
-const { root, sleep, slope, machine, spawnChild, writeSection, table, placed } = require('./lib/common');
+const { root, sleep, slope, machine, spawnChild, writeSection, table, placed, orderNode } = require('./lib/common');
 const { Simulator } = require('../dist/lib/sim/simulator');
 
 const args = process.argv.slice(2);
@@ -103,16 +103,7 @@ function packFlow(url) {
       wires: [['order'], ['breaker-alerts']],
     },
     sink('breaker-alerts', 'breaker alerts'),
-    {
-      id: 'order',
-      type: 'alpaca-order',
-      z,
-      account: 'acct',
-      action: 'submit',
-      ...{ symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '' },
-      ...{ takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: '60' },
-      wires: [['placed'], ['placed'], ['placed']],
-    },
+    orderNode('order', z, [['placed'], ['placed'], ['placed']]),
     sink('placed', 'placed'),
     { id: 'positions-tick', type: 'inject', z, name: 'every positions period', props: [], repeat: String(POSITIONS_S), once: true, onceDelay: 5, wires: [['positions']] },
     { id: 'positions', type: 'alpaca-positions', z, account: 'acct', action: 'positions', symbol: '', qty: '', percentage: '', cancelOrders: false, wires: [['positions-out']] },

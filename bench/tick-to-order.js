@@ -16,7 +16,7 @@
 //          [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
 const path = require('path');
 const { ReplayServer, trade } = require('./lib/replay-server');
-const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed } = require('./lib/common');
+const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed, orderNode } = require('./lib/common');
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -65,16 +65,7 @@ function fullFlow(url) {
       ...{ session: 'market', pollOpen: '10', pollFlat: '60', staleSeconds: '120', cancelOnTrip: true, flattenOnTrip: false, store: '' },
       wires: [['order'], []],
     },
-    {
-      id: 'order',
-      type: 'alpaca-order',
-      z: 'tab',
-      account: 'acct',
-      action: 'submit',
-      ...{ symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '' },
-      ...{ takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: '60' },
-      wires: [['sink'], [], []],
-    },
+    orderNode('order', 'tab', [['sink'], [], []]),
     { id: 'sink', type: 'bench-sink', z: 'tab', total: 0, wires: [] },
   ];
   return spawnChild(path.join(__dirname, 'lib', 'nodered-consumer.js'), [JSON.stringify({ flow: placed(flow), steps: { signal: SIGNAL } })]);

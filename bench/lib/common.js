@@ -150,10 +150,24 @@ function placed(flow) {
   return flow.map((n) => (n.z && n.x === undefined ? { x: 200, y: (y += 40), ...n } : n));
 }
 
+/** An alpaca-order node with every field left empty (the msg says it all), placing what it is sent. */
+function orderNode(id, z, wires) {
+  return {
+    id,
+    type: 'alpaca-order',
+    z,
+    account: 'acct',
+    action: 'submit',
+    ...{ symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '' },
+    ...{ takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: '60' },
+    wires,
+  };
+}
+
 /** A Markdown table. */
 function table(header, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-module.exports = { root, wallNow, sleep, percentile, median, spread, slope, machine, spawnChild, childReporter, writeSection, table, placed };
+module.exports = { root, wallNow, sleep, percentile, median, spread, slope, machine, spawnChild, childReporter, writeSection, table, placed, orderNode };

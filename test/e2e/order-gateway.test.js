@@ -4,7 +4,7 @@
 // order, positions and breaker nodes, the official SDK and the simulator; what reached the broker
 // is read from the simulator's own order list, never from the node's report.
 const assert = require('assert');
-const { helper, packNodes, collect, useRuntime } = require('../support/nodered');
+const { helper, packNodes, collect, useRuntime, answer } = require('../support/nodered');
 const { waitFor } = require('../support/wait');
 const { accountSim } = require('../support/sim');
 const { account, BLANK, QUIET_SIMULATOR } = require('../support/fixtures');
@@ -51,15 +51,8 @@ let keys = 0;
 const sdk = async () => (await sim()).sdk(`SETUP${keys++}`);
 
 /** Sends msg to node `id`; resolves with { kind: 'placed' | 'caught', msg }. */
-async function send(id, msg) {
-  const placed = rec.placed.length;
-  const caught = rec.caught.length;
-  helper.getNode(id).receive(msg);
-  return waitFor(
-    () => (rec.placed.length > placed ? { kind: 'placed', msg: rec.placed[placed] } : rec.caught.length > caught ? { kind: 'caught', msg: rec.caught[caught] } : undefined),
-    15000,
-    `an answer from ${id} to ${JSON.stringify(msg)}`,
-  );
+function send(id, msg) {
+  return answer(id, msg, { placed: rec.placed, caught: rec.caught });
 }
 
 /** Cancels every open order and makes the AAPL position exactly `qty` long, as another program. */

@@ -2,7 +2,7 @@
 // The circuit breaker in a real Node-RED runtime (node-red-node-test-helper) in front of a real
 // order node, on the built-in simulator: the flow, the dialog's state, the account's simulator,
 // and a way to send an order msg and learn whether it reached the simulator or was blocked.
-const { helper, packNodes, collect } = require('./nodered');
+const { helper, packNodes, collect, answer } = require('./nodered');
 const { waitFor } = require('./wait');
 const { accountSim } = require('./sim');
 const { ACCOUNT } = require('./fixtures');
@@ -49,15 +49,8 @@ function watch() {
 }
 
 /** Sends msg into a breaker; resolves with 'passed' (placed at the simulator) or 'blocked' (caught), and the msg. */
-async function send(msg, id = 'brk') {
-  const placed = seen.placed.length;
-  const caught = seen.caught.length;
-  helper.getNode(id).receive(msg);
-  return waitFor(
-    () => (seen.placed.length > placed ? { kind: 'passed', msg: seen.placed[placed] } : seen.caught.length > caught ? { kind: 'blocked', msg: seen.caught[caught] } : undefined),
-    10000,
-    `an answer for ${JSON.stringify(msg)}`,
-  );
+function send(msg, id = 'brk') {
+  return answer(id, msg, { passed: seen.placed, blocked: seen.caught }, 10000);
 }
 const order = (side, qty, symbol = 'AAPL') => ({ payload: { symbol, side, qty, type: 'market' } });
 

@@ -3,6 +3,7 @@
 const helper = require('node-red-node-test-helper');
 
 const { QUIET_SIMULATOR } = require('./fixtures');
+const { waitFor } = require('./wait');
 
 helper.init(require.resolve('node-red'));
 
@@ -41,6 +42,23 @@ function forgetHistory() {
 }
 
 /**
+ * Sends `msg` into node `id` and resolves with the first msg that arrives in any of `outcomes`
+ * (name -> the array a helper node collects into) after it: `{ kind: name, msg }`.
+ */
+function answer(id, msg, outcomes, ms = 15000) {
+  const seen = Object.entries(outcomes).map(([kind, list]) => ({ kind, list, before: list.length }));
+  helper.getNode(id).receive(msg);
+  return waitFor(
+    () => {
+      const got = seen.find((o) => o.list.length > o.before);
+      return got && { kind: got.kind, msg: got.list[got.before] };
+    },
+    ms,
+    `an answer from ${id} to ${JSON.stringify(msg)}`,
+  );
+}
+
+/**
  * Mocha hooks for a describe block: one Node-RED runtime for the block, started with `settings`
  * (default: the quiet simulator), every flow unloaded after each test.
  */
@@ -56,4 +74,4 @@ function useRuntime(settings = { alpacaSimulator: QUIET_SIMULATOR }) {
   afterEach(() => helper.unload());
 }
 
-module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses, forgetHistory, useRuntime };
+module.exports = { helper, packNodes, accountNode, positionsNode, collect, record, statuses, forgetHistory, useRuntime, answer };
