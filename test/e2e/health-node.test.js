@@ -68,5 +68,12 @@ describe('alpaca-health node', function () {
     }, 5000, 'degraded while the stream reconnects');
     assert.strictEqual(msg.statusCode, 200);
     assert.match(msg.payload.reasons.join('\n'), /trading stream (reconnecting|connecting)/);
+    const before = msg.payload.recoveryRequests.trading;
+    // Back: the gap fill after the reconnect is counted on the health.
+    msg = await waitFor(async () => {
+      const m = await ask('health');
+      return m.payload.status === 'ok' && m.payload.recoveryRequests.trading > before && m;
+    }, 10000, 'the gap fill counted');
+    assert.strictEqual(msg.payload.recoveryRequests.orders, 0);
   });
 });

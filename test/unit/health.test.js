@@ -56,7 +56,7 @@ describe('account health', function () {
   });
 
   it('speaks Prometheus: one HELP and TYPE per family, labels escaped, times in seconds', function () {
-    const text = prometheus([assess(input({ breaker: { state: 'ACTIVE', reason: 'r', since: '' }, lastOrderAt: '2026-11-30T11:59:00.000Z' }))]);
+    const text = prometheus([assess(input({ breaker: { state: 'ACTIVE', reason: 'r', since: '' }, lastOrderAt: '2026-11-30T11:59:00.000Z', recoveryRequests: { trading: 3, stocks: 1, orders: 0 } }))]);
     const lines = text.trim().split('\n');
     assert.strictEqual(lines.filter((l) => l === '# TYPE alpaca_trading_up gauge').length, 1);
     assert.ok(lines.includes('alpaca_trading_up{account="Main \\"paper\\"",mode="paper"} 1'), text);
@@ -64,6 +64,8 @@ describe('account health', function () {
     assert.ok(lines.includes('alpaca_breaker_state{account="Main \\"paper\\"",mode="paper",state="HALTED"} 0'));
     assert.ok(lines.includes('alpaca_budget_tokens{account="Main \\"paper\\"",mode="paper",api="trading"} 170'));
     assert.ok(lines.includes(`alpaca_last_order_timestamp_seconds{account="Main \\"paper\\"",mode="paper"} ${Date.parse('2026-11-30T11:59:00Z') / 1000}`));
+    assert.strictEqual(lines.filter((l) => l === '# TYPE alpaca_recovery_requests_total counter').length, 1, 'recovery requests are a counter');
+    assert.ok(lines.includes('alpaca_recovery_requests_total{account="Main \\"paper\\"",mode="paper",source="trading"} 3'), text);
     // Every sample line is name{labels} value.
     for (const l of lines.filter((x) => !x.startsWith('#'))) assert.match(l, /^[a-z_]+\{[^}]*\} -?\d+(\.\d+)?$/, l);
   });

@@ -200,8 +200,15 @@ export class AlpacaConnection implements BrokerConnection {
 
   health(): ConnectionHealth {
     const streams: ConnectionHealth['streams'] = {};
-    if (this.tradeFeed && this.tradeFeed.stats.listeners > 0) streams.trading = this.tradeFeed.status;
-    for (const [kind, feed] of this.marketFeeds) if (feed.stats.subscribers > 0) streams[kind] = feed.status;
+    const recoveryRequests: ConnectionHealth['recoveryRequests'] = { orders: this.orders.recoveryRequests };
+    if (this.tradeFeed) {
+      if (this.tradeFeed.stats.listeners > 0) streams.trading = this.tradeFeed.status;
+      recoveryRequests.trading = this.tradeFeed.stats.recovery.requests;
+    }
+    for (const [kind, feed] of this.marketFeeds) {
+      if (feed.stats.subscribers > 0) streams[kind] = feed.status;
+      recoveryRequests[kind] = feed.stats.recovery.requests;
+    }
     return {
       connection: this.status,
       streams,
@@ -209,6 +216,7 @@ export class AlpacaConnection implements BrokerConnection {
       lastOrderAt: this.orders.lastOrderAt,
       lastFillAt: this.tradeFeed?.lastFillAt,
       journalBacklog: this.orders.journal.backlog,
+      recoveryRequests,
     };
   }
 

@@ -101,6 +101,8 @@ export interface ConnectionHealth {
   lastFillAt?: string;
   /** Orders of the last run the journal has not settled yet. */
   journalBacklog: number;
+  /** REST requests made so far to recover what was missed: by each stream (gap fills, probes, polls while down) and by the order journal after a restart. */
+  recoveryRequests: Record<string, number>;
 }
 
 export interface BrokerConnection {

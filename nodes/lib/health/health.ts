@@ -18,6 +18,8 @@ export interface HealthInput {
   lastFillAt?: string;
   /** Orders the journal has not settled yet (after a restart: still being looked up). */
   journalBacklog?: number;
+  /** REST requests spent recovering what was missed, by stream and by the order journal. */
+  recoveryRequests?: Record<string, number>;
   now: number;
 }
 
@@ -38,6 +40,7 @@ export interface AccountHealth {
   lastOrderAt?: string;
   lastFillAt?: string;
   journalBacklog?: number;
+  recoveryRequests?: Record<string, number>;
   checkedAt: string;
 }
 
@@ -85,6 +88,7 @@ export function assess(h: HealthInput): AccountHealth {
     lastOrderAt: h.lastOrderAt,
     lastFillAt: h.lastFillAt,
     journalBacklog: h.journalBacklog,
+    recoveryRequests: h.recoveryRequests,
     checkedAt: iso(h.now),
   };
 }
@@ -99,10 +103,10 @@ const seconds = (at: string | undefined): number | undefined => (at ? Date.parse
 
 /** Prometheus' text exposition format (version 0.0.4), one family per figure. */
 export function prometheus(list: AccountHealth[]): string {
-  const families = new Map<string, { help: string; samples: string[] }>();
-  const add = (name: string, help: string, labels: Record<string, string>, value: number | undefined) => {
+  const families = new Map<string, { help: string; type: 'gauge' | 'counter'; samples: string[] }>();
+  const add = (name: string, help: string, labels: Record<string, string>, value: number | undefined, type: 'gauge' | 'counter' = 'gauge') => {
     if (value === undefined || !Number.isFinite(value)) return;
-    const family = families.get(name) ?? { help, samples: [] };
+    const family = families.get(name) ?? { help, type, samples: [] };
     families.set(name, family);
     const text = Object.entries(labels)
       .map(([k, v]) => `${k}="${label(v)}"`)
@@ -129,8 +133,11 @@ export function prometheus(list: AccountHealth[]): string {
     add('alpaca_last_order_timestamp_seconds', 'When the last order went out (Unix time)', a, seconds(h.lastOrderAt));
     add('alpaca_last_fill_timestamp_seconds', 'When the last fill arrived (Unix time)', a, seconds(h.lastFillAt));
     add('alpaca_journal_backlog', 'Orders not settled yet after a restart', a, h.journalBacklog);
+    for (const [source, n] of Object.entries(h.recoveryRequests ?? {})) {
+      add('alpaca_recovery_requests_total', 'REST requests spent recovering what a stream or a restart missed', { ...a, source }, n, 'counter');
+    }
   }
   const lines: string[] = [];
-  for (const [name, f] of families) lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} gauge`, ...f.samples);
+  for (const [name, f] of families) lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.samples);
   return `${lines.join('\n')}\n`;
 }
