@@ -88,7 +88,8 @@ describe('alpaca-order: one msg one order, one key one order, 429s', function ()
       assert.strictEqual(after.orders - before.orders, 1);
       assert.ok(fs.readdirSync(path.join(userDir, 'alpaca-journal')).some((f) => f.startsWith('account-')), 'the journal is in the user directory');
       const journal = fs.readFileSync(path.join(userDir, 'alpaca-journal', 'account-acct.jsonl'), 'utf8');
-      assert.match(journal, /tv-alert-1001/);
+      assert.ok(journal.includes(`"id":"${first[0].clientOrderId}"`), 'the key\'s client order id is remembered');
+      assert.doesNotMatch(journal, /tv-alert-1001/, 'a reported entry keeps no copy of its msg');
       assert.doesNotMatch(journal, new RegExp(`${sim.secret}|SIMULATOR`), 'no credential in the journal');
     } finally {
       helper.settings({});

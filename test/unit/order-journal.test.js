@@ -109,23 +109,26 @@ describe('journal file', function () {
 });
 
 describe('order journal', function () {
-  it('an entry asked, sent and answered but not reported is unfinished after a reload; a reported one is not', function () {
+  it('an entry asked, sent and answered but not reported is unfinished after a reload; a reported one is not, and keeps only what duplicate detection needs', function () {
     const t = tmpFile();
     try {
       const j = new OrderJournal({ file: t.file });
       j.ask({ id: 'a', action: 'submit', at: 1, origin: 'x', summary: 'buy 1 AAPL', order: ORDER });
       j.ask({ id: 'b', action: 'submit', at: 2, origin: 'x', summary: 'buy 1 AAPL' });
-      j.ask({ id: 'c', action: 'submit', at: 3, origin: 'x', summary: 'buy 1 AAPL' });
+      j.ask({ id: 'c', action: 'submit', at: 3, origin: 'x', summary: 'buy 1 AAPL', order: ORDER, msg: { payload: { symbol: 'AAPL', note: 'x'.repeat(2000) } } });
       j.sent('b');
       j.sent('c');
       j.answer('c', 'placed', 'id-c');
       j.reported('c');
+      assert.deepStrictEqual([j.get('c').msg, j.get('c').order], [undefined, undefined], 'a reported entry keeps no copy of its msg or order');
       j.close();
       const again = new OrderJournal({ file: t.file });
       assert.deepStrictEqual(again.unfinished.map((e) => [e.id, e.stage]), [['a', 'held'], ['b', 'sent']]);
       assert.deepStrictEqual(again.unfinished[0].order, ORDER);
       assert.strictEqual(again.get('c').outcome, 'placed');
       assert.strictEqual(again.get('c').orderId, 'id-c');
+      assert.strictEqual(again.get('c').msg, undefined);
+      assert.ok(fs.statSync(t.file).size < 1000, `the compacted file holds no msg copy of a reported entry: ${fs.statSync(t.file).size} bytes`);
       assert.strictEqual(again.backlog, 2);
       assert.strictEqual(again.loadProblem, undefined);
     } finally {

@@ -58,6 +58,18 @@ export interface JournalOptions {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Marks an entry reported. From then on it only answers "was this key placed?", so the copy of
+ * the msg and the order it asked for go (a kept entry is a few hundred bytes, not kilobytes).
+ */
+function settle(e: JournalEntry, at: number): void {
+  e.reportedAt = at;
+  delete e.msg;
+  delete e.order;
+  delete e.ref;
+  delete e.changes;
+}
+
 /** A request that could not be journaled: it is not sent. */
 export class JournalUnavailable extends Error {
   constructor(message: string) {
@@ -152,7 +164,7 @@ export class OrderJournal extends EventEmitter {
     if (!e || this.closed) return;
     e.outcome = outcome;
     if (orderId) e.orderId = orderId;
-    if (reported) e.reportedAt = this.now();
+    if (reported) settle(e, this.now());
     this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at: e.reportedAt });
   }
 
@@ -160,7 +172,7 @@ export class OrderJournal extends EventEmitter {
   reported(id: string): void {
     const e = this.entries.get(id);
     if (!e || e.reportedAt !== undefined || this.closed) return;
-    e.reportedAt = this.now();
+    settle(e, this.now());
     this.write({ r: 'done', id, at: e.reportedAt });
     this.maybeCompact();
   }
@@ -213,12 +225,12 @@ export class OrderJournal extends EventEmitter {
         if (!e) return;
         if (typeof record.outcome === 'string') e.outcome = record.outcome as JournalOutcome;
         if (typeof record.orderId === 'string') e.orderId = record.orderId;
-        if (record.reported === true) e.reportedAt ??= typeof record.at === 'number' ? record.at : e.at;
+        if (record.reported === true && e.reportedAt === undefined) settle(e, typeof record.at === 'number' ? record.at : e.at);
         return;
       }
       case 'done': {
         const e = id ? this.entries.get(id) : undefined;
-        if (e) e.reportedAt ??= typeof record.at === 'number' ? record.at : e.at;
+        if (e && e.reportedAt === undefined) settle(e, typeof record.at === 'number' ? record.at : e.at);
         return;
       }
       case 'cursor': {
