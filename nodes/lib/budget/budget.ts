@@ -232,7 +232,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
       return this.track(call, true);
     }
     return new Promise<T>((resolve, reject) => {
-      this.enqueue('call', priority, maxWaitMs > 0 ? now + maxWaitMs : Infinity, () => this.track(call, true).then(resolve, reject), reject);
+      this.enqueue('call', priority, maxWaitMs > 0 ? maxWaitMs : Infinity, () => this.track(call, true).then(resolve, reject), reject);
     });
   }
 
@@ -256,8 +256,10 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     return this.tokens.take(now, keep) ? '' : this.tokens.freeAt(now, keep);
   }
 
-  private enqueue(kind: Waiter['kind'], priority: Priority, deadline: number, grant: (at: number, member?: string) => void, refuse: (err: Error) => void): Waiter {
-    const w: Waiter = { kind, priority, deadline, seq: this.queue.nextSeq(), enqueuedAt: Date.now(), grant, refuse };
+  /** Queues a waiter that may wait `maxWaitMs` from now (Infinity: as long as it takes). */
+  private enqueue(kind: Waiter['kind'], priority: Priority, maxWaitMs: number, grant: (at: number, member?: string) => void, refuse: (err: Error) => void): Waiter {
+    const enqueuedAt = Date.now();
+    const w: Waiter = { kind, priority, deadline: enqueuedAt + maxWaitMs, seq: this.queue.nextSeq(), enqueuedAt, grant, refuse };
     this.queue.insert(w);
     if (this.queue.size > this.maxQueued) {
       const victim = this.queue.last() as Waiter;
