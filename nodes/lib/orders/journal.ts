@@ -60,7 +60,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * The entry as kept once reported: from then on it only answers "was this key placed?", so the
- * copy of the msg and the order it asked for are left out (about 0.8 KiB kept, not several).
+ * copy of the msg and the order it asked for are left out (about 0.8 KiB is kept per entry).
  */
 function settled(e: JournalEntry, reportedAt: number): JournalEntry {
   const { id, action, at, nodeId, origin, summary, symbol, stage, outcome, orderId } = e;
