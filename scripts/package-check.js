@@ -3,11 +3,10 @@
 // published criteria: licence, links, scoped name, keyword, supported Node-RED and Node versions,
 // runtime dependencies, node definitions, examples). Reads dist/, so build first.
 // Usage: node scripts/package-check.js [DIR]: one line per check; exit 1 if any fails.
-// `npm run scorecard` runs it, then ../shared/tools/scorecard.js as a cross-check when present.
+// `npm run scorecard` runs it.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { spawnSync } = require('child_process');
 
 // The oldest release of each Node-RED line the pack supports, and the oldest Node each needs.
 const NODE_RED_RELEASES = ['4.1.0', '5.0.0'];
@@ -118,12 +117,5 @@ if (require.main === module) {
   for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.what}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`package checks: ${results.length - failed}/${results.length} passed`);
-  // The workspace's offline replica of the Flow Library scorecard, when there is one.
-  const scorecard = path.join(process.env.ALPACA_SHARED_DIR || path.resolve(root, '..', 'shared'), 'tools', 'scorecard.js');
-  let crossCheck = 0;
-  if (fs.existsSync(scorecard)) {
-    console.log(`cross-check: ${scorecard}`);
-    crossCheck = spawnSync(process.execPath, [scorecard, root], { stdio: 'inherit' }).status;
-  }
-  process.exit(failed || crossCheck ? 1 : 0);
+  process.exit(failed ? 1 : 0);
 }

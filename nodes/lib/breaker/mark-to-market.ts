@@ -33,8 +33,8 @@ export interface MarkToMarketOptions {
   onMove(move: PriceMove): void;
 }
 
-/** Open orders remembered at most (their symbols are followed too). */
-const MAX_OPEN_ORDERS = 1000;
+/** Open orders, and symbols traded lately, remembered at most (each is followed too). */
+const MAX_REMEMBERED = 1000;
 /** A quote wider than this share of its midpoint is not a price (a one-sided or stub quote). */
 const MAX_SPREAD = 0.1;
 /** A symbol just traded stays followed this long after its position and orders end: the next order in it is valued from the stream, not a REST read. */
@@ -108,7 +108,7 @@ export class MarkToMarket {
       this.recent.delete(o.symbol);
       this.recent.set(o.symbol, this.options.realNow() + LINGER_MS);
       // Oldest first: a flood of symbols cannot grow this without bound.
-      if (this.recent.size > MAX_OPEN_ORDERS) this.recent.delete(this.recent.keys().next().value as string);
+      if (this.recent.size > MAX_REMEMBERED) this.recent.delete(this.recent.keys().next().value as string);
     }
     this.follow();
   }
@@ -184,7 +184,7 @@ export class MarkToMarket {
     this.openOrders.delete(id);
     this.openOrders.set(id, symbol);
     // The oldest go first: a flood of orders cannot grow this without bound.
-    if (this.openOrders.size > MAX_OPEN_ORDERS) this.openOrders.delete(this.openOrders.keys().next().value as string);
+    if (this.openOrders.size > MAX_REMEMBERED) this.openOrders.delete(this.openOrders.keys().next().value as string);
   }
 
   private apply(kind: FollowedKind, wanted: Set<string>): void {

@@ -161,8 +161,8 @@ export class OrderJournal extends EventEmitter {
     if (!e || this.closed) return;
     e.outcome = outcome;
     if (orderId) e.orderId = orderId;
-    if (reported) this.settle(e, this.now());
-    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at: this.entries.get(id)?.reportedAt });
+    const kept = reported ? this.settle(e, this.now()) : e;
+    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at: kept.reportedAt });
   }
 
   /** A node has reported the outcome (output or error): the entry is done. */
