@@ -10,6 +10,7 @@ const path = require('path');
 const { JournalFile, msgEcho, fileSafe } = require('../../dist/lib/core/journal-file');
 const { HeldMsgs } = require('../../dist/lib/core/held-msgs');
 const { OrderJournal } = require('../../dist/lib/orders/journal');
+const { newClientOrderId, isFreshClientOrderId } = require('../../dist/lib/orders/client-order-id');
 const { reconcile, ReportDesk } = require('../../dist/lib/orders/recovery');
 const { OrderGateway } = require('../../dist/lib/orders/gateway');
 const { BrokerError } = require('../../dist/lib/core/errors');
@@ -131,6 +132,37 @@ describe('order journal', function () {
       assert.ok(fs.statSync(t.file).size < 1000, `the compacted file holds no msg copy of a reported entry: ${fs.statSync(t.file).size} bytes`);
       assert.strictEqual(again.backlog, 2);
       assert.strictEqual(again.loadProblem, undefined);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('forgets a reported entry whose client order id cannot come again: a fresh one of ours, a cancel, or one not placed', function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      const fresh = newClientOrderId();
+      const entries = [
+        [fresh, 'submit', 'placed'],
+        ['keyed', 'submit', 'placed'],
+        ['users-own', 'replace', 'duplicate'],
+        ['refused', 'submit', 'not_placed'],
+        ['cancel-1', 'cancel', 'ok'],
+      ];
+      for (const [id, action, outcome] of entries) {
+        j.ask({ id, action, at: 1, origin: 'x', summary: 's', msg: { payload: 'p' } });
+        j.answer(id, outcome, outcome === 'placed' ? `o-${id}` : undefined);
+        j.reported(id);
+      }
+      const kept = ['keyed', 'users-own'];
+      assert.deepStrictEqual(entries.map(([id]) => id).filter((id) => j.get(id)), kept);
+      assert.strictEqual(j.size, 2);
+      assert.strictEqual(isFreshClientOrderId(fresh), true);
+      assert.strictEqual(isFreshClientOrderId(`${fresh}x`), false);
+      j.close();
+      const again = new OrderJournal({ file: t.file });
+      assert.deepStrictEqual(entries.map(([id]) => id).filter((id) => again.get(id)), kept, 'the same after a reload');
+      assert.strictEqual(again.unfinished.length, 0);
     } finally {
       t.cleanup();
     }

@@ -10,9 +10,9 @@ const { parseStreamCommand, resolveStreamSettings, parseOrderFilter, matchesOrde
 const { OutputGate, Batcher } = require('../../dist/lib/streams/output');
 const { MarketOutput } = require('../../dist/lib/streams/delivery');
 const { AlpacaMarketFeed, normaliseTrade } = require('../../dist/lib/alpaca/market-feed');
-const { RecentKeys } = require('../../dist/lib/core/recent-keys');
 const { StreamHealth, OutageAlarm } = require('../../dist/lib/streams/health');
-const { OrderTracker, updateKey } = require('../../dist/lib/streams/order-tracker');
+const { OrderTracker, eventKey } = require('../../dist/lib/streams/order-tracker');
+const { AlpacaTradeUpdates } = require('../../dist/lib/alpaca/trade-updates');
 
 /** A fake clock: timers run only when advance() passes their time. */
 function fakeTimers(start = 1_000_000) {
@@ -134,7 +134,7 @@ describe('stream modules', () => {
     });
   });
 
-  describe('OutputGate and RecentKeys', () => {
+  describe('OutputGate', () => {
     it('conflates to the latest per key per interval, passing other items straight through', async () => {
       const t = fakeTimers();
       const out = [];
@@ -160,14 +160,6 @@ describe('stream modules', () => {
       await t.advance(1000);
       assert.deepStrictEqual(out, [7, 8, 9, 10, 11]);
       assert.strictEqual(gate.pending, 0);
-    });
-    it('RecentKeys forgets the oldest beyond its capacity', () => {
-      const k = new RecentKeys(2);
-      assert.ok(k.add('a'));
-      assert.ok(!k.add('a'));
-      k.add('b');
-      k.add('c');
-      assert.ok(!k.has('a') && k.has('b') && k.has('c'));
     });
   });
 
@@ -528,6 +520,64 @@ describe('stream modules', () => {
     });
   });
 
+  describe('trade-updates feed: what it remembers (fake SDK stream and REST)', () => {
+    const MIN = 60_000;
+    async function setup() {
+      const timers = fakeTimers(Date.parse('2025-01-02T15:00:00Z'));
+      const stream = new EventEmitter();
+      stream.state = 'connecting';
+      stream.getState = () => stream.state;
+      stream.onTradeUpdate = (fn) => stream.on('trade_update', fn);
+      stream.subscribeTradeUpdates = () => undefined;
+      const listings = [];
+      const rest = { rest: (call) => call({ trading: { orders: { getAllOrders: async (params) => (listings.push(params), []) } } }) };
+      const source = { acquire: async () => ({ stream, release: () => undefined, forceReconnect: () => undefined }) };
+      const reads = { clock: async () => ({ timestamp: new Date(timers.now()).toISOString() }), openOrders: async () => [] };
+      const feed = new AlpacaTradeUpdates(rest, source, reads, timers);
+      const got = [];
+      feed.subscribe((u) => got.push(u), { watchdogMs: 0, pollAfterMs: 0 });
+      await new Promise((r) => setImmediate(r));
+      stream.state = 'authenticated';
+      stream.emit('authenticated');
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      const fill = (id) => {
+        const at = new Date(timers.now()).toISOString();
+        stream.emit('trade_update', { event: 'fill', timestamp: at, execution_id: `x-${id}`, order: { id, status: 'filled', filled_qty: '1', updated_at: at, submitted_at: at } });
+      };
+      const drop = async () => {
+        stream.state = 'waiting to reconnect';
+        stream.emit('state_change', 'disconnected');
+        await new Promise((r) => setImmediate(r));
+      };
+      return { timers, stream, feed, got, fill, drop, listings };
+    }
+
+    it('forgets filled orders once no gap fill can reach back to them, and not while the stream is down', async () => {
+      const { timers, stream, feed, got, fill, drop, listings } = await setup();
+      assert.strictEqual(listings.length, 1, 'the gap since the feed started, once');
+      for (let i = 0; i < 5; i++) fill(`early-${i}`);
+      assert.strictEqual(feed.stats.tracked, 5);
+      // Past the margin and the slack behind the newest possible cutoff: forgotten on the next update.
+      await timers.advance(7 * MIN);
+      fill('later');
+      assert.strictEqual(feed.stats.tracked, 1, 'the early fills are forgotten');
+      // An outage: what it may have to look back to stays, however long it lasts.
+      await drop();
+      await timers.advance(30 * MIN);
+      stream.state = 'authenticated';
+      stream.emit('authenticated');
+      fill('during-recovery');
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      assert.strictEqual(listings.length, 2, 'one gap fill after the outage');
+      assert.strictEqual(feed.stats.tracked, 2, 'nothing forgotten while recovering');
+      await timers.advance(7 * MIN);
+      fill('after');
+      assert.strictEqual(feed.stats.tracked, 1, 'healthy again: only what a later gap fill could still find');
+      assert.deepStrictEqual(got.map((u) => u.order.id), ['early-0', 'early-1', 'early-2', 'early-3', 'early-4', 'later', 'during-recovery', 'after']);
+      feed.close();
+    });
+  });
+
   describe('OrderTracker', () => {
     it('drops duplicate live updates and recovers missed ones exactly once, oldest first', () => {
       const tr = new OrderTracker();
@@ -557,7 +607,23 @@ describe('stream modules', () => {
       const held = [{ event: 'fill', timestamp: new Date(T + 5000).toISOString(), executionId: 'e', order: order('c', 'filled', 10, T + 5000) }];
       assert.deepStrictEqual(tr.recover([order('c', 'partially_filled', 4, T + 2000)], T - 1000, held), []);
       assert.ok(tr.live(held[0]));
-      assert.strictEqual(updateKey(held[0]), 'c|fill|e');
+      assert.strictEqual(eventKey(held[0]), 'fill|e');
+      assert.ok(!tr.live(held[0]), 'the same update again');
+    });
+
+    it('forgets final orders changed before the floor, never an open one; a forgotten order changed before a cutoff is not recovered', () => {
+      const tr = new OrderTracker();
+      const T = Date.parse('2025-01-02T15:00:00Z');
+      const fill = (id, at) => ({ event: 'fill', timestamp: new Date(at).toISOString(), executionId: `x-${id}`, order: order(id, 'filled', 10, at) });
+      assert.ok(tr.live(fill('done-early', T)));
+      assert.ok(tr.live(fill('done-late', T + 60_000)));
+      assert.ok(tr.live({ event: 'new', timestamp: new Date(T).toISOString(), order: order('open', 'new', 0, T) }));
+      assert.strictEqual(tr.forget(T + 1), 1);
+      assert.strictEqual(tr.size, 2);
+      assert.ok(tr.queryAfter(T + 120_000) <= T - 1000, 'the open order still bounds the listing');
+      const listing = [order('done-early', 'filled', 10, T), order('done-late', 'filled', 10, T + 60_000), order('open', 'new', 0, T)];
+      assert.deepStrictEqual(tr.recover(listing, T + 1), [], 'nothing to recover: the forgotten order changed before the cutoff');
+      assert.strictEqual(tr.forget(T + 60_000), 0, 'the floor is exclusive');
     });
 
     it('stays bounded', () => {

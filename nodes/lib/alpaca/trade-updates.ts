@@ -51,6 +51,10 @@ const MAX_PAGES = 5;
 const MAX_HELD = 10_000;
 /** Margin before the outage start for orders we never heard of. */
 const MARGIN_MS = 60_000;
+/** Final orders are forgotten this long before the earliest time a healthy feed's gap fill reaches back to. */
+const FORGET_SLACK_MS = 5 * 60_000;
+/** The tracker is pruned at most this often (while updates flow). */
+const FORGET_EVERY_MS = 60_000;
 /** A cursor older than this is not followed (a feed unused for a week starts afresh). */
 const CURSOR_MAX_AGE_MS = 7 * 86_400_000;
 
@@ -91,6 +95,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   /** After a restart: broker time from which the first connect fills the gap. */
   private resumeFrom?: number;
   private cursorAt = 0;
+  private forgotAt = 0;
   private firstOpen = true;
   private readonly counts: RecoveryCounts = { gapFills: 0, coalesced: 0, probes: 0, polls: 0, requests: 0 };
 
@@ -164,6 +169,11 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
     return health;
   }
 
+  /** Wall-clock epoch ms (the timers' clock when given). */
+  private wall(): number {
+    return this.timers ? this.timers.now() : Date.now();
+  }
+
   private smallest(field: 'watchdogMs' | 'pollAfterMs'): number {
     let min = 0;
     for (const l of this.listeners) {
@@ -196,7 +206,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   }
 
   private async seed(): Promise<void> {
-    const wall = Date.now();
+    const wall = this.wall();
     try {
       this.counts.requests += 2;
       const [clock, open] = await Promise.all([
@@ -223,7 +233,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       this.health.data();
       const update = toTradeUpdate(u as Raw);
       const t = Date.parse(update.timestamp);
-      if (Number.isFinite(t)) this.sample = { broker: t, wall: Date.now() };
+      if (Number.isFinite(t)) this.sample = { broker: t, wall: this.wall() };
       if (this.health.recovering) {
         if (this.held.length < MAX_HELD) this.held.push(update);
         return;
@@ -268,6 +278,18 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
       this.cursorAt = at;
       this.cursorStore?.saveCursor({ at });
     }
+    this.forgetOld();
+  }
+
+  /**
+   * Lets the tracker forget final orders no gap fill can reach back to. Only while the feed is
+   * healthy and no fill waits: then every later cutoff (a probe's, or an outage's that has not
+   * begun) is after the floor.
+   */
+  private forgetOld(wall = this.wall()): void {
+    if (wall - this.forgotAt < FORGET_EVERY_MS || this.health.isDown || this.health.recovering || this.nextFill) return;
+    this.forgotAt = wall;
+    this.tracker.forget(this.cutoff(this.smallest('watchdogMs'), wall) - FORGET_SLACK_MS);
   }
 
   /** First connect after a restart: fills the gap since the last update delivered before it, live updates held meanwhile. */
@@ -280,7 +302,7 @@ export class AlpacaTradeUpdates implements TradeUpdatesFeed {
   }
 
   /** Estimated broker time `agoMs` before now, minus a margin, never before the feed started. */
-  private cutoff(agoMs: number, wall = Date.now()): number {
+  private cutoff(agoMs: number, wall = this.wall()): number {
     const s = this.sample ?? { broker: wall, wall };
     const brokerNow = s.broker + (wall - s.wall);
     return Math.max(this.startedAt, brokerNow - agoMs - MARGIN_MS);

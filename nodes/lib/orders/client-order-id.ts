@@ -11,6 +11,13 @@ export function newClientOrderId(): string {
   return `nr-${randomUUID()}`;
 }
 
+const FRESH = /^nr-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether `id` has the form of newClientOrderId()'s: made for one msg, never asked for again. */
+export function isFreshClientOrderId(id: string): boolean {
+  return FRESH.test(id);
+}
+
 /**
  * `k-<key, readable part>-<16 hex>`: the hash covers the node id, the action and the key, so the
  * same key in two order nodes (or for a submit and a replace) makes two orders. At most 53 chars

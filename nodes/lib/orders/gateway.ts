@@ -26,7 +26,7 @@ import {
   type SendOptions,
 } from './types';
 import { describeOrder } from './describe';
-import { JournalUnavailable, OrderJournal, type JournalEntry, type JournalOutcome } from './journal';
+import { JournalUnavailable, OrderJournal, PLACED_OUTCOMES, type JournalEntry, type JournalOutcome } from './journal';
 import { ReportDesk, journalOutcome, reconcile, type OrderReport, type RecoveryOptions } from './recovery';
 
 /** What a policy is asked to decide. Cancels never reach a policy. */
@@ -104,8 +104,6 @@ export interface RequestOptions {
 export interface JournalTicket {
   id?: string;
 }
-
-const PLACED: ReadonlySet<string> = new Set(['placed', 'duplicate']);
 
 function outcomeOf(err: unknown): JournalOutcome {
   if (err instanceof OrderBlocked) return 'not_placed';
@@ -393,7 +391,7 @@ export class OrderGateway extends EventEmitter {
     const earlier = placing.get(id) ?? this.recovering.get(id);
     if (earlier) return earlier.then(noop, noop).then(() => this.place(change, origin, options, send, fields));
     const known = this.journal.get(id);
-    if (known && known.action === change.action && known.outcome && PLACED.has(known.outcome)) return this.duplicateOf(id, change, origin);
+    if (known && known.action === change.action && known.outcome && PLACED_OUTCOMES.has(known.outcome)) return this.duplicateOf(id, change, origin);
     // Every request for this order, the policy's read of a replaced order included.
     const attempts: Attempt[] = [];
     const run = this.journaled(change, origin, options, fields, async (sent) => {

@@ -4,9 +4,11 @@
 // recovery.ts). It also keeps the trade-updates feed's cursor. Kept in a JournalFile in Node-RED's
 // user directory, or in memory only (no user directory; the built-in simulator, which forgets its
 // orders at a restart anyway). It holds orders, client order ids, node ids and a few msg fields:
-// never a credential. Bounded: reported entries older than `retentionDays` go at compaction.
+// never a credential. Bounded: a reported entry is forgotten unless its client order id can come
+// again, and those go after `retentionDays` (or beyond `maxEntries`) at compaction.
 import { EventEmitter } from 'node:events';
 import { JournalFile } from '../core/journal-file';
+import { isFreshClientOrderId } from './client-order-id';
 import type { OrderChange } from './types';
 import type { OrderRef, OrderRequest, ReplaceChanges } from './types';
 
@@ -58,13 +60,18 @@ export interface JournalOptions {
 
 const DAY_MS = 86_400_000;
 
+/** Outcomes after which the same client order id is answered from the journal instead of being sent. */
+export const PLACED_OUTCOMES: ReadonlySet<string> = new Set(['placed', 'duplicate']);
+
 /**
- * The entry as kept once reported: from then on it only answers "was this key placed?", so the
- * copy of the msg and the order it asked for are left out (about 0.8 KiB is kept per entry).
+ * What is kept of an entry once reported: it only answers "was this key placed?", so only a
+ * placing request whose client order id can come again stays (a user's key, or a client order id
+ * of the user's; never a fresh one of ours), with the fields that question needs. Null: forget it.
  */
-function settled(e: JournalEntry, reportedAt: number): JournalEntry {
-  const { id, action, at, nodeId, origin, summary, symbol, stage, outcome, orderId } = e;
-  return { id, action, at, nodeId, origin, summary, symbol, stage, outcome, orderId, reportedAt };
+function settled(e: JournalEntry, reportedAt: number): JournalEntry | null {
+  const { id, action, at, stage, outcome, orderId } = e;
+  if ((action !== 'submit' && action !== 'replace') || !outcome || !PLACED_OUTCOMES.has(outcome) || isFreshClientOrderId(id)) return null;
+  return { id, action, at, origin: e.origin, summary: e.summary, stage, outcome, orderId, reportedAt };
 }
 
 /** A request that could not be journaled: it is not sent. */
@@ -161,16 +168,15 @@ export class OrderJournal extends EventEmitter {
     if (!e || this.closed) return;
     e.outcome = outcome;
     if (orderId) e.orderId = orderId;
-    const kept = reported ? this.settle(e, this.now()) : e;
-    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at: kept.reportedAt });
+    const at = reported ? this.settle(e, this.now()) : undefined;
+    this.write({ r: 'answer', id, outcome, orderId, reported: reported || undefined, at });
   }
 
   /** A node has reported the outcome (output or error): the entry is done. */
   reported(id: string): void {
     const e = this.entries.get(id);
     if (!e || e.reportedAt !== undefined || this.closed) return;
-    const done = this.settle(e, this.now());
-    this.write({ r: 'done', id, at: done.reportedAt });
+    this.write({ r: 'done', id, at: this.settle(e, this.now()) });
     this.maybeCompact();
   }
 
@@ -238,11 +244,12 @@ export class OrderJournal extends EventEmitter {
     }
   }
 
-  /** Replaces an entry by its reported form (same place in the order of entries). */
-  private settle(e: JournalEntry, at: number): JournalEntry {
+  /** Replaces an entry by its reported form (same place in the order of entries), or forgets it; returns when it was reported. */
+  private settle(e: JournalEntry, at: number): number {
     const done = settled(e, at);
-    this.entries.set(e.id, done);
-    return done;
+    if (done) this.entries.set(e.id, done);
+    else this.entries.delete(e.id);
+    return at;
   }
 
   private write(record: object, required = false): void {

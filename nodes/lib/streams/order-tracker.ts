@@ -1,8 +1,9 @@
 // Exactly-once trade updates across stream outages: remembers the last known state of recent
 // orders, drops duplicate live events, and turns a REST order listing into the updates the
-// stream missed (marked recovered), oldest first. Broker-neutral; no timers, no I/O.
+// stream missed (marked recovered), oldest first. Broker-neutral; no timers, no I/O. Final
+// orders are forgotten once no gap fill can reach back to them (forget()), so what it holds
+// follows the order rate, not the uptime.
 import { FINAL_STATUSES } from '../core/order-status';
-import { RecentKeys } from '../core/recent-keys';
 import type { OrderSnapshot, TradeUpdate } from '../core/snapshots';
 
 const EVENT_OF_STATUS: Record<string, string> = {
@@ -29,9 +30,9 @@ export function eventForStatus(status: string): string | undefined {
   return EVENT_OF_STATUS[status];
 }
 
-/** The identity of one update: order, event, and the execution (or the order's update time). */
-export function updateKey(u: TradeUpdate): string {
-  return `${u.order.id}|${u.event}|${u.executionId ?? u.order.updatedAt ?? u.timestamp}`;
+/** The identity of one update of an order: event, and the execution (or the order's update time). */
+export function eventKey(u: TradeUpdate): string {
+  return `${u.event}|${u.executionId ?? u.order.updatedAt ?? u.timestamp}`;
 }
 
 interface Known {
@@ -41,17 +42,17 @@ interface Known {
   submittedAt: number;
   /** This state was learnt over REST: a late live event carrying the same state is a duplicate. */
   recovered?: boolean;
+  /** The updates of this order delivered so far (eventKey), to drop a repeated one. */
+  seen: string[];
 }
 
 const ms = (iso: string | null | undefined): number => (iso ? Date.parse(iso) : NaN);
 
 export class OrderTracker {
   private readonly known = new Map<string, Known>();
-  private readonly seen: RecentKeys;
 
-  constructor(private readonly capacity = 2000) {
-    this.seen = new RecentKeys(capacity * 4);
-  }
+  /** `capacity`: orders remembered at most (the oldest go first), a backstop behind forget(). */
+  constructor(private readonly capacity = 2000) {}
 
   get size(): number {
     return this.known.size;
@@ -69,10 +70,26 @@ export class OrderTracker {
     if (prior?.recovered && prior.status === u.order.status && prior.filledQty === u.order.filledQty && !(updatedAt > prior.updatedAt)) {
       return false;
     }
-    if (!this.seen.add(updateKey(u))) return false;
+    if (!this.firstSeen(prior, u)) return false;
     // An older event arriving late must not roll the known state back.
-    if (!prior || !(updatedAt < prior.updatedAt)) this.remember(u.order);
+    if (!prior || !(updatedAt < prior.updatedAt)) this.remember(u.order, false, prior?.seen ?? [eventKey(u)]);
     return true;
+  }
+
+  /**
+   * Forgets final orders last changed before `floor` (broker time, epoch ms): the caller passes a
+   * time no gap fill will reach back to (a listing never reports an unknown order changed before
+   * its cutoff). Open orders stay. Returns how many were forgotten.
+   */
+  forget(floor: number): number {
+    let n = 0;
+    for (const [id, k] of this.known) {
+      if (FINAL_STATUSES.has(k.status) && k.updatedAt < floor) {
+        this.known.delete(id);
+        n++;
+      }
+    }
+    return n;
   }
 
   /**
@@ -124,17 +141,27 @@ export class OrderTracker {
           : {}),
         recovered: true,
       };
-      if (!this.seen.add(updateKey(update))) continue;
+      if (!this.firstSeen(prior, update)) continue;
       out.push({ at, update });
     }
     out.sort((a, b) => a.at - b.at);
-    for (const { update } of out) this.remember(update.order, true);
+    for (const { update } of out) this.remember(update.order, true, this.known.get(update.order.id)?.seen ?? [eventKey(update)]);
     return out.map((x) => x.update);
   }
 
-  private remember(o: OrderSnapshot, recovered = false): void {
+  /** Records `u` among its order's updates; false when it was delivered already. */
+  private firstSeen(prior: Known | undefined, u: TradeUpdate): boolean {
+    if (!prior) return true;
+    const key = eventKey(u);
+    if (prior.seen.includes(key)) return false;
+    prior.seen.push(key);
+    return true;
+  }
+
+  private remember(o: OrderSnapshot, recovered = false, seen: string[] = []): void {
     const k: Known = {
       recovered,
+      seen,
       status: o.status,
       filledQty: o.filledQty,
       updatedAt: ms(o.updatedAt ?? o.submittedAt ?? o.createdAt),
