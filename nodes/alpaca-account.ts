@@ -198,7 +198,8 @@ export default function (RED: NodeAPI): void {
     if (orders.journal.loadProblem) this.warn(`${label}: order journal: ${orders.journal.loadProblem}`);
     const onProblem = (message: string) => this.warn(`${label}: ${message}`);
     const onOrphan = (report: OrderReport) => {
-      this.warn(`${label}: ${report.detail} (reported here: the node that sent it, ${report.entry.origin}, no longer exists)`);
+      const why = report.entry.nodeId === undefined ? '' : ` (reported here: the node that sent it, ${report.entry.origin}, no longer exists)`;
+      this.warn(`${label}: ${report.detail}${why}`);
       orders.settledReport(report);
     };
     const onStarted = () => orders.reports.start();

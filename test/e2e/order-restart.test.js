@@ -5,7 +5,8 @@
 // every msg sent before the kill comes out exactly once (placed, not placed or dropped), every
 // order at the simulator is reported, and none is there twice; a key places one order across a
 // restart; a truncated journal is reported and trading goes on; the order-updates feed fills the
-// gap since the last update it delivered before the stop.
+// gap since the last update it delivered before the stop; an order whose journal records a power
+// failure lost is found at the broker and reported.
 //
 // Observers are function nodes appending to a file, and the runtime delivers msgs synchronously
 // (runtimeSyncDelivery): a msg a node has output has then reached the file, so what the file
@@ -148,6 +149,24 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     assert.deepStrictEqual(red.errors(), []);
   });
 
+  it('a power failure that loses the journal\'s last records: the order is found at the broker, reported, and its key known again', async function () {
+    if (!red) await start(false);
+    const placed = await signal('sig-power');
+    assert.strictEqual(placed.outcome, 'placed');
+    await kill();
+    // What a power failure does to writes that had not reached the disk: every record of this order is gone.
+    const journalFile = path.join(userDir, 'alpaca-journal', 'account-acct.jsonl');
+    const kept = fs.readFileSync(journalFile, 'utf8').split('\n').filter((l) => !l.includes(placed.clientOrderId));
+    fs.writeFileSync(journalFile, kept.join('\n'));
+
+    await start(false);
+    await red.waitForLog(new RegExp(`buy 1 AAPL @ market: placed by this pack before Node-RED stopped \\(client order id ${placed.clientOrderId}\\), but not in the order journal`), 0, 20000);
+    const again = await signal('sig-power');
+    assert.strictEqual(again.outcome, 'duplicate');
+    assert.deepStrictEqual(again.steps, ['lookup'], 'the journal knows it again: nothing was sent');
+    assert.strictEqual((red.log().match(/not in the order journal/g) || []).length, 1, 'only the lost order is reported');
+  });
+
   it('SIGKILL mid-burst at five moments: every msg accounted for exactly once, every order reported, none twice', async function () {
     const N = 120;
     await sim.faults({ latencyMs: 700 });
@@ -165,6 +184,7 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
         throw new Error(`${err.message}: ${new Set(mine().map((l) => l.topic)).size} seen\n${red.log().slice(-3000)}`);
       });
       await sleep(500); // anything reported twice would come now
+      assert.doesNotMatch(red.log(), /not in the order journal/, `cycle ${cycle}: a kill loses no journal record (only a power failure can)`);
       const seen = mine();
       const perMsg = new Map();
       for (const l of seen) perMsg.set(l.topic, (perMsg.get(l.topic) || 0) + 1);

@@ -137,32 +137,76 @@ describe('order journal', function () {
     }
   });
 
-  it('forgets a reported entry whose client order id cannot come again: a fresh one of ours, a cancel, or one not placed', function () {
+  it('keeps a reported entry 10 minutes, and for the retention period only when its client order id can come again (a key, an id of the user\'s)', function () {
     const t = tmpFile();
+    let now = Date.parse('2026-01-01T00:00:00Z');
     try {
-      const j = new OrderJournal({ file: t.file });
+      const j = new OrderJournal({ file: t.file, now: () => now });
       const fresh = newClientOrderId();
       const entries = [
         [fresh, 'submit', 'placed'],
-        ['keyed', 'submit', 'placed'],
+        ['k-sig1-0123456789abcdef', 'submit', 'placed'],
         ['users-own', 'replace', 'duplicate'],
         ['refused', 'submit', 'not_placed'],
         ['cancel-1', 'cancel', 'ok'],
       ];
       for (const [id, action, outcome] of entries) {
-        j.ask({ id, action, at: 1, origin: 'x', summary: 's', msg: { payload: 'p' } });
+        j.ask({ id, action, at: now, origin: 'x', summary: 's', msg: { payload: 'p' } });
         j.answer(id, outcome, outcome === 'placed' ? `o-${id}` : undefined);
         j.reported(id);
       }
-      const kept = ['keyed', 'users-own'];
-      assert.deepStrictEqual(entries.map(([id]) => id).filter((id) => j.get(id)), kept);
-      assert.strictEqual(j.size, 2);
+      const ids = entries.map(([id]) => id);
+      assert.deepStrictEqual(ids.filter((id) => j.get(id)), ids, 'all kept at first');
       assert.strictEqual(isFreshClientOrderId(fresh), true);
       assert.strictEqual(isFreshClientOrderId(`${fresh}x`), false);
       j.close();
-      const again = new OrderJournal({ file: t.file });
-      assert.deepStrictEqual(entries.map(([id]) => id).filter((id) => again.get(id)), kept, 'the same after a reload');
-      assert.strictEqual(again.unfinished.length, 0);
+      now += 11 * 60_000;
+      const again = new OrderJournal({ file: t.file, now: () => now });
+      assert.deepStrictEqual(ids.filter((id) => again.get(id)), ['k-sig1-0123456789abcdef', 'users-own'], 'after 10 minutes (compacted at load)');
+      assert.strictEqual(again.uncleanSince, undefined, 'closed cleanly');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('an unclean stop (never closed) is told at the next start, from its last record, until swept; a second stop before the sweep keeps the earlier time', function () {
+    const t = tmpFile();
+    let now = Date.parse('2026-01-01T10:00:00Z');
+    try {
+      const j = new OrderJournal({ file: t.file, now: () => now });
+      j.ask({ id: newClientOrderId(), action: 'submit', at: now, origin: 'x', summary: 's' });
+      const lastAt = now + 5000;
+      j.ask({ id: 'b', action: 'submit', at: lastAt, origin: 'x', summary: 's' });
+      // Killed: no close. Hours later the power is back.
+      now += 4 * 3600_000;
+      const second = new OrderJournal({ file: t.file, now: () => now });
+      assert.strictEqual(second.uncleanSince, lastAt);
+      // Killed again before it looked: the earlier time still counts.
+      now += 60_000;
+      const third = new OrderJournal({ file: t.file, now: () => now });
+      assert.strictEqual(third.uncleanSince, lastAt);
+      third.swept();
+      assert.strictEqual(third.uncleanSince, undefined);
+      third.close();
+      assert.strictEqual(new OrderJournal({ file: t.file, now: () => now }).uncleanSince, undefined, 'swept and closed');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('an order of ours goes out without waiting for the disk; anything else waits until its record is on disk', async function () {
+    const t = tmpFile();
+    try {
+      const j = new OrderJournal({ file: t.file });
+      const fresh = newClientOrderId();
+      for (const id of [fresh, 'k-sig-0123456789abcdef', 'users-own']) j.ask({ id, action: 'submit', at: 1, origin: 'x', summary: 's' });
+      j.ask({ id: 'cancel-1', action: 'cancel', at: 1, origin: 'x', summary: 's' });
+      let release;
+      j.store.flush = () => new Promise((resolve) => (release = resolve)); // a disk that takes its time
+      const gone = async (id) => Promise.race([j.sent(id).then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
+      assert.deepStrictEqual([await gone(fresh), await gone('k-sig-0123456789abcdef'), await gone('users-own'), await gone('cancel-1')], [true, true, false, false]);
+      release();
+      j.close();
     } finally {
       t.cleanup();
     }
@@ -257,6 +301,28 @@ describe('recovery after a restart', function () {
     const by = Object.fromEntries(reports.map((r) => [r.entry.id, r.outcome]));
     assert.deepStrictEqual(by, { found: 'placed', older: 'placed', gone: 'not_placed' });
     assert.deepStrictEqual(ex.calls, [['list'], ['list'], ['fetch', 'older'], ['fetch', 'gone']]);
+  });
+
+  it('after an unclean stop the listing also brings orders of ours the journal does not know, and only those', async function () {
+    const full = (clientOrderId, createdAt) => ({ order: { id: `id-${clientOrderId}`, clientOrderId, status: 'filled', symbol: 'AAPL', side: 'buy', qty: 2, type: 'market', createdAt, replaces: null }, raw: {} });
+    const lost = newClientOrderId();
+    const known = newClientOrderId();
+    const at = new Date().toISOString();
+    const ex = fakeExecutor(new Map([[lost, full(lost, at)], [known, full(known, at)], ['k-sig-0123456789abcdef', full('k-sig-0123456789abcdef', at)], ['manual-1', full('manual-1', at)], ['sent-one', full('sent-one', at)]]));
+    const attempts = [];
+    const sweep = { since: Date.now() - 60_000, known: (id) => id === known || id === 'sent-one' };
+    const reports = await reconcile([entry('sent-one', 'sent')], ex, { sleep: async () => undefined }, { sweep, attempts });
+    const by = Object.fromEntries(reports.map((r) => [r.entry.id, r]));
+    assert.deepStrictEqual(Object.keys(by).sort(), [lost, 'k-sig-0123456789abcdef', 'sent-one'].sort(), 'not the known one, not a foreign id');
+    assert.strictEqual(by[lost].outcome, 'placed');
+    assert.strictEqual(by[lost].entry.nodeId, undefined, 'no node to report to: the account does');
+    assert.strictEqual(by[lost].entry.summary, 'buy 2 AAPL @ market');
+    assert.match(by[lost].detail, /not in the order journal/);
+    assert.deepStrictEqual(ex.calls, [['list'], ['list']]);
+    assert.strictEqual(attempts.length, 2, 'every request counted');
+    // Only the sweep: the same two listings, nothing to settle.
+    const alone = await reconcile([], fakeExecutor(new Map([[lost, full(lost, at)]])), { sleep: async () => undefined }, { sweep: { since: 0, known: () => false } });
+    assert.deepStrictEqual(alone.map((r) => r.entry.id), [lost]);
   });
 
   it('a lookup that fails (not a 404) fails the whole run, to be tried again', async function () {

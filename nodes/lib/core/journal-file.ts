@@ -13,6 +13,8 @@ export interface JournalLoad {
   skipped: number;
   /** What went wrong reading the file, in a few words, if anything did. */
   problem?: string;
+  /** When the file was last changed (epoch ms), if there is one. */
+  modifiedAt?: number;
 }
 
 /** A file larger than this is not read (it cannot be ours): it is set aside and a new one begun. */
@@ -33,8 +35,11 @@ export class JournalFile {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     let text = '';
     let problem: string | undefined;
+    let modifiedAt: number | undefined;
     try {
-      const size = fs.statSync(this.file).size;
+      const stat = fs.statSync(this.file);
+      const size = stat.size;
+      modifiedAt = stat.mtimeMs;
       if (size > MAX_FILE_BYTES) {
         const aside = `${this.file}.too-large-${Date.now()}`;
         fs.renameSync(this.file, aside);
@@ -58,7 +63,7 @@ export class JournalFile {
       }
     }
     if (skipped && !problem) problem = `${skipped} damaged or truncated line(s) in ${path.basename(this.file)} were skipped`;
-    return { records, skipped, problem };
+    return { records, skipped, problem, modifiedAt };
   }
 
   /** Writes one record; it is in the file (the kernel's) when this returns. Throws when it cannot be written. */

@@ -12,10 +12,16 @@ export function newClientOrderId(): string {
 }
 
 const FRESH = /^nr-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const KEYED = /^k-[A-Za-z0-9]{1,32}-[0-9a-f]{16}$/;
 
 /** Whether `id` has the form of newClientOrderId()'s: made for one msg, never asked for again. */
 export function isFreshClientOrderId(id: string): boolean {
   return FRESH.test(id);
+}
+
+/** Whether `id` has a form this pack makes (fresh or keyed): an order at the broker with it is this pack's. */
+export function isPackClientOrderId(id: string): boolean {
+  return FRESH.test(id) || KEYED.test(id);
 }
 
 /**

@@ -321,7 +321,10 @@ export class OrderGateway extends EventEmitter {
    */
   recover(): Promise<void> {
     const entries = this.journal.unfinished.splice(0);
-    if (!entries.length) return Promise.resolve();
+    const unclean = this.journal.uncleanSince;
+    if (!entries.length && unclean === undefined) return Promise.resolve();
+    // After an unclean stop the listing also brings orders of ours the journal lost.
+    const sweep = unclean === undefined ? undefined : { since: unclean, known: (id: string) => this.journal.get(id) !== undefined };
     const retryMs = this.options.recovery?.retryMs ?? 1000;
     const maxRetryMs = this.options.recovery?.maxRetryMs ?? 60_000;
     // A request the account before a redeploy still runs lands first.
@@ -329,18 +332,23 @@ export class OrderGateway extends EventEmitter {
     return Promise.all(still).then(() => new Promise<void>((resolve) => {
       const attempt = (n: number) => {
         if (this.closed) return resolve();
-        reconcile(entries, this.executor, this.options.recovery).then(
+        const attempts: Attempt[] = [];
+        reconcile(entries, this.executor, this.options.recovery, { sweep, attempts }).then(
           (reports) => {
-            this.recoveryRequests += reports[0]?.attempts.length ?? 0;
+            this.recoveryRequests += attempts.length;
             for (const r of reports) {
+              if (!this.journal.get(r.entry.id)) this.journal.adopt(r.entry);
               this.journal.recovered(r.entry.id, journalOutcome(r.outcome), r.found?.order.id);
               this.reports.deliver(r);
             }
+            this.journal.swept();
             this.finishRecovery();
             resolve();
           },
           (err: Error) => {
-            this.emit('recovery-problem', `${entries.length} request(s) from before the restart could not be looked up yet (${err.message}): trying again`);
+            this.recoveryRequests += attempts.length;
+            const what = entries.length ? `${entries.length} request(s) from before the restart could not be looked up yet` : 'the orders an unclean stop may have lost could not be looked for yet';
+            this.emit('recovery-problem', `${what} (${err.message}): trying again`);
             this.recoveryTimer = setTimeout(() => attempt(n + 1), Math.min(maxRetryMs, retryMs * 2 ** n));
           },
         );

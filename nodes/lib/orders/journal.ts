@@ -4,11 +4,11 @@
 // recovery.ts). It also keeps the trade-updates feed's cursor. Kept in a JournalFile in Node-RED's
 // user directory, or in memory only (no user directory; the built-in simulator, which forgets its
 // orders at a restart anyway). It holds orders, client order ids, node ids and a few msg fields:
-// never a credential. Bounded: a reported entry is forgotten unless its client order id can come
-// again, and those go after `retentionDays` (or beyond `maxEntries`) at compaction.
+// never a credential. Bounded: at compaction a reported entry goes after 10 minutes, or after
+// `retentionDays` when its client order id can come again (or beyond `maxEntries`, oldest first).
 import { EventEmitter } from 'node:events';
 import { JournalFile } from '../core/journal-file';
-import { isFreshClientOrderId } from './client-order-id';
+import { isFreshClientOrderId, isPackClientOrderId } from './client-order-id';
 import type { OrderChange } from './types';
 import type { OrderRef, OrderRequest, ReplaceChanges } from './types';
 
@@ -64,14 +64,30 @@ const DAY_MS = 86_400_000;
 export const PLACED_OUTCOMES: ReadonlySet<string> = new Set(['placed', 'duplicate']);
 
 /**
- * What is kept of an entry once reported: it only answers "was this key placed?", so only a
- * placing request whose client order id can come again stays (a user's key, or a client order id
- * of the user's; never a fresh one of ours), with the fields that question needs. Null: forget it.
+ * How long a reported entry whose client order id cannot come again is kept: a start after a
+ * power failure tells the orders it knew from those whose records were lost (see uncleanSince).
+ * Longer than the margin the broker listing reaches back before the last write.
  */
-function settled(e: JournalEntry, reportedAt: number): JournalEntry | null {
-  const { id, action, at, stage, outcome, orderId } = e;
-  if ((action !== 'submit' && action !== 'replace') || !outcome || !PLACED_OUTCOMES.has(outcome) || isFreshClientOrderId(id)) return null;
-  return { id, action, at, origin: e.origin, summary: e.summary, stage, outcome, orderId, reportedAt };
+const RECENT_MS = 10 * 60_000;
+
+const placing = (e: Pick<JournalEntry, 'action'>) => e.action === 'submit' || e.action === 'replace';
+
+/** Whether a reported entry answers "was this key placed?" for the retention period: its client order id can come again. */
+function askedAgain(e: JournalEntry): boolean {
+  return placing(e) && e.outcome !== undefined && PLACED_OUTCOMES.has(e.outcome) && !isFreshClientOrderId(e.id);
+}
+
+/** What is kept of an entry once reported: the fields that say whether its client order id was placed (no msg or order copy). */
+function settled(e: JournalEntry, reportedAt: number): JournalEntry {
+  const { id, action, at, origin, summary, stage, outcome, orderId } = e;
+  return { id, action, at, origin, summary, stage, outcome, orderId, reportedAt };
+}
+
+/** The latest wall-clock time a record names (its entry's, its report's, or its writing). */
+function recordTime(record: Record<string, unknown>): number {
+  const e = record.e as Partial<JournalEntry> | undefined;
+  const times = [record.at, record.w, e?.at, e?.reportedAt].filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
+  return times.length ? Math.max(...times) : -Infinity;
 }
 
 /** A request that could not be journaled: it is not sent. */
@@ -99,6 +115,8 @@ export class OrderJournal extends EventEmitter {
   readonly unfinished: JournalEntry[] = [];
   /** What was wrong with the file when it was loaded (damaged lines skipped), if anything. */
   readonly loadProblem?: string;
+  /** See uncleanSince. */
+  private unclean?: number;
 
   constructor(options: JournalOptions = {}) {
     super();
@@ -111,6 +129,12 @@ export class OrderJournal extends EventEmitter {
       const loaded = this.store.load();
       this.loadProblem = loaded.problem;
       for (const record of loaded.records) this.replay(record);
+      const last = loaded.records[loaded.records.length - 1];
+      if ((last && last.r !== 'closed') || loaded.skipped) {
+        const latest = loaded.records.reduce((t, r) => Math.max(t, recordTime(r)), -Infinity);
+        const since = Number.isFinite(latest) ? latest : loaded.modifiedAt;
+        if (since !== undefined) this.unclean = Math.min(this.unclean ?? Infinity, since);
+      }
       for (const e of this.entries.values()) if (e.reportedAt === undefined) this.unfinished.push(e);
       this.unfinished.sort((a, b) => a.at - b.at);
       // A torn last line must not swallow the next record: start from a clean file.
@@ -119,6 +143,23 @@ export class OrderJournal extends EventEmitter {
       this.writeProblem = `the order journal ${options.file} cannot be used: ${(err as Error).message}`;
       this.loadProblem ??= this.writeProblem;
     }
+  }
+
+  /**
+   * An earlier run did not close the journal (it was killed, or the power failed) and its orders
+   * have not been looked for yet: the wall-clock time of its last record. Its last records may
+   * never have reached the disk, so recovery looks at the broker for orders of this pack's placed
+   * since then that the journal does not know; then swept() clears it.
+   */
+  get uncleanSince(): number | undefined {
+    return this.unclean;
+  }
+
+  /** Recovery has looked for the orders an unclean stop may have lost. */
+  swept(): void {
+    if (this.unclean === undefined || this.closed) return;
+    this.unclean = undefined;
+    this.write({ r: 'swept' });
   }
 
   /** Whether entries survive a restart. */
@@ -152,14 +193,30 @@ export class OrderJournal extends EventEmitter {
     return e;
   }
 
-  /** The request is about to go out: resolves once that is on disk. */
+  /**
+   * The request is about to go out. Resolves once that is on disk, except for a submit or replace
+   * with a client order id of this pack's: the broker keeps that id, so if a power failure loses
+   * these records the next start finds the order there (uncleanSince); it goes out at once and the
+   * write reaches the disk meanwhile.
+   */
   async sent(id: string): Promise<void> {
     if (this.closed) throw new JournalUnavailable('the account closed (a redeploy or a stop) before the order was sent');
     const e = this.entries.get(id);
     if (!e) return;
     e.stage = 'sent';
     this.write({ r: 'sent', id }, true);
-    await this.store?.flush();
+    const synced = this.store?.flush();
+    if (!synced) return;
+    if (!placing(e) || !isPackClientOrderId(e.id)) return synced;
+    synced.catch((err: Error) => this.cannotWrite(err));
+  }
+
+  /** An order found at the broker after an unclean stop, placed by the last run but not in the journal: from now on it is. */
+  adopt(entry: Omit<JournalEntry, 'stage'>): JournalEntry {
+    const e: JournalEntry = { ...entry, stage: 'sent' };
+    this.entries.set(e.id, e);
+    this.write({ r: 'ask', e });
+    return e;
   }
 
   /** The broker's answer (or the refusal) is known; `reported` when no node will report it. */
@@ -196,12 +253,15 @@ export class OrderJournal extends EventEmitter {
   saveCursor(cursor: TradeCursor): void {
     if (this.closed) return;
     this.cursorValue = cursor;
-    this.write({ r: 'cursor', c: cursor });
+    this.write({ r: 'cursor', c: cursor, w: this.now() });
     this.maybeCompact();
   }
 
-  /** Stops writing (the account closes); what is unfinished is the next start's to recover. */
+  /** Stops writing (the account closes) with a mark that it closed; what is unfinished is the next start's to recover. */
   close(): void {
+    if (this.closed) return;
+    this.write({ r: 'closed', at: this.now() });
+    this.store?.flush().catch(() => undefined);
     this.closed = true;
     this.store?.close();
   }
@@ -236,6 +296,14 @@ export class OrderJournal extends EventEmitter {
         if (e && e.reportedAt === undefined) this.settle(e, typeof record.at === 'number' ? record.at : e.at);
         return;
       }
+      case 'unclean': {
+        // Left by a start that was stopped before it looked: the earliest such time counts.
+        if (typeof record.since === 'number' && Number.isFinite(record.since)) this.unclean = Math.min(this.unclean ?? Infinity, record.since);
+        return;
+      }
+      case 'swept':
+        this.unclean = undefined;
+        return;
       case 'cursor': {
         const c = record.c as TradeCursor | undefined;
         if (c && typeof c.at === 'number' && Number.isFinite(c.at)) this.cursorValue = { at: c.at };
@@ -244,11 +312,9 @@ export class OrderJournal extends EventEmitter {
     }
   }
 
-  /** Replaces an entry by its reported form (same place in the order of entries), or forgets it; returns when it was reported. */
+  /** Replaces an entry by its reported form (same place in the order of entries); returns when it was reported. */
   private settle(e: JournalEntry, at: number): number {
-    const done = settled(e, at);
-    if (done) this.entries.set(e.id, done);
-    else this.entries.delete(e.id);
+    this.entries.set(e.id, settled(e, at));
     return at;
   }
 
@@ -260,10 +326,15 @@ export class OrderJournal extends EventEmitter {
     try {
       this.store.append(record);
     } catch (err) {
-      this.writeProblem = `the order journal cannot be written (${(err as Error).message}): new orders are refused until it can`;
-      this.emit('problem', this.writeProblem);
-      if (required) throw new JournalUnavailable(this.writeProblem);
+      this.cannotWrite(err as Error);
+      if (required) throw new JournalUnavailable(this.writeProblem as string);
     }
+  }
+
+  private cannotWrite(err: Error): void {
+    if (this.writeProblem) return;
+    this.writeProblem = `the order journal cannot be written (${err.message}): new orders are refused until it can`;
+    this.emit('problem', this.writeProblem);
   }
 
   private maybeCompact(): void {
@@ -278,8 +349,11 @@ export class OrderJournal extends EventEmitter {
 
   /** Drops what retention no longer needs, then rewrites the file with one record per entry. */
   private compact(): void {
-    const oldest = this.now() - this.retentionMs;
-    for (const [id, e] of this.entries) if (e.reportedAt !== undefined && e.reportedAt < oldest) this.entries.delete(id);
+    const now = this.now();
+    const oldest = now - this.retentionMs;
+    // Until an unclean stop has been swept, what it had reported lately is needed to tell its orders.
+    const recent = Math.min(now, this.unclean ?? now) - RECENT_MS;
+    for (const [id, e] of this.entries) if (e.reportedAt !== undefined && e.reportedAt < (askedAgain(e) ? oldest : recent)) this.entries.delete(id);
     if (this.entries.size > this.maxEntries) {
       for (const [id, e] of this.entries) {
         if (this.entries.size <= this.maxEntries) break;
@@ -287,7 +361,9 @@ export class OrderJournal extends EventEmitter {
       }
     }
     const records: object[] = [...this.entries.values()].map((e) => ({ r: 'ask', e }));
-    if (this.cursorValue) records.push({ r: 'cursor', c: this.cursorValue });
+    // Written now: the entries dropped above are older than what a start after a power failure looks for.
+    records.push({ r: 'cursor', c: this.cursorValue, w: now });
+    if (this.unclean !== undefined) records.push({ r: 'unclean', since: this.unclean });
     this.store?.compact(records);
   }
 }

@@ -1,10 +1,14 @@
 // What the last run left unreported, settled against the broker after a restart: a request still
 // waiting (for a policy or the budget) was never sent; one that went out is looked up by client
 // order id (one listing of recent orders for all of them, a second a moment later for requests
-// that may still have been on their way; single lookups only when a listing was cut short). Each
-// result is a report for the node that asked, handed out by the ReportDesk once the flows run.
+// that may still have been on their way; single lookups only when a listing was cut short). After
+// an unclean stop the same listings also bring the orders of this pack's that the journal lost
+// (records that never reached the disk before a power failure). Each result is a report for the
+// node that asked, handed out by the ReportDesk once the flows run.
 import { EventEmitter } from 'node:events';
 import { BrokerError } from '../core/errors';
+import { isPackClientOrderId } from './client-order-id';
+import { describeOrder } from './describe';
 import type { JournalEntry, JournalOutcome } from './journal';
 import type { Attempt, OrderExecutor, PlacedOrder } from './types';
 
@@ -84,6 +88,12 @@ export interface RecoveryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** After an unclean stop: orders of this pack's placed since `since` (wall clock) that `known` does not know are reported too. */
+export interface Sweep {
+  since: number;
+  known(clientOrderId: string): boolean;
+}
+
 const PLACING = new Set(['submit', 'replace']);
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -93,12 +103,17 @@ export function journalOutcome(outcome: ReportOutcome): JournalOutcome {
 }
 
 /**
- * Settles `entries` (the last run's unfinished requests) against the broker. Throws a BrokerError
- * when the broker cannot be asked (the caller tries again later); `attempts` lists every request.
+ * Settles `entries` (the last run's unfinished requests) against the broker, and with `sweep` finds
+ * the orders an unclean stop lost. Throws a BrokerError when the broker cannot be asked (the caller
+ * tries again later); every request made is added to `attempts`.
  */
-export async function reconcile(entries: JournalEntry[], executor: OrderExecutor, options: RecoveryOptions = {}): Promise<OrderReport[]> {
+export async function reconcile(
+  entries: JournalEntry[],
+  executor: OrderExecutor,
+  options: RecoveryOptions = {},
+  { sweep, attempts = [] }: { sweep?: Sweep; attempts?: Attempt[] } = {},
+): Promise<OrderReport[]> {
   const sleep = options.sleep ?? sleepMs;
-  const attempts: Attempt[] = [];
   const reports: OrderReport[] = [];
   const report = (entry: JournalEntry, outcome: ReportOutcome, detail: string, found?: PlacedOrder) =>
     reports.push({ entry, outcome, detail, found, attempts, cause: 'restart' });
@@ -113,19 +128,37 @@ export async function reconcile(entries: JournalEntry[], executor: OrderExecutor
     }
   }
 
-  if (toFind.size) {
-    const since = Math.min(...[...toFind.values()].map((e) => e.at));
+  if (toFind.size || sweep) {
+    const since = Math.min(...[...toFind.values()].map((e) => e.at), sweep?.since ?? Infinity);
     let complete = true;
-    for (let pass = 0; pass < 2 && toFind.size; pass++) {
+    const lost = new Set<string>();
+    for (let pass = 0; pass < 2 && (toFind.size || sweep); pass++) {
       if (pass > 0) await sleep(options.lateMs ?? 1500);
       const listing = await executor.recentOrders(since, attempts);
       complete &&= listing.complete;
       for (const found of listing.orders) {
-        const e = toFind.get(found.order.clientOrderId);
-        if (!e) continue;
-        toFind.delete(e.id);
-        report(e, 'placed', `${e.summary}: placed before Node-RED stopped; its state now: ${found.order.status}`, found);
+        const id = found.order.clientOrderId;
+        const e = toFind.get(id);
+        if (e) {
+          toFind.delete(id);
+          report(e, 'placed', `${e.summary}: placed before Node-RED stopped; its state now: ${found.order.status}`, found);
+        } else if (sweep && !lost.has(id) && isPackClientOrderId(id) && !sweep.known(id)) {
+          lost.add(id);
+          const summary = describeOrder(found.order);
+          const entry: JournalEntry = { id, action: found.order.replaces ? 'replace' : 'submit', at: Date.parse(found.order.createdAt ?? '') || Date.now(), origin: 'an order node', summary, stage: 'sent' };
+          report(
+            entry,
+            'placed',
+            `${summary}: placed by this pack before Node-RED stopped (client order id ${id}), but not in the order journal: its last writes never reached the disk (a power failure?); its state now: ${found.order.status}`,
+            found,
+          );
+        }
       }
+    }
+    if (sweep && !complete) {
+      const from = new Date(since).toISOString();
+      const entry: JournalEntry = { id: `sweep-${since}`, action: 'submit', at: since, origin: 'the order journal', summary: `orders since ${from}`, stage: 'sent' };
+      report(entry, 'unknown', `the broker listed more orders since ${from} than one look reads: orders this pack placed just before an unclean stop may be missing from the journal; check the account's orders since then`);
     }
     const notPlaced = (e: JournalEntry) =>
       report(e, 'not_placed', `${e.summary}: on its way when Node-RED stopped, but the broker has no order with client order id ${e.id}: not placed, and not sent again`);
