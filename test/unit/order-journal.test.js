@@ -311,8 +311,18 @@ describe('recovery after a restart', function () {
     const ex = fakeExecutor(new Map([[lost, full(lost, at)], [known, full(known, at)], ['k-sig-0123456789abcdef', full('k-sig-0123456789abcdef', at)], ['manual-1', full('manual-1', at)], ['sent-one', full('sent-one', at)]]));
     const attempts = [];
     const sweep = { since: Date.now() - 60_000, known: (id) => id === known || id === 'sent-one' };
-    const reports = await reconcile([entry('sent-one', 'sent')], ex, { sleep: async () => undefined }, { sweep, attempts });
+    // Held, but its "sent" mark may be what the power failure lost: looked up like a sent one.
+    const heldButGone = newClientOrderId();
+    const heldNever = newClientOrderId();
+    ex.orders.set(heldButGone, full(heldButGone, at));
+    const entries = [entry('sent-one', 'sent'), entry(heldButGone, 'held'), entry(heldNever, 'held'), entry('users-held', 'held')];
+    sweep.known = (id) => id === known || entries.some((e) => e.id === id);
+    const reports = await reconcile(entries, ex, { sleep: async () => undefined }, { sweep, attempts });
     const by = Object.fromEntries(reports.map((r) => [r.entry.id, r]));
+    assert.deepStrictEqual([by[heldButGone].outcome, by[heldNever].outcome, by['users-held'].outcome], ['placed', 'not_placed', 'not_placed']);
+    assert.match(by['users-held'].detail, /never sent/, 'an id of the user\'s waited for the disk: held means never sent');
+    assert.match(by[heldNever].detail, /never sent/);
+    for (const id of [heldButGone, heldNever, 'users-held']) delete by[id];
     assert.deepStrictEqual(Object.keys(by).sort(), [lost, 'k-sig-0123456789abcdef', 'sent-one'].sort(), 'not the known one, not a foreign id');
     assert.strictEqual(by[lost].outcome, 'placed');
     assert.strictEqual(by[lost].entry.nodeId, undefined, 'no node to report to: the account does');

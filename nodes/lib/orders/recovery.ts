@@ -97,6 +97,8 @@ export interface Sweep {
 const PLACING = new Set(['submit', 'replace']);
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+const neverSent = (e: JournalEntry) => `${e.summary}: still waiting (for the breaker or the request budget) when Node-RED stopped; it was never sent, and is not sent now`;
+
 export function journalOutcome(outcome: ReportOutcome): JournalOutcome {
   if (outcome === 'placed' || outcome === 'not_placed' || outcome === 'unknown') return outcome;
   return outcome === 'canceled' ? 'ok' : 'failed';
@@ -120,9 +122,11 @@ export async function reconcile(
 
   const toFind = new Map<string, JournalEntry>();
   for (const e of entries) {
-    if (e.stage === 'held') {
+    // After an unclean stop an order of ours marked held may have gone out: its "sent" mark did not need the disk.
+    const mayHaveGone = sweep !== undefined && PLACING.has(e.action) && isPackClientOrderId(e.id);
+    if (e.stage === 'held' && !mayHaveGone) {
       const what = PLACING.has(e.action) ? 'not_placed' : 'not_sent';
-      report(e, what, `${e.summary}: still waiting (for the breaker or the request budget) when Node-RED stopped; it was never sent, and is not sent now`);
+      report(e, what, neverSent(e));
     } else if (PLACING.has(e.action)) {
       toFind.set(e.id, e);
     }
@@ -161,7 +165,7 @@ export async function reconcile(
       report(entry, 'unknown', `the broker listed more orders since ${from} than one look reads: orders this pack placed just before an unclean stop may be missing from the journal; check the account's orders since then`);
     }
     const notPlaced = (e: JournalEntry) =>
-      report(e, 'not_placed', `${e.summary}: on its way when Node-RED stopped, but the broker has no order with client order id ${e.id}: not placed, and not sent again`);
+      report(e, 'not_placed', e.stage === 'held' ? neverSent(e) : `${e.summary}: on its way when Node-RED stopped, but the broker has no order with client order id ${e.id}: not placed, and not sent again`);
     // Two whole listings a moment apart without it: not placed. A listing cut short: one lookup each.
     for (const e of toFind.values()) {
       if (complete) {
