@@ -6,7 +6,8 @@
 // Both run alone, in a process of their own, against the loopback replay server (market data;
 // REST and the trading stream pass through to the built-in simulator). A background of ordinary
 // trades keeps the stream busy; every 60/--per-minute s one trade is a signal (condition "X") and
-// the consumer places a market order for it at once (client order id tto-<trade id>). The account's
+// the consumer places a market order for it at once (the SDK with client order id tto-<trade id>,
+// the flow's order node keyed by the signal: k-tto<trade id>-<hash>). The account's
 // budget is never short (1000 a minute, simulator limit out of reach). Reports p50/p90/p99 per
 // consumer (medians and spreads over --runs), and where the time goes: the median time of each
 // step, from the runtime's message hooks in the flow's process. Replaces the "Tick to order"
@@ -48,7 +49,7 @@ function fullFlow(url) {
       type: 'function',
       z: 'tab',
       name: 'order on a signal',
-      func: `if (!msg.payload.conditions.includes('${SIGNAL}')) return null;\nconst n = context.get('n') || 0;\ncontext.set('n', n + 1);\nreturn { tto: msg.payload.id, payload: { symbol: msg.topic, side: n % 2 ? 'sell' : 'buy', qty: 1, type: 'market', clientOrderId: 'tto-' + msg.payload.id } };`,
+      func: `if (!msg.payload.conditions.includes('${SIGNAL}')) return null;\nconst n = context.get('n') || 0;\ncontext.set('n', n + 1);\nreturn { tto: msg.payload.id, signalId: 'tto-' + msg.payload.id, payload: { symbol: msg.topic, side: n % 2 ? 'sell' : 'buy', qty: 1, type: 'market' } };`,
       outputs: 1,
       noerr: 0,
       wires: [['gate']],
@@ -65,7 +66,8 @@ function fullFlow(url) {
       ...{ session: 'market', pollOpen: '10', pollFlat: '60', staleSeconds: '120', cancelOnTrip: true, flattenOnTrip: false, store: '' },
       wires: [['order'], []],
     },
-    orderNode('order', 'tab', [['sink'], [], []]),
+    // Keyed by the signal, as the README advises (client order id k-tto<trade id>-<hash>).
+    orderNode('order', 'tab', [['sink'], [], []], { keyProperty: 'signalId' }),
     { id: 'sink', type: 'bench-sink', z: 'tab', total: 0, wires: [] },
   ];
   return spawnChild(path.join(__dirname, 'lib', 'nodered-consumer.js'), [JSON.stringify({ flow: placed(flow), steps: { signal: SIGNAL } })]);
@@ -80,7 +82,7 @@ async function runOnce(server, start) {
   const stepsOf = new Map();
   const errors = [];
   const onOrder = ({ clientOrderId, arrived: at }) => {
-    const id = Number(String(clientOrderId).replace(/^tto-/, ''));
+    const id = Number(/^(?:tto-|k-tto)(\d+)/.exec(String(clientOrderId))?.[1]);
     if (sent.has(id)) arrived.set(id, at);
   };
   server.on('order', onOrder);

@@ -61,7 +61,10 @@ interface Entry {
   msg: Msg;
   send: Send;
   done: Done;
-  held: string;
+  /** Its record on file, once it waits (a msg that passes at once is never written). */
+  held?: string;
+  /** Released or dropped. */
+  left?: boolean;
 }
 
 const ACCOUNT_LANE = 'account';
@@ -179,6 +182,11 @@ export default function (RED: NodeAPI): void {
     const held = new HeldMsgs(userDir ? new JournalFile(path.join(userDir, 'alpaca-journal', `rate-gate-${fileSafe(node.id)}.jsonl`)) : undefined);
     if (held.problem) node.warn(`rate gate: ${held.problem}`);
 
+    const leave = (entry: Entry) => {
+      entry.left = true;
+      if (entry.held) held.release(entry.held);
+    };
+
     const reportDrop = (msg: Msg, detail: string, send: Send) => {
       dropped++;
       if (toOutput) send([null, msg]);
@@ -193,7 +201,7 @@ export default function (RED: NodeAPI): void {
           const { msg, send, done } = item.msg;
           msg.rateGate = { waitedMs, priority: item.level, category: category(item.lane) };
           // Crossed off before it leaves: after a kill it is the next node's to account for.
-          held.release(item.msg.held);
+          leave(item.msg);
           if (account) {
             // The order (or read) this msg leads to spends the ticket, not another token.
             ticket.carry(() => send([msg, null]));
@@ -206,7 +214,7 @@ export default function (RED: NodeAPI): void {
         drop(item, reason: DropReason, detail: string) {
           const { msg, send, done } = item.msg;
           msg.rateGate = { dropped: reason, detail, waitedMs: Date.now() - item.arrivedAt, priority: item.level, category: category(item.lane) };
-          held.release(item.msg.held);
+          leave(item.msg);
           reportDrop(msg, detail, send);
           done();
         },
@@ -318,8 +326,10 @@ export default function (RED: NodeAPI): void {
         done();
         return;
       }
-      const key = held.hold(m as unknown as Record<string, unknown>, { priority: level, category: category(lane) });
-      gate.push({ msg: m, send, done, held: key }, level, lane);
+      const entry: Entry = { msg: m, send, done };
+      gate.push(entry, level, lane);
+      // Still waiting (no token now, or others ahead): on file until it leaves.
+      if (!entry.left) entry.held = held.hold(m as unknown as Record<string, unknown>, { priority: level, category: category(lane) });
     });
 
     node.on('close', (removed: boolean, done: () => void) => {

@@ -151,7 +151,7 @@ function placed(flow) {
 }
 
 /** An alpaca-order node with every field left empty (the msg says it all), placing what it is sent. */
-function orderNode(id, z, wires) {
+function orderNode(id, z, wires, settings = {}) {
   return {
     id,
     type: 'alpaca-order',
@@ -160,6 +160,7 @@ function orderNode(id, z, wires) {
     action: 'submit',
     ...{ symbol: '', side: '', orderType: '', orderClass: '', timeInForce: '', qty: '', notional: '', limitPrice: '', stopPrice: '', trailPrice: '', trailPercent: '', extendedHours: '' },
     ...{ takeProfitLimitPrice: '', stopLossStopPrice: '', stopLossLimitPrice: '', positionIntent: '', waitForFinal: false, timeout: '60' },
+    ...settings,
     wires,
   };
 }
