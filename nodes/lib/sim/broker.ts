@@ -261,7 +261,7 @@ export class Broker extends EventEmitter {
 
   /** Sets expiry, earliest execution and accepted/new status from the trading calendar. */
   private schedule(o: SimOrder, now: number): void {
-    if (o.timeInForce === 'gtc') o.expiresAt = this.gtcExpiry(o, now);
+    if (o.timeInForce === 'gtc') o.expiresAt = this.gtcExpiry(o);
     if (o.asset.assetClass !== 'crypto') {
       const session = this.clock.session(now, o.extendedHours);
       if (session && o.timeInForce === 'day') o.expiresAt = o.extendedHours ? session.postClose : session.close;
@@ -285,9 +285,9 @@ export class Broker extends EventEmitter {
     }
   }
 
-  /** 90 days after placement; a stock order lasts until that day's close (or the next session's). */
-  private gtcExpiry(o: SimOrder, now: number): number {
-    const at = now + GTC_DAYS * DAY;
+  /** 90 days after placement (its created_at); a stock order lasts until that day's close (or the next session's). */
+  private gtcExpiry(o: SimOrder): number {
+    const at = o.createdAt + GTC_DAYS * DAY;
     if (o.asset.assetClass === 'crypto') return at;
     return this.clock.session(at)?.close ?? at;
   }
