@@ -12,10 +12,11 @@
 // --drop-every seconds. A probe preloaded into each process (bench/lib/probe.js) samples RSS, heap
 // after GC, heapTotal, external, file descriptors and handles; the simulators count the REST
 // requests. Prints slopes after the warm-up and the pack/SDK ratios, replaces the "Soak" section of
-// bench/README.md, and leaves a heap snapshot and an allocation profile of each process (taken
-// after the last sample) in --out. --snapshots takes them at the end of the warm-up too, for
-// `node bench/lib/heap-diff.js first.heapsnapshot last.heapsnapshot`; writing a snapshot grows a
-// process's RSS for good, so such a run is for finding growth, not for the RSS figures.
+// bench/README.md, and leaves a heap snapshot of each process (taken after the last sample) in
+// --out. --snapshots takes one at the end of the warm-up too, for `node bench/lib/heap-diff.js
+// first.heapsnapshot last.heapsnapshot`, and an allocation-sampling profile beside each; writing a
+// snapshot grows a process's heap and RSS for good and the sampler grows the heap as it goes, so
+// such a run is for finding growth, not for the figures.
 // Usage: npm run build && node bench/soak.js [--minutes 120] [--warmup 10] [--drop-every 10]
 //          [--symbols 20] [--order-every 2] [--positions-every 10] [--tick-ms 250]
 //          [--sample-every 30] [--only pack,sdk,nodered] [--out dir] [--snapshots] [--no-write]
@@ -137,7 +138,7 @@ function baselineFlow(eventsPerSecond) {
   ];
 }
 
-const probeEnv = (name) => ({ SOAK_PROBE_OUT: path.join(OUT, `${name}.jsonl`), SOAK_PROBE_DIR: OUT, SOAK_PROBE_NAME: name, SOAK_PROBE_EVERY: String(SAMPLE_S * 1000) });
+const probeEnv = (name) => ({ SOAK_PROBE_OUT: path.join(OUT, `${name}.jsonl`), SOAK_PROBE_DIR: OUT, SOAK_PROBE_NAME: name, SOAK_PROBE_EVERY: String(SAMPLE_S * 1000), SOAK_PROBE_SAMPLING: SNAPSHOTS ? '1' : '0' });
 
 async function startSimulator(seed) {
   const sim = new Simulator({ seed, tickMs: TICK_MS, marketHours: 'always', faults: { rateLimitPerMinute: 200, dataRateLimitPerMinute: 200 } });

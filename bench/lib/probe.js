@@ -4,9 +4,11 @@
 // SOAK_PROBE_EVERY ms it appends one JSON line to SOAK_PROBE_OUT: RSS, heapTotal, external and
 // arrayBuffers as they are, heap used after two forced full GCs, open file descriptors, active
 // handles by type, and the REST requests this process has sent so far by method and path. On
-// SIGWINCH (not SIGUSR2: Node-RED stops on that one) it writes a heap snapshot and the
-// allocation-sampling profile (running since start) into SOAK_PROBE_DIR, named after
-// SOAK_PROBE_NAME and the time.
+// SIGWINCH (not SIGUSR2: Node-RED stops on that one) it writes a heap snapshot into
+// SOAK_PROBE_DIR, named after SOAK_PROBE_NAME and the time, and with SOAK_PROBE_SAMPLING=1 the
+// allocation-sampling profile running since start. The sampler is off otherwise: V8 computes and
+// keeps the line ends of every script a sample's stack passes through, so over a long run the
+// sampler itself grows the heap it measures (about 1 MiB in 12 minutes of a busy soak).
 const fs = require('fs');
 const path = require('path');
 const v8 = require('v8');
@@ -32,9 +34,12 @@ function start() {
     requests[key] = (requests[key] ?? 0) + 1;
   });
 
+  const sampling = process.env.SOAK_PROBE_SAMPLING === '1';
   const session = new inspector.Session();
-  session.connect();
-  session.post('HeapProfiler.startSampling', { samplingInterval: 128 * 1024 });
+  if (sampling) {
+    session.connect();
+    session.post('HeapProfiler.startSampling', { samplingInterval: 128 * 1024 });
+  }
 
   const sample = () => {
     const before = process.memoryUsage();
@@ -64,6 +69,7 @@ function start() {
   process.on('SIGWINCH', () => {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     v8.writeHeapSnapshot(path.join(dir, `${name}-${stamp}.heapsnapshot`));
+    if (!sampling) return;
     session.post('HeapProfiler.getSamplingProfile', (err, result) => {
       if (!err) fs.writeFileSync(path.join(dir, `${name}-${stamp}.heapprofile`), JSON.stringify(result.profile));
     });
