@@ -70,7 +70,14 @@ export const PLACED_OUTCOMES: ReadonlySet<string> = new Set(['placed', 'duplicat
  */
 const RECENT_MS = 10 * 60_000;
 
-const placing = (e: Pick<JournalEntry, 'action'>) => e.action === 'submit' || e.action === 'replace';
+/** A submit or replace: a request that places an order. */
+export const placing = (e: Pick<JournalEntry, 'action'>): boolean => e.action === 'submit' || e.action === 'replace';
+
+/**
+ * Whether the request leaves before its "sent" record is on disk: a submit or replace with a client
+ * order id of this pack's, which the broker keeps, so a start after a power failure finds it there.
+ */
+export const sentBeforeSynced = (e: Pick<JournalEntry, 'action' | 'id'>): boolean => placing(e) && isPackClientOrderId(e.id);
 
 /** Whether a reported entry answers "was this key placed?" for the retention period: its client order id can come again. */
 function askedAgain(e: JournalEntry): boolean {
@@ -207,7 +214,7 @@ export class OrderJournal extends EventEmitter {
     this.write({ r: 'sent', id }, true);
     const synced = this.store?.flush();
     if (!synced) return;
-    if (!placing(e) || !isPackClientOrderId(e.id)) return synced;
+    if (!sentBeforeSynced(e)) return synced;
     synced.catch((err: Error) => this.cannotWrite(err));
   }
 

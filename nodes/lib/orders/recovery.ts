@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerError } from '../core/errors';
 import { isPackClientOrderId } from './client-order-id';
 import { describeOrder } from './describe';
-import type { JournalEntry, JournalOutcome } from './journal';
+import { placing, sentBeforeSynced, type JournalEntry, type JournalOutcome } from './journal';
 import type { Attempt, OrderExecutor, PlacedOrder } from './types';
 
 /** How a request of an earlier run (or of a node closed meanwhile) ended. */
@@ -94,7 +94,6 @@ export interface Sweep {
   known(clientOrderId: string): boolean;
 }
 
-const PLACING = new Set(['submit', 'replace']);
 const sleepMs = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const neverSent = (e: JournalEntry) => `${e.summary}: still waiting (for the breaker or the request budget) when Node-RED stopped; it was never sent, and is not sent now`;
@@ -122,12 +121,12 @@ export async function reconcile(
 
   const toFind = new Map<string, JournalEntry>();
   for (const e of entries) {
-    // After an unclean stop an order of ours marked held may have gone out: its "sent" mark did not need the disk.
-    const mayHaveGone = sweep !== undefined && PLACING.has(e.action) && isPackClientOrderId(e.id);
+    // After an unclean stop an order marked held may have gone out if its "sent" mark did not wait for the disk.
+    const mayHaveGone = sweep !== undefined && sentBeforeSynced(e);
     if (e.stage === 'held' && !mayHaveGone) {
-      const what = PLACING.has(e.action) ? 'not_placed' : 'not_sent';
+      const what = placing(e) ? 'not_placed' : 'not_sent';
       report(e, what, neverSent(e));
-    } else if (PLACING.has(e.action)) {
+    } else if (placing(e)) {
       toFind.set(e.id, e);
     }
   }
@@ -183,7 +182,7 @@ export async function reconcile(
   }
 
   for (const e of entries) {
-    if (e.stage !== 'sent' || PLACING.has(e.action)) continue;
+    if (e.stage !== 'sent' || placing(e)) continue;
     if (e.action === 'cancel' && e.ref) {
       try {
         const found = await executor.fetch(e.ref, attempts);
