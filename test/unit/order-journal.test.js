@@ -201,11 +201,13 @@ describe('order journal', function () {
       const fresh = newClientOrderId();
       for (const id of [fresh, 'k-sig-0123456789abcdef', 'users-own']) j.ask({ id, action: 'submit', at: 1, origin: 'x', summary: 's' });
       j.ask({ id: 'cancel-1', action: 'cancel', at: 1, origin: 'x', summary: 's' });
-      let release;
-      j.store.flush = () => new Promise((resolve) => (release = resolve)); // a disk that takes its time
+      const releases = [];
+      j.store.flush = () => new Promise((resolve) => releases.push(resolve)); // a disk that takes its time
       const gone = async (id) => Promise.race([j.sent(id).then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
       assert.deepStrictEqual([await gone(fresh), await gone('k-sig-0123456789abcdef'), await gone('users-own'), await gone('cancel-1')], [true, true, false, false]);
-      release();
+      // The ones that did not wait still had their sync started, once they had gone.
+      assert.strictEqual(releases.length, 4);
+      for (const release of releases) release();
       j.close();
     } finally {
       t.cleanup();

@@ -129,6 +129,8 @@ describe('client order ids and the idempotency key', function () {
     assert.notStrictEqual(keyedClientOrderId('node1', 'replace', 'TV-alert 42'), a);
     assert.notStrictEqual(keyedClientOrderId('node1', 'submit', 'TV-alert 43'), a);
     assert.ok(a.length <= 128 && /^k-TValert42-[0-9a-f]{16}$/.test(a), a);
+    // Pinned: an upgrade that changed the id would place again what an earlier version placed.
+    assert.strictEqual(a, 'k-TValert42-1c970caf1ecccb62');
   });
 
   it('reads the key from the msg property the dialog names; a named key missing is refused', function () {

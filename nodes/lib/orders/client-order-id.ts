@@ -2,13 +2,14 @@
 // every msg gets a fresh id (msgs sent in one function-node run share _msgid, so it cannot be the
 // key). With a key (a TradingView alert id, a signal id) the same key reaching the same node
 // always yields the same id, so a re-delivery can only find the order it already placed.
-import { createHash, randomUUID } from 'node:crypto';
+import crypto from 'node:crypto';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+// crypto.hash (Node 20.12+) is the one-shot form: half the cost of a Hash object on an order's path.
+const sha256: (text: string) => string = crypto.hash ? (text) => crypto.hash('sha256', text) : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** A fresh client order id for a msg without a key: `nr-<uuid>`. */
 export function newClientOrderId(): string {
-  return `nr-${randomUUID()}`;
+  return `nr-${crypto.randomUUID()}`;
 }
 
 const FRESH = /^nr-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -204,7 +204,8 @@ export class OrderJournal extends EventEmitter {
    * The request is about to go out. Resolves once that is on disk, except for a submit or replace
    * with a client order id of this pack's: the broker keeps that id, so if a power failure loses
    * these records the next start finds the order there (uncleanSince); it goes out at once and the
-   * write reaches the disk meanwhile.
+   * sync starts once it has left (handing an fdatasync to a worker thread costs the order's
+   * latency 0.1-0.2 ms on a small machine).
    */
   async sent(id: string): Promise<void> {
     if (this.closed) throw new JournalUnavailable('the account closed (a redeploy or a stop) before the order was sent');
@@ -212,10 +213,9 @@ export class OrderJournal extends EventEmitter {
     if (!e) return;
     e.stage = 'sent';
     this.write({ r: 'sent', id }, true);
-    const synced = this.store?.flush();
-    if (!synced) return;
-    if (!sentBeforeSynced(e)) return synced;
-    synced.catch((err: Error) => this.cannotWrite(err));
+    if (!this.store) return;
+    if (!sentBeforeSynced(e)) return this.store.flush();
+    setImmediate(() => this.store?.flush().catch((err: Error) => this.cannotWrite(err)));
   }
 
   /** An order found at the broker after an unclean stop, placed by the last run but not in the journal: from now on it is. */
