@@ -10,11 +10,13 @@
 // the flow's order node keyed by the signal: k-tto<trade id>-<hash>). The account's
 // budget is never short (1000 a minute, simulator limit out of reach). Reports p50/p90/p99 per
 // consumer (medians and spreads over --runs), and where the time goes: the median time of each
-// step, from the runtime's message hooks in the flow's process. Replaces the "Tick to order"
-// section of bench/README.md. Run it again after changes to the gate or the breaker: it measures
+// step, from the runtime's message hooks in the flow's process, over all signals and over each
+// run's slowest 5%. --warmup N: each run starts with N signals that are placed like the others
+// but not measured (default 0; both consumers alike), to see whether a tail is only the start of a
+// process. Replaces the "Tick to order" section of bench/README.md. Run it again after changes to the gate or the breaker: it measures
 // whatever the branch has.
 // Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
-//          [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
+//          [--warmup 100] [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
 const path = require('path');
 const { ReplayServer, trade } = require('./lib/replay-server');
 const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed, orderNode } = require('./lib/common');
@@ -25,6 +27,7 @@ const SIGNALS = Number(arg('--signals', 200));
 const RUNS = Number(arg('--runs', 3));
 const PER_MINUTE = Number(arg('--per-minute', 100));
 const BACKGROUND = Number(arg('--background', 1000));
+const WARMUP = Number(arg('--warmup', 0));
 const ONLY = arg('--only', 'raw,flow').split(',');
 const WRITE = !args.includes('--no-write');
 const NOTE = arg('--note', '');
@@ -89,7 +92,7 @@ async function runOnce(server, start) {
   child.child.on('message', (m) => {
     if (m.type !== 'steps') return;
     if (m.error) errors.push(m.error);
-    else stepsOf.set(m.id, m.steps);
+    else if (sent.has(m.id)) stepsOf.set(m.id, m.steps);
   });
   let background;
   try {
@@ -102,9 +105,10 @@ async function runOnce(server, start) {
       server.sendTrades(frame);
     }, BACKGROUND_EVERY_MS);
     await sleep(SETTLE_MS);
-    for (let n = 0; n < SIGNALS; n++) {
+    for (let n = 0; n < WARMUP + SIGNALS; n++) {
       const signalId = nextSignalId++;
-      sent.set(signalId, server.sendTrades([trade('AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]));
+      const at = server.sendTrades([trade('AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]);
+      if (n >= WARMUP) sent.set(signalId, at);
       await sleep(60_000 / PER_MINUTE);
     }
     const until = Date.now() + 10_000;
@@ -173,7 +177,20 @@ async function main() {
   });
   const p99 = (key) => median(results.get(key)?.map((r) => percentile(r.latencies, 0.99)) ?? [NaN]);
   const breakdowns = new Map(consumers.map(([key]) => [key, breakdown(results.get(key).flatMap((r) => r.steps))]));
-  const sections = consumers.map(([key, label]) => `${label}, median time of each step (ms since the trade left the server):\n\n${table(['Step', 'at', 'took'], breakdowns.get(key))}`);
+  // The tail: the same breakdown over each run's slowest 5% of signals, to show which step the p99 grows in.
+  const tails = new Map(
+    consumers.map(([key]) => {
+      const slowest = results.get(key).flatMap((r) => {
+        const cut = percentile(r.latencies, 0.95);
+        return r.steps.filter((s) => s['POST arrives'] >= cut);
+      });
+      return [key, new Map(breakdown(slowest).map(([step, at, took]) => [step, [at, took]]))];
+    }),
+  );
+  const sections = consumers.map(([key, label]) => {
+    const rows = breakdowns.get(key).map(([step, at, took]) => [step, at, took, ...(tails.get(key).get(step) ?? ['', ''])]);
+    return `${label}, time of each step (ms since the trade left the server), median over all signals and over each run's slowest 5%:\n\n${table(['Step', 'at', 'took', 'slowest 5%: at', 'took'], rows)}`;
+  });
   const where = [];
   if (breakdowns.has('flow')) {
     const largest = [...breakdowns.get('flow')].sort((x, y) => Number(y[2]) - Number(x[2])).slice(0, 3);
@@ -184,7 +201,7 @@ async function main() {
     where.push(`The stream node sends its msg ${at('flow', 'stream sends')} ms after the trade left the server; the SDK's own handler runs after ${at('raw', 'handler runs')} ms.`);
   }
   const body = [
-    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute) among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute)${WARMUP ? `, after ${WARMUP} signals of warm-up that are not measured,` : ''} among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
     '',
