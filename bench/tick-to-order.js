@@ -13,10 +13,10 @@
 // step, from the runtime's message hooks in the flow's process, over all signals and over each
 // run's slowest 5%. --warmup N: each run starts with N signals that are placed like the others
 // but not measured (default 0; both consumers alike), to see whether a tail is only the start of a
-// process. Replaces the "Tick to order" section of bench/README.md. Run it again after changes to the gate or the breaker: it measures
-// whatever the branch has.
+// process. Replaces the "Tick to order" section of bench/README.md. Run it again after changes to
+// the gate or the breaker: it measures whatever the branch has.
 // Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
-//          [--warmup 100] [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
+//          [--warmup 0] [--background 1000] [--only raw,flow] [--note "what else ran meanwhile"] [--no-write]
 const path = require('path');
 const { ReplayServer, trade } = require('./lib/replay-server');
 const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed, orderNode } = require('./lib/common');
