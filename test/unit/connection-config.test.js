@@ -1,7 +1,8 @@
 'use strict';
 const assert = require('assert');
 const { configProblem } = require('../../dist/lib/alpaca/connection');
-const { normaliseEndpoint, streamUrls, rewriteOrigin } = require('../../dist/lib/alpaca/client');
+const http = require('http');
+const { normaliseEndpoint, streamUrls, rewriteOrigin, observedFetch, observeExchanges } = require('../../dist/lib/alpaca/client');
 const { toBrokerError, redact } = require('../../dist/lib/alpaca/errors');
 const { BrokerError } = require('../../dist/lib/core/errors');
 const { planConnectionTest, requestRefusal } = require('../../dist/lib/alpaca/test-connection');
@@ -81,6 +82,50 @@ describe('endpoint override', function () {
     assert.strictEqual((await mw.pre({ url: 'https://paper-api.alpaca.markets/v2/account', init: {} })).url, 'http://127.0.0.1:9/v2/account');
     assert.strictEqual((await mw.pre({ url: 'https://data.alpaca.markets/v2/stocks/bars?symbols=AAPL', init: {} })).url, 'http://127.0.0.1:9/v2/stocks/bars?symbols=AAPL');
     assert.strictEqual(await mw.pre({ url: 'https://example.com/x', init: {} }), undefined);
+  });
+});
+
+describe('the client\'s fetch', function () {
+  it('reports each exchange from its status and headers, to the budget and to the request\'s observer, and leaves the body unread', async function () {
+    const server = http.createServer((req, res) => {
+      res.writeHead(429, { 'Content-Type': 'application/json', 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1700000060', 'Retry-After': '3' });
+      res.end('{"message":"too many requests"}');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${server.address().port}/v2/orders`;
+    try {
+      const feedback = [];
+      const seen = [];
+      const observer = { answered: (status) => seen.push(status), noAnswer: (err) => seen.push(err) };
+      const fetch = observedFetch((f, at) => feedback.push([f, at]));
+      const { init } = await observeExchanges(observer).pre({ url, init: { method: 'POST' } });
+      const res = await fetch(url, init);
+      assert.deepStrictEqual(feedback, [[{ status: 429, limit: 200, remaining: 0, resetAt: 1700000060000, retryAfterMs: 3000 }, url]]);
+      assert.deepStrictEqual(seen, [429]);
+      // The response is handed on as it came: its body is still there to read, once.
+      assert.strictEqual(res.bodyUsed, false);
+      assert.deepStrictEqual(await res.json(), { message: 'too many requests' });
+      // A request without an observer is reported to the budget alone.
+      await (await fetch(url, { method: 'GET' })).text();
+      assert.strictEqual(feedback.length, 2);
+      assert.deepStrictEqual(seen, [429]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('tells the observer about a request that got no answer, and still fails it', async function () {
+    const server = http.createServer();
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${server.address().port}/v2/account`;
+    await new Promise((resolve) => server.close(resolve));
+    const seen = [];
+    const feedback = [];
+    const { init } = await observeExchanges({ answered: (s) => seen.push(s), noAnswer: (err) => seen.push(err) }).pre({ url, init: {} });
+    await assert.rejects(observedFetch((f) => feedback.push(f))(url, init), TypeError);
+    assert.strictEqual(seen.length, 1);
+    assert.ok(seen[0] instanceof TypeError, String(seen[0]));
+    assert.deepStrictEqual(feedback, []);
   });
 });
 

@@ -45,22 +45,57 @@ function headerNumber(headers: Headers, name: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** A middleware `post` hook reporting each response's status and X-RateLimit-* headers. */
-export function reportResponses(onResponse: NonNullable<ClientOptions['onResponse']>) {
+/** What a response's status and X-RateLimit-* headers say about the rate limit. */
+function feedbackOf(response: Response): ResponseFeedback {
+  const h = response.headers;
+  const reset = headerNumber(h, 'X-RateLimit-Reset');
+  const retryAfter = headerNumber(h, 'Retry-After');
   return {
-    async post(context: { url: string; response: Response }) {
-      const h = context.response.headers;
-      const reset = headerNumber(h, 'X-RateLimit-Reset');
-      const retryAfter = headerNumber(h, 'Retry-After');
-      onResponse({
-        status: context.response.status,
-        limit: headerNumber(h, 'X-RateLimit-Limit'),
-        remaining: headerNumber(h, 'X-RateLimit-Remaining'),
-        resetAt: reset === undefined ? undefined : reset * 1000,
-        retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
-      }, context.url);
-      return undefined;
+    status: response.status,
+    limit: headerNumber(h, 'X-RateLimit-Limit'),
+    remaining: headerNumber(h, 'X-RateLimit-Remaining'),
+    resetAt: reset === undefined ? undefined : reset * 1000,
+    retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
+  };
+}
+
+/** Told what one HTTP exchange came to: a status, or no answer at all. */
+export interface ExchangeObserver {
+  answered(status: number): void;
+  noAnswer(err: unknown): void;
+}
+
+const OBSERVER = Symbol('exchange observer');
+type ObservedInit = RequestInit & { [OBSERVER]?: ExchangeObserver };
+
+/** A middleware `pre` hook that has the client's fetch tell `observer` what each exchange of a request came to. */
+export function observeExchanges(observer: ExchangeObserver) {
+  return {
+    async pre(context: { url: string; init: RequestInit }) {
+      return { url: context.url, init: { ...context.init, [OBSERVER]: observer } as ObservedInit };
     },
+  };
+}
+
+/**
+ * The client's fetch: reports every response's status and rate-limit headers to `onResponse` and
+ * to the request's observer (observeExchanges), and a request without an answer to the observer.
+ * Done here rather than in a `post` middleware, for which the SDK clones every response (a tee of
+ * its body stream) although only the headers are read.
+ */
+export function observedFetch(onResponse?: ClientOptions['onResponse']): typeof fetch {
+  return async (input, init) => {
+    const observer = (init as ObservedInit | undefined)?.[OBSERVER];
+    let response: Response;
+    try {
+      response = await globalThis.fetch(input, init);
+    } catch (err) {
+      observer?.noAnswer(err);
+      throw err;
+    }
+    onResponse?.(feedbackOf(response), typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    observer?.answered(response.status);
+    return response;
   };
 }
 
@@ -167,10 +202,7 @@ export function createClient(options: ClientOptions): Alpaca {
     rateLimit: options.rateLimit,
     // Alpaca never redirects; refusing redirects keeps the key headers on the intended host.
     redirect: 'error',
-    middleware: [
-      ...(endpoint ? [rewriteOrigin(endpoint)] : []),
-      keysOnlyTo(keyOrigins(options.paper, endpoint)),
-      ...(options.onResponse ? [reportResponses(options.onResponse)] : []),
-    ],
+    fetchApi: observedFetch(options.onResponse),
+    middleware: [...(endpoint ? [rewriteOrigin(endpoint)] : []), keysOnlyTo(keyOrigins(options.paper, endpoint))],
   });
 }

@@ -22,6 +22,7 @@ import {
   type PlacementResult,
   type ReplaceChanges,
 } from '../orders/types';
+import { observeExchanges, type ExchangeObserver } from './client';
 import { toBrokerError } from './errors';
 import { toOrder } from './map';
 import type { Rest } from './transport';
@@ -115,24 +116,13 @@ const now = () => new Date().toISOString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * An SDK middleware that lists every HTTP exchange of one step in `attempts`: the SDK's own
- * retries of a GET and the budget's re-sends after a 429 included. Sealed once the step is over
- * (an aborted fetch may report late).
+ * Lists every HTTP exchange of one step in `attempts` (told by the client's fetch, see
+ * observeExchanges): the SDK's own retries of a GET and the budget's re-sends after a 429
+ * included. Sealed once the step is over (an aborted fetch may report late).
  */
-class AttemptRecorder {
+class AttemptRecorder implements ExchangeObserver {
   private sealed = false;
-  readonly middleware = {
-    post: async (context: { response: Response }): Promise<undefined> => {
-      const { status } = context.response;
-      const ok = status >= 200 && status < 300;
-      this.add({ ok, status, ...(ok ? {} : { error: `answered ${status}` }) });
-      return undefined;
-    },
-    onError: async (context: { error: unknown }): Promise<undefined> => {
-      this.add({ ok: false, error: toBrokerError(context.error).message });
-      return undefined;
-    },
-  };
+  readonly middleware = observeExchanges(this);
 
   constructor(
     private readonly step: Attempt['step'],
@@ -148,6 +138,15 @@ class AttemptRecorder {
 
   seal(): void {
     this.sealed = true;
+  }
+
+  answered(status: number): void {
+    const ok = status >= 200 && status < 300;
+    this.add({ ok, status, ...(ok ? {} : { error: `answered ${status}` }) });
+  }
+
+  noAnswer(err: unknown): void {
+    this.add({ ok: false, error: toBrokerError(err).message });
   }
 
   private add(fields: Omit<Attempt, 'step' | 'at'>): void {
