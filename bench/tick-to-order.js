@@ -40,6 +40,11 @@ const WRITE = !args.includes('--no-write');
 const NOTE = arg('--note', '');
 const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
 const SIGNAL = 'X';
+/**
+ * The warm-up's symbols: each order of a symbol comes 9 signals after its last, so its side
+ * alternates (both consumers alternate buy and sell per signal; an odd count keeps that per symbol).
+ */
+const WARMUP_SYMBOLS = SYMBOLS.slice(0, 9);
 const SETTLE_MS = 3000;
 const BACKGROUND_EVERY_MS = 10;
 /** Trade ids of the signals, never reused in a run of the bench: the simulator refuses a client order id it has seen. */
@@ -116,9 +121,10 @@ async function runOnce(server, start) {
     await sleep(SETTLE_MS);
     for (let n = 0; n < WARMUP + SIGNALS; n++) {
       const signalId = nextSignalId++;
-      const at = server.sendTrades([trade(n < WARMUP ? SYMBOLS[n % 9] : 'AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]);
-      if (n >= WARMUP) sent.set(signalId, at);
-      await sleep(60_000 / (n < WARMUP ? WARMUP_PER_MINUTE : PER_MINUTE));
+      const warming = n < WARMUP;
+      const at = server.sendTrades([trade(warming ? WARMUP_SYMBOLS[n % WARMUP_SYMBOLS.length] : 'AAPL', signalId, 100, Date.now(), ['@', SIGNAL])]);
+      if (!warming) sent.set(signalId, at);
+      await sleep(60_000 / (warming ? WARMUP_PER_MINUTE : PER_MINUTE));
     }
     const until = Date.now() + 10_000;
     while ((arrived.size < sent.size || stepsOf.size + errors.length < sent.size) && Date.now() < until) await sleep(50);
@@ -210,7 +216,7 @@ async function main() {
     where.push(`The stream node sends its msg ${at('flow', 'stream sends')} ms after the trade left the server; the SDK's own handler runs after ${at('raw', 'handler runs')} ms.`);
   }
   const body = [
-    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute)${WARMUP ? `, after ${WARMUP} signals of warm-up in the same process that are not measured (${WARMUP_PER_MINUTE} a minute, 9 symbols),` : ''} among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute)${WARMUP ? `, after ${WARMUP} signals of warm-up in the same process that are not measured (${WARMUP_PER_MINUTE} a minute, ${WARMUP_SYMBOLS.length} symbols),` : ''} among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own. Percentiles in ms, median over the runs (min–max). The account's budget is never short.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
     '',

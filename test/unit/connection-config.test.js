@@ -1,7 +1,7 @@
 'use strict';
 const assert = require('assert');
-const { configProblem } = require('../../dist/lib/alpaca/connection');
 const http = require('http');
+const { configProblem } = require('../../dist/lib/alpaca/connection');
 const { normaliseEndpoint, streamUrls, rewriteOrigin, observedFetch, observeExchanges } = require('../../dist/lib/alpaca/client');
 const { toBrokerError, redact } = require('../../dist/lib/alpaca/errors');
 const { BrokerError } = require('../../dist/lib/core/errors');
