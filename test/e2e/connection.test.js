@@ -2,6 +2,7 @@
 // The shared connection on its own (no Node-RED): simulator lifecycle, trade-updates feed,
 // budget feedback, retry with backoff when the broker is unreachable.
 const assert = require('assert');
+const http = require('http');
 const { AlpacaConnection } = require('../../dist/lib/alpaca/connection');
 const { waitFor, sleep } = require('../support/wait');
 const { startSim, simControl } = require('../support/sim');
@@ -100,6 +101,28 @@ describe('AlpacaConnection', function () {
     } finally {
       await connection.close();
       await sim.stop();
+    }
+  });
+
+  it('reads a rate limit\'s reset on the broker\'s clock: an hour ahead of ours, a reset 30 s away pauses the budget 30 s', async function () {
+    const ahead = 3_600_000;
+    const server = http.createServer((req, res) => {
+      const brokerNow = Date.now() + ahead;
+      // No Retry-After: the reset alone says when to come back.
+      res.writeHead(429, { 'Content-Type': 'application/json', Date: new Date(brokerNow).toUTCString(), 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil((brokerNow + 30_000) / 1000)) });
+      res.end('{"message":"too many requests"}');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    connection = new AlpacaConnection({ mode: 'paper', keyId: 'K', secret: 'S', endpoint: `http://127.0.0.1:${server.address().port}` });
+    try {
+      connection.register(user('a'));
+      await waitFor(() => connection.budget.state.pausedUntil !== undefined, 5000, 'the pause after the 429');
+      const pause = connection.budget.state.pausedUntil - Date.now();
+      // The Date header is rounded down to its second, so the pause may be up to a second longer.
+      assert.ok(pause > 27_000 && pause < 32_000, `paused ${pause} ms`);
+    } finally {
+      await connection.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

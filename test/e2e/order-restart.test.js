@@ -6,7 +6,7 @@
 // order at the simulator is reported, and none is there twice; a key places one order across a
 // restart; a truncated journal is reported and trading goes on; the order-updates feed fills the
 // gap since the last update it delivered before the stop; an order whose journal records a power
-// failure lost is found at the broker and reported.
+// failure lost is found at the broker and reported, also when the machine's clock comes back wrong.
 //
 // Observers are function nodes appending to a file, and the runtime delivers msgs synchronously
 // (runtimeSyncDelivery): a msg a node has output has then reached the file, so what the file
@@ -97,8 +97,10 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
-  const start = async (withFlows) => {
-    red = await startNodeRed({ userDir, settings: SETTINGS, ...(withFlows ? { flows: flows(sim.url, file) } : {}) });
+  /** Starts Node-RED on the user directory; `clockSkewMs`: with its wall clock that far off. */
+  const start = async (withFlows, clockSkewMs) => {
+    const env = clockSkewMs === undefined ? {} : { NODE_OPTIONS: `--require ${path.join(__dirname, '..', 'support', 'skewed-clock.js')}`, SKEWED_CLOCK_MS: String(clockSkewMs) };
+    red = await startNodeRed({ userDir, settings: SETTINGS, env, ...(withFlows ? { flows: flows(sim.url, file) } : {}) });
     await waitFor(async () => (await red.api('GET', '/flows')).length > 0, 10000, 'the flows', 50);
     return red;
   };
@@ -106,6 +108,13 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
   const kill = async () => {
     await red.kill('SIGKILL');
     red = undefined;
+  };
+
+  /** What a power failure does to writes that had not reached the disk: every journal record of this order is gone. */
+  const loseJournalRecordsOf = (clientOrderId) => {
+    const journalFile = path.join(userDir, 'alpaca-journal', 'account-acct.jsonl');
+    const kept = fs.readFileSync(journalFile, 'utf8').split('\n').filter((l) => !l.includes(clientOrderId));
+    fs.writeFileSync(journalFile, kept.join('\n'));
   };
 
   const signal = async (signalId) => {
@@ -154,10 +163,7 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     const placed = await signal('sig-power');
     assert.strictEqual(placed.outcome, 'placed');
     await kill();
-    // What a power failure does to writes that had not reached the disk: every record of this order is gone.
-    const journalFile = path.join(userDir, 'alpaca-journal', 'account-acct.jsonl');
-    const kept = fs.readFileSync(journalFile, 'utf8').split('\n').filter((l) => !l.includes(placed.clientOrderId));
-    fs.writeFileSync(journalFile, kept.join('\n'));
+    loseJournalRecordsOf(placed.clientOrderId);
 
     await start(false);
     await red.waitForLog(new RegExp(`buy 1 AAPL @ market: placed by this pack before Node-RED stopped \\(client order id ${placed.clientOrderId}\\), but not in the order journal`), 0, 20000);
@@ -165,6 +171,28 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     assert.strictEqual(again.outcome, 'duplicate');
     assert.deepStrictEqual(again.steps, ['lookup'], 'the journal knows it again: nothing was sent');
     assert.strictEqual((red.log().match(/not in the order journal/g) || []).length, 1, 'only the lost order is reported');
+  });
+
+  it('the same power failure on a machine whose clock comes back an hour behind (no clock battery, NTP not there yet): the order is still found', async function () {
+    if (!red) await start(false);
+    const placed = await signal('sig-clock');
+    assert.strictEqual(placed.outcome, 'placed');
+    await kill();
+    loseJournalRecordsOf(placed.clientOrderId);
+
+    // The broker is asked for orders since the journal's last record, on the broker's clock: an
+    // hour behind, our own clock would have it ask from an hour too late.
+    await start(false, -3_600_000);
+    try {
+      await red.waitForLog(new RegExp(`placed by this pack before Node-RED stopped \\(client order id ${placed.clientOrderId}\\), but not in the order journal`), 0, 20000);
+      const again = await signal('sig-clock');
+      assert.strictEqual(again.outcome, 'duplicate');
+      assert.deepStrictEqual(again.steps, ['lookup'], 'the journal knows it again: nothing was sent');
+    } finally {
+      // The next test runs on a right clock.
+      await red.stop();
+      red = undefined;
+    }
   });
 
   it('SIGKILL mid-burst at five moments: every msg accounted for exactly once, every order reported, none twice', async function () {

@@ -86,9 +86,9 @@ describe('endpoint override', function () {
 });
 
 describe('the client\'s fetch', function () {
-  it('reports each exchange from its status and headers, to the budget and to the request\'s observer, and leaves the body unread', async function () {
+  it('reports each exchange from its status and headers (rate limit, Date), to the budget and to the request\'s observer, and leaves the body unread', async function () {
     const server = http.createServer((req, res) => {
-      res.writeHead(429, { 'Content-Type': 'application/json', 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1700000060', 'Retry-After': '3' });
+      res.writeHead(429, { 'Content-Type': 'application/json', 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1700000060', 'Retry-After': '3', Date: new Date(1700000000000).toUTCString() });
       res.end('{"message":"too many requests"}');
     });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -100,7 +100,7 @@ describe('the client\'s fetch', function () {
       const fetch = observedFetch((f, at) => feedback.push([f, at]));
       const { init } = await observeExchanges(observer).pre({ url, init: { method: 'POST' } });
       const res = await fetch(url, init);
-      assert.deepStrictEqual(feedback, [[{ status: 429, limit: 200, remaining: 0, resetAt: 1700000060000, retryAfterMs: 3000 }, url]]);
+      assert.deepStrictEqual(feedback, [[{ status: 429, date: 1700000000000, limit: 200, remaining: 0, resetAt: 1700000060000, retryAfterMs: 3000 }, url]]);
       assert.deepStrictEqual(seen, [429]);
       // The response is handed on as it came: its body is still there to read, once.
       assert.strictEqual(res.bodyUsed, false);

@@ -14,6 +14,7 @@ const { newClientOrderId, isFreshClientOrderId } = require('../../dist/lib/order
 const { reconcile, ReportDesk } = require('../../dist/lib/orders/recovery');
 const { OrderGateway } = require('../../dist/lib/orders/gateway');
 const { BrokerError } = require('../../dist/lib/core/errors');
+const { BrokerClock } = require('../../dist/lib/core/broker-clock');
 
 const ORDER = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 1 };
 const origin = { nodeId: 'node1', name: 'order node "n"' };
@@ -360,14 +361,60 @@ describe('recovery after a restart', function () {
   });
 });
 
+describe('broker clock (the journal\'s)', function () {
+  // A wall clock and a monotonic clock the test moves: the wall clock can step, the monotonic one only runs.
+  const clocks = () => {
+    const c = { wall: 1_000_000, mono: 500 };
+    return { c, clock: new BrokerClock(() => c.wall, () => c.mono) };
+  };
+
+  it('is the wall clock until the broker answers, then the Date header\'s time run on by the monotonic clock', function () {
+    const { c, clock } = clocks();
+    assert.strictEqual(clock.now(), 1_000_000);
+    clock.observe(undefined);
+    clock.observe(NaN);
+    assert.strictEqual(clock.now(), 1_000_000, 'an answer without a Date header says nothing');
+    // The machine's clock is an hour behind (a Raspberry Pi after a power failure): the broker's time counts.
+    clock.observe(1_000_000 + 3_600_000);
+    assert.strictEqual(clock.now(), 4_600_000);
+    c.mono += 250;
+    assert.strictEqual(clock.now(), 4_600_250);
+    assert.strictEqual(clock.toWall(4_630_250), 1_030_000, 'a reset 30 s ahead on its clock is 30 s ahead on ours');
+    // NTP then sets the wall clock: the broker's time does not jump with it.
+    c.wall += 3_600_000;
+    assert.strictEqual(clock.now(), 4_600_250);
+    assert.strictEqual(clock.toWall(4_630_250), 4_630_000);
+  });
+
+  it('keeps the latest lower bound a Date header gives (rounded down to its second), and takes a step back of over 2 s', function () {
+    const { c, clock } = clocks();
+    clock.observe(2_000_000);
+    c.mono += 400;
+    // The same second again, 400 ms later: an older bound, ignored.
+    clock.observe(2_000_000);
+    assert.strictEqual(clock.now(), 2_000_400);
+    // 300 ms on, the next second already: the first header was 700 ms old when it came, a tighter bound.
+    c.mono += 300;
+    clock.observe(2_001_000);
+    assert.strictEqual(clock.now(), 2_001_000);
+    // Our monotonic clock ran fast (or the broker's stepped back): 1.5 s is within the tolerance, 5 s is not.
+    clock.observe(2_001_000 - 1500);
+    assert.strictEqual(clock.now(), 2_001_000);
+    clock.observe(2_001_000 - 5000);
+    assert.strictEqual(clock.now(), 1_996_000);
+  });
+});
+
 describe('order gateway with a journal', function () {
-  it('journals a request before the executor sees it; the same client order id again is read back, never sent', async function () {
+  it('journals a request before the executor sees it, at the journal\'s time; the same client order id again is read back, never sent', async function () {
     const ex = fakeExecutor();
-    const journal = new OrderJournal();
+    let now = 1_700_000_000_000;
+    const journal = new OrderJournal({ now: () => now++ });
     const gateway = new OrderGateway(ex, { journal });
     const first = gateway.submit(ORDER, 'key-1', origin, { ticket: {} });
     // Synchronously journaled, before anything was sent.
     assert.strictEqual(journal.get('key-1').stage, 'held');
+    assert.strictEqual(journal.get('key-1').at, 1_700_000_000_000);
     assert.deepStrictEqual(ex.calls, []);
     // Meanwhile the same id again: it waits for the first and is a duplicate.
     const second = gateway.submit(ORDER, 'key-1', origin);

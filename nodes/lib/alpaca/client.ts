@@ -26,13 +26,15 @@ export interface ClientOptions {
   /** Per-request timeout (ms). */
   timeoutMs?: number;
   rateLimit?: false | { maxRequests: number; intervalMs: number };
-  /** Called with every REST response's status and rate-limit headers, and the URL asked (feeds the request budgets). */
+  /** Called with every REST response's status, rate-limit and Date headers, and the URL asked (feeds the request budgets and the broker clock). */
   onResponse?: (feedback: ResponseFeedback, url: string) => void;
 }
 
-/** What one response says about the rate limit. */
+/** What one response says about the rate limit, and the broker's time. */
 export interface ResponseFeedback {
   status: number;
+  /** Its Date header (epoch ms, whole seconds). */
+  date?: number;
   limit?: number;
   remaining?: number;
   resetAt?: number;
@@ -45,13 +47,14 @@ function headerNumber(headers: Headers, name: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** What a response's status and X-RateLimit-* headers say about the rate limit. */
+/** What a response's status, X-RateLimit-* and Date headers say. */
 function feedbackOf(response: Response): ResponseFeedback {
   const h = response.headers;
   const reset = headerNumber(h, 'X-RateLimit-Reset');
   const retryAfter = headerNumber(h, 'Retry-After');
   return {
     status: response.status,
+    date: Date.parse(h.get('Date') ?? '') || undefined,
     limit: headerNumber(h, 'X-RateLimit-Limit'),
     remaining: headerNumber(h, 'X-RateLimit-Remaining'),
     resetAt: reset === undefined ? undefined : reset * 1000,

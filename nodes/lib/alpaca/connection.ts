@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { RequestBudgetImpl, budgetProblem, defaultPanicReserve, DEFAULT_BUDGET, type BudgetOptions } from '../budget/budget';
 import type { BudgetState, RequestBudget } from '../budget/types';
+import { BrokerClock } from '../core/broker-clock';
 import type { BrokerConnection, ConnectionHealth, ConnectionStatus, ConnectionUser, RequestEvent, StreamTuning, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
 import { show } from '../core/values';
@@ -118,6 +119,8 @@ export class AlpacaConnection implements BrokerConnection {
   private readonly pool: StreamPool;
   private tradeFeed?: AlpacaTradeUpdates;
   private readonly marketFeeds = new Map<MarketKind, AlpacaMarketFeed>();
+  /** The broker's time from its answers: the order journal's clock. */
+  private readonly brokerClock = new BrokerClock();
   /** The trading API's budget: every trading REST call of every node of this account. */
   readonly budget: RequestBudget;
   /** Market data is limited apart from trading (Alpaca: 200 a minute on the free plan). */
@@ -138,6 +141,7 @@ export class AlpacaConnection implements BrokerConnection {
       host: endpoint ? endpointHost(endpoint) : undefined,
       problem,
       budgets: { trading: this.budget, data: this.dataBudget },
+      clock: this.brokerClock,
       target: () => this.target(),
       secrets: [options.secret ?? '', options.keyId ?? ''],
       initialRetryMs: options.initialRetryMs,
@@ -155,7 +159,7 @@ export class AlpacaConnection implements BrokerConnection {
       tuning: options.streams,
     });
     this.reads = new AlpacaReads(this.transport, this.stockFeed);
-    this.orders = new OrderGateway(new AlpacaOrders(this.transport, options.orders), { policyWaitMs: options.policyWaitMs, journal: new OrderJournal(options.journal) });
+    this.orders = new OrderGateway(new AlpacaOrders(this.transport, options.orders), { policyWaitMs: options.policyWaitMs, journal: new OrderJournal({ now: () => this.brokerClock.now(), ...options.journal }) });
   }
 
   get status(): ConnectionStatus {

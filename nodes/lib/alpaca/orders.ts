@@ -158,7 +158,6 @@ type Lookup = { found: true; raw: Raw } | { found: false; definite: boolean; err
 type OrdersApi = Alpaca['trading']['orders'];
 interface RecordedApi {
   orders: OrdersApi;
-  clock: Alpaca['trading']['clock'];
 }
 
 /** How orders are settled after a doubtful answer. */
@@ -175,7 +174,7 @@ export interface OrderTuning {
 /** Orders listed per page when settling a restart, and pages at most. */
 const PAGE = 500;
 const MAX_PAGES = 10;
-/** Margin before the oldest order looked for (clocks differ). */
+/** Margin before the oldest order looked for (times journaled before the broker first answered are the wall clock's). */
 const LIST_MARGIN_MS = 5 * 60_000;
 
 export class AlpacaOrders implements OrderExecutor {
@@ -289,12 +288,9 @@ export class AlpacaOrders implements OrderExecutor {
     return this.placed(raw);
   }
 
-  /** Orders submitted since about `sinceMs` (our clock, mapped to the broker's through its clock), legs included. */
+  /** Orders submitted since about `sinceMs` (the broker's time, as the journal records it), legs included. */
   async recentOrders(sinceMs: number, attempts: Attempt[] = []): Promise<{ orders: PlacedOrder[]; complete: boolean }> {
-    const clock = await this.call('list', attempts, async ({ clock }) => ((await (await clock.legacyClockRaw()).raw.json()) as Raw).timestamp);
-    const brokerNow = Date.parse(String(clock));
-    const offset = Number.isFinite(brokerNow) ? brokerNow - Date.now() : 0;
-    let after = sinceMs + offset - LIST_MARGIN_MS;
+    let after = sinceMs - LIST_MARGIN_MS;
     const out: PlacedOrder[] = [];
     let complete = false;
     for (let page = 0; page < MAX_PAGES; page++) {
@@ -472,7 +468,7 @@ export class AlpacaOrders implements OrderExecutor {
   }
 }
 
-/** The client's orders and clock APIs with `recorder` listening to every exchange. */
+/** The client's orders API with `recorder` listening to every exchange. */
 function recorded(a: Alpaca, recorder: AttemptRecorder): RecordedApi {
-  return { orders: a.trading.orders.withMiddleware(recorder.middleware), clock: a.trading.clock.withMiddleware(recorder.middleware) };
+  return { orders: a.trading.orders.withMiddleware(recorder.middleware) };
 }

@@ -3,6 +3,7 @@
 // nodes show (connecting, connected, reconnecting with backoff, keys rejected, refused).
 import type { Alpaca } from '@alpacahq/alpaca-trade-api';
 import type { RequestBudget } from '../budget/types';
+import type { BrokerClock } from '../core/broker-clock';
 import type { ConnectionState, ConnectionStatus, RequestEvent, TradingMode } from '../core/broker';
 import { BrokerError } from '../core/errors';
 import { PRIORITY, type Priority } from '../core/priority';
@@ -41,6 +42,8 @@ export interface TransportOptions {
   /** Why the connection must not start (refused), if it must not. */
   problem?: string;
   budgets: Record<Api, RequestBudget>;
+  /** Set from the Date header of every answer; reads the rate-limit resets. */
+  clock: BrokerClock;
   /** Resolves where to connect (in sim mode this starts the built-in simulator). */
   target: () => Promise<ClientTarget>;
   /** Texts to remove from every error message. */
@@ -119,7 +122,13 @@ export class AlpacaTransport implements Rest {
         timeoutMs: 15_000,
         // The connection's budgets are the one source of truth; the SDK's own limiter stays off.
         rateLimit: false,
-        onResponse: (feedback: ResponseFeedback, url: string) => this.options.budgets[apiOfUrl(url)].observe(feedback),
+        onResponse: (feedback: ResponseFeedback, url: string) => {
+          const { clock } = this.options;
+          clock.observe(feedback.date);
+          // X-RateLimit-Reset is a time on the broker's clock; the budget runs on ours.
+          if (feedback.resetAt !== undefined) feedback.resetAt = clock.toWall(feedback.resetAt);
+          this.options.budgets[apiOfUrl(url)].observe(feedback);
+        },
       });
       this.client = client;
       void this.check(generation);

@@ -420,7 +420,7 @@ export class OrderGateway extends EventEmitter {
    */
   private journaled<T>(change: OrderChange, origin: OrderOrigin, options: RequestOptions, fields: Partial<JournalEntry>, work: (sent: () => Promise<void>) => Promise<T>, id = `${change.action}-${randomUUID()}`): Promise<T> {
     try {
-      this.journal.ask({ ...fields, id, action: change.action, at: Date.now(), nodeId: origin.nodeId, origin: origin.name, summary: summary(change), msg: options.msg });
+      this.journal.ask({ ...fields, id, action: change.action, at: this.journal.now(), nodeId: origin.nodeId, origin: origin.name, summary: summary(change), msg: options.msg });
     } catch (err) {
       if (!(err instanceof JournalUnavailable)) throw err;
       return Promise.reject(new OrderFailure(`${summary(change)} not sent: ${err.message}`, 'refused', 'not_placed', [], 'clientOrderId' in change ? change.clientOrderId : undefined));

@@ -21,7 +21,7 @@ export interface JournalEntry {
   /** The client order id (submit, replace), or an id of its own (cancels, closes). */
   id: string;
   action: JournalAction;
-  /** Wall-clock epoch ms when it was asked for. */
+  /** When it was asked for: epoch ms on the journal's clock. */
   at: number;
   /** The node that asked, and its name as errors show it. */
   nodeId?: string;
@@ -55,6 +55,10 @@ export interface JournalOptions {
   retentionDays?: number;
   /** Entries kept at most (default 20,000): the oldest reported ones go first. */
   maxEntries?: number;
+  /**
+   * The journal's clock (default Date.now): an account gives the broker's (BrokerClock), so that
+   * recovery asks the broker for orders since times of its own whatever the wall clock says.
+   */
   now?: () => number;
 }
 
@@ -90,7 +94,7 @@ function settled(e: JournalEntry, reportedAt: number): JournalEntry {
   return { id, action, at, origin, summary, stage, outcome, orderId, reportedAt };
 }
 
-/** The latest wall-clock time a record names (its entry's, its report's, or its writing). */
+/** The latest time a record names (its entry's, its report's, or its writing). */
 function recordTime(record: Record<string, unknown>): number {
   const e = record.e as Partial<JournalEntry> | undefined;
   const times = [record.at, record.w, e?.at, e?.reportedAt].filter((t): t is number => typeof t === 'number' && Number.isFinite(t));
@@ -114,7 +118,8 @@ export class OrderJournal extends EventEmitter {
   private readonly store?: JournalFile;
   private readonly retentionMs: number;
   private readonly maxEntries: number;
-  private readonly now: () => number;
+  /** Epoch ms on the journal's clock: every time it records. */
+  readonly now: () => number;
   private cursorValue?: TradeCursor;
   private writeProblem?: string;
   private closed = false;
@@ -154,7 +159,7 @@ export class OrderJournal extends EventEmitter {
 
   /**
    * An earlier run did not close the journal (it was killed, or the power failed) and its orders
-   * have not been looked for yet: the wall-clock time of its last record. Its last records may
+   * have not been looked for yet: the time of its last record. Its last records may
    * never have reached the disk, so recovery looks at the broker for orders of this pack's placed
    * since then that the journal does not know; then swept() clears it.
    */

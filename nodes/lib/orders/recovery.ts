@@ -88,7 +88,7 @@ export interface RecoveryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** After an unclean stop: orders of this pack's placed since `since` (wall clock) that `known` does not know are reported too. */
+/** After an unclean stop: orders of this pack's placed since `since` (the journal's clock) that `known` does not know are reported too. */
 export interface Sweep {
   since: number;
   known(clientOrderId: string): boolean;

@@ -160,7 +160,8 @@ export interface OrderExecutor {
   /** Fresh state of one order, by id or client order id. */
   fetch(ref: OrderRef, attempts?: Attempt[]): Promise<PlacedOrder>;
   /**
-   * Orders submitted since about `sinceMs` (wall-clock epoch ms), oldest first, legs included;
+   * Orders submitted since about `sinceMs` (epoch ms on the broker's clock, as the order journal
+   * records it), oldest first, legs included;
    * `complete` when the listing reached the newest order (not cut short by its page limit).
    */
   recentOrders(sinceMs: number, attempts?: Attempt[]): Promise<{ orders: PlacedOrder[]; complete: boolean }>;
