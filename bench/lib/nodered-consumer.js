@@ -50,7 +50,6 @@ function watchSteps(RED, signal) {
     return p && Array.isArray(p.conditions) && p.conditions.includes(signal) ? p.id : undefined;
   };
   const note = (id, step) => {
-    if (id === undefined) return;
     let s = steps.get(id);
     if (!s) steps.set(id, (s = {}));
     s[step] ??= wallNow();
@@ -59,22 +58,25 @@ function watchSteps(RED, signal) {
   dc.subscribe('undici:request:create', ({ request }) => {
     if (request.method === 'POST' && request.path.startsWith('/v2/orders')) pendingFetch = wallNow();
   });
+  // Every msg passes these hooks (the background trades too): a msg that is not a signal's leaves at once.
   RED.hooks.add('onSend.bench', (events) => {
     for (const e of events) {
+      const id = idOf(e.msg);
       const type = e.source.node?.type;
-      if (type && type !== 'bench-sink') note(idOf(e.msg), `${type.replace(/^alpaca-/, '')} sends`);
+      if (id !== undefined && type && type !== 'bench-sink') note(id, `${type.replace(/^alpaca-/, '')} sends`);
     }
   });
   RED.hooks.add('onReceive.bench', (e) => {
-    const type = e.destination.node?.type;
     const id = idOf(e.msg);
-    if (type === 'alpaca-order' && id !== undefined) {
+    if (id === undefined) return;
+    const type = e.destination.node?.type;
+    if (type === 'alpaca-order') {
       // The order node makes one POST per msg: the next fetch hand-over is this msg's.
       note(id, 'order receives');
       const s = steps.get(id);
       pendingFetch = undefined;
       s.fetchOf = () => pendingFetch;
-    } else if (type === 'bench-sink' && id !== undefined) {
+    } else if (type === 'bench-sink') {
       const s = steps.get(id) ?? {};
       steps.delete(id);
       const fetch = s.fetchOf?.();
