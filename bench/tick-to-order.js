@@ -14,10 +14,11 @@
 // runs it (its latency is the one held against the SDK's), and with the runtime's message hooks
 // noting each step for the breakdown (the hooks run for every msg, the background trades too, and
 // cost the flow time of their own: its latency row shows how much). The SDK consumer notes its
-// two steps in every run (a clock read and a diagnostics_channel subscriber). --warmup N: each process first places N signals that are not measured (both
-// consumers alike; default 0), at --warmup-per-minute (default --per-minute) and spread over 9
-// symbols (the simulator refuses a buy while a sell of the symbol is open: a wash trade): what a
-// process that has run for a while does, once V8 has optimized the code an order runs through.
+// two steps in every run (a clock read and a diagnostics_channel subscriber). --warmup N: each
+// process first places N signals that are not measured (all consumers alike; default 0), at
+// --warmup-per-minute (default --per-minute) and spread over 9 symbols (the simulator refuses a
+// buy while a sell of the symbol is open: a wash trade): what a process that has run for a while
+// does, once V8 has optimized the code an order runs through.
 // Replaces the "Tick to order" section of bench/README.md ("Tick to order after a warm-up" with
 // --warmup). Run it again after changes to the gate or the breaker: it measures whatever the
 // branch has.

@@ -158,36 +158,38 @@ describe('orders across a restart and a SIGKILL (real processes)', function () {
     assert.deepStrictEqual(red.errors(), []);
   });
 
-  it('a power failure that loses the journal\'s last records: the order is found at the broker, reported, and its key known again', async function () {
+  /** Places the order of `signalId`, then a power failure: Node-RED killed, every journal record of the order lost. */
+  const placeThenLosePower = async (signalId) => {
     if (!red) await start(false);
-    const placed = await signal('sig-power');
+    const placed = await signal(signalId);
     assert.strictEqual(placed.outcome, 'placed');
     await kill();
     loseJournalRecordsOf(placed.clientOrderId);
+    return placed;
+  };
 
-    await start(false);
+  /** After the restart: the account warns about the order the journal lost, and its key answers duplicate without sending. */
+  const foundAgain = async (signalId, placed) => {
     await red.waitForLog(new RegExp(`buy 1 AAPL @ market: placed by this pack before Node-RED stopped \\(client order id ${placed.clientOrderId}\\), but not in the order journal`), 0, 20000);
-    const again = await signal('sig-power');
+    const again = await signal(signalId);
     assert.strictEqual(again.outcome, 'duplicate');
     assert.deepStrictEqual(again.steps, ['lookup'], 'the journal knows it again: nothing was sent');
+  };
+
+  it('a power failure that loses the journal\'s last records: the order is found at the broker, reported, and its key known again', async function () {
+    const placed = await placeThenLosePower('sig-power');
+    await start(false);
+    await foundAgain('sig-power', placed);
     assert.strictEqual((red.log().match(/not in the order journal/g) || []).length, 1, 'only the lost order is reported');
   });
 
   it('the same power failure on a machine whose clock comes back an hour behind (no clock battery, NTP not there yet): the order is still found', async function () {
-    if (!red) await start(false);
-    const placed = await signal('sig-clock');
-    assert.strictEqual(placed.outcome, 'placed');
-    await kill();
-    loseJournalRecordsOf(placed.clientOrderId);
-
+    const placed = await placeThenLosePower('sig-clock');
     // The broker is asked for orders since the journal's last record, on the broker's clock: an
     // hour behind, our own clock would have it ask from an hour too late.
     await start(false, -3_600_000);
     try {
-      await red.waitForLog(new RegExp(`placed by this pack before Node-RED stopped \\(client order id ${placed.clientOrderId}\\), but not in the order journal`), 0, 20000);
-      const again = await signal('sig-clock');
-      assert.strictEqual(again.outcome, 'duplicate');
-      assert.deepStrictEqual(again.steps, ['lookup'], 'the journal knows it again: nothing was sent');
+      await foundAgain('sig-clock', placed);
     } finally {
       // The next test runs on a right clock.
       await red.stop();

@@ -81,7 +81,7 @@ export function observeExchanges(observer: ExchangeObserver) {
 }
 
 /**
- * The client's fetch: reports every response's status and rate-limit headers to `onResponse` and
+ * The client's fetch: reports every response's status, rate-limit and Date headers to `onResponse` and
  * to the request's observer (observeExchanges), and a request without an answer to the observer.
  * Done here rather than in a `post` middleware, for which the SDK clones every response (a tee of
  * its body stream) although only the headers are read.
