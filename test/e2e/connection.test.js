@@ -125,4 +125,50 @@ describe('AlpacaConnection', function () {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it("waits out an order's 429 until the reset on the broker's clock (an hour ahead of ours, no Retry-After), then sends it again: placed once", async function () {
+    const ahead = 3_600_000;
+    const sim = await startSim();
+    let refused = 0;
+    // The simulator behind a proxy whose answers carry the broker's time an hour ahead; the first
+    // order is refused with a reset 2 s away on that clock.
+    const server = http.createServer(async (req, res) => {
+      const brokerNow = Date.now() + ahead;
+      const date = new Date(brokerNow).toUTCString();
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      if (req.method === 'POST' && req.url === '/v2/orders' && refused++ === 0) {
+        res.writeHead(429, { 'Content-Type': 'application/json', Date: date, 'X-RateLimit-Limit': '200', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil((brokerNow + 2000) / 1000)) });
+        return res.end('{"code":42910000,"message":"rate limit exceeded"}');
+      }
+      const headers = { ...req.headers };
+      for (const h of ['host', 'connection', 'content-length']) delete headers[h];
+      const answer = await fetch(sim.url + req.url, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      res.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') || 'application/json', Date: date });
+      res.end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    connection = new AlpacaConnection({ mode: 'paper', keyId: sim.key, secret: sim.secret, endpoint: `http://127.0.0.1:${server.address().port}` });
+    try {
+      connection.register(user('a'));
+      await waitFor(() => connection.status.state === 'connected', 5000, 'connected through the proxy');
+      const order = { symbol: 'AAPL', assetKind: 'stock', side: 'buy', type: 'market', timeInForce: 'day', orderClass: 'simple', extendedHours: false, qty: 1 };
+      const started = Date.now();
+      const placed = await connection.orders.submit(order, 'skewed-429-1', { name: 'test' }, { maxWaitMs: 10_000 });
+      const waited = Date.now() - started;
+      assert.strictEqual(placed.outcome, 'placed');
+      assert.deepStrictEqual(placed.attempts.map((a) => [a.step, a.ok ? 'ok' : a.status]), [['submit', 429], ['submit', 'ok']]);
+      // Sent again only after the reset (2-3 s away; the budget then lets tokens come back at its
+      // steady rate, the last few kept for panic actions), well within the order's max wait.
+      assert.ok(waited > 1900, `waited ${waited} ms`);
+      const mine = (await sim.alpaca.trading.orders.getAllOrders({ status: 'all' })).filter((o) => o.clientOrderId === 'skewed-429-1');
+      assert.strictEqual(mine.length, 1);
+    } finally {
+      await connection.close();
+      connection = undefined;
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await sim.stop();
+    }
+  });
 });

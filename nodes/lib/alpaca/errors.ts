@@ -11,6 +11,17 @@ function kindOf(status: number): ErrorKind {
   return 'broker';
 }
 
+/**
+ * The wait the broker names in a Retry-After header (seconds), in ms. Not the SDK's retryAfterMs:
+ * without Retry-After the SDK derives one from X-RateLimit-Reset, a time on the broker's clock,
+ * against our wall clock, which can be hours off (see core/broker-clock.ts).
+ */
+function retryAfterOf(err: ApiError): number | undefined {
+  const header = err.response?.headers?.get?.('Retry-After');
+  const secs = header ? Number(header) : NaN;
+  return Number.isFinite(secs) && secs >= 0 ? secs * 1000 : undefined;
+}
+
 /** Removes every occurrence of the given secrets from a text. */
 export function redact(text: string, secrets: Array<string | undefined>): string {
   let out = text;
@@ -27,13 +38,14 @@ export function toBrokerError(err: unknown, secrets: Array<string | undefined> =
     return err;
   }
   if (err instanceof RateLimitError) {
-    const wait = err.retryAfterMs !== undefined ? `; retry in ${Math.ceil(err.retryAfterMs / 1000)} s` : '';
+    const retryAfterMs = retryAfterOf(err);
+    const wait = retryAfterMs !== undefined ? `; retry in ${Math.ceil(retryAfterMs / 1000)} s` : '';
     return new BrokerError(
       redact(`Alpaca rate limit hit (429${err.code ? ` ${err.code}` : ''}): ${err.message}${wait}`, secrets),
       'rate_limit',
       429,
       err.code,
-      err.retryAfterMs,
+      retryAfterMs,
     );
   }
   if (err instanceof ApiError) {
@@ -44,7 +56,7 @@ export function toBrokerError(err: unknown, secrets: Array<string | undefined> =
       kind,
       err.status,
       err.code,
-      err.retryAfterMs,
+      retryAfterOf(err),
     );
   }
   if (err instanceof FetchError) {

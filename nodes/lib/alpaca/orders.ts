@@ -102,11 +102,14 @@ export function isAmbiguous(e: BrokerError): boolean {
  * the budget does not re-send it: this executor decides, within the order's max wait.
  */
 class OrderRateLimited extends BrokerError {
+  /** On our clock. */
   readonly resetAt?: number;
-  constructor(err: RateLimitError) {
+  constructor(err: RateLimitError, toWall: (brokerMs: number) => number) {
     const mapped = toBrokerError(err);
     super(mapped.message, 'rate_limit', undefined, mapped.code, mapped.retryAfterMs);
-    this.resetAt = err.rateLimit?.reset?.getTime();
+    const reset = err.rateLimit?.reset?.getTime();
+    // X-RateLimit-Reset is a time on the broker's clock.
+    if (reset !== undefined && Number.isFinite(reset)) this.resetAt = toWall(reset);
   }
 }
 
@@ -181,9 +184,14 @@ export class AlpacaOrders implements OrderExecutor {
   private readonly lookupDelaysMs: number[];
   private readonly rateLimitRetryMs: number;
 
+  /**
+   * `toWall`: a time on the broker's clock on ours (the connection's BrokerClock; a rate limit's
+   * reset is the broker's time).
+   */
   constructor(
     private readonly transport: Rest,
     tuning: OrderTuning = {},
+    private readonly toWall: (brokerMs: number) => number = (ms) => ms,
   ) {
     this.lookupDelaysMs = tuning.lookupDelaysMs ?? [0, 1000, 3000];
     this.rateLimitRetryMs = tuning.rateLimitRetryMs ?? 60_000;
@@ -401,7 +409,7 @@ export class AlpacaOrders implements OrderExecutor {
             try {
               return (await (await request(recorded(a, recorder).orders)).raw.json()) as Raw;
             } catch (err) {
-              throw err instanceof RateLimitError ? new OrderRateLimited(err) : err;
+              throw err instanceof RateLimitError ? new OrderRateLimited(err, this.toWall) : err;
             }
           },
           { priority: PRIORITY.order },
