@@ -19,7 +19,8 @@
 // such a run is for finding growth, not for the figures.
 // Usage: npm run build && node bench/soak.js [--minutes 120] [--warmup 10] [--drop-every 10]
 //          [--symbols 20] [--order-every 2] [--positions-every 10] [--tick-ms 250]
-//          [--sample-every 30] [--only pack,sdk,nodered] [--out dir] [--snapshots] [--no-write]
+//          [--sample-every 30] [--only pack,sdk,nodered] [--out dir] [--snapshots]
+//          [--note "what else ran meanwhile"] [--no-write]
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -42,6 +43,7 @@ const ONLY = arg('--only', 'pack,sdk,nodered').split(',');
 const OUT = path.resolve(arg('--out', fs.mkdtempSync(path.join(os.tmpdir(), 'alpaca-soak-'))));
 const WRITE = !args.includes('--no-write');
 const SNAPSHOTS = args.includes('--snapshots');
+const NOTE = arg('--note', '');
 const PROBE = path.join(__dirname, 'lib', 'probe.js');
 const UNIVERSE = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AVGO', 'AMD', 'NFLX', 'INTC', 'ADBE', 'CSCO', 'PEP', 'COST', 'QCOM', 'PYPL', 'SBUX', 'PLTR', 'COIN', 'WMT', 'QQQ', 'JPM', 'BAC', 'SPY', 'IWM', 'DIA', 'GLD', 'XLF', 'KO'];
 const SYMBOLS = UNIVERSE.slice(0, SYMBOL_COUNT);
@@ -204,7 +206,7 @@ async function main() {
     }
     const report = await summarise(runs, started, warmEnd, drops);
     const body = [
-      `Measured by \`node bench/soak.js --minutes ${MINUTES}\` (${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}; the 2 cores were shared with other work during the run). Workload (issue 19): ${SYMBOL_COUNT} symbols' trades and quotes (simulator tick ${TICK_MS} ms), a market order every ${ORDER_S} s (through rate gate, breaker and order node for the pack), positions every ${POSITIONS_S} s, order updates, and every stream dropped every ${DROP_S} s (${drops} drops). Each consumer runs in a process of its own; the pack and the SDK each have a simulator of their own. Slopes are least-squares fits over the samples after the ${WARMUP_MIN}-minute warm-up (one every ${SAMPLE_S} s; heap after GC = heap used after two forced full GCs).`,
+      `Measured by \`node bench/soak.js --minutes ${MINUTES}\` (${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}${NOTE ? `; ${NOTE}` : ''}). Workload (issue 19): ${SYMBOL_COUNT} symbols' trades and quotes (simulator tick ${TICK_MS} ms), a market order every ${ORDER_S} s (through rate gate, breaker and order node for the pack), positions every ${POSITIONS_S} s, order updates, and every stream dropped every ${DROP_S} s (${drops} drops). Each consumer runs in a process of its own; the pack and the SDK each have a simulator of their own. Slopes are least-squares fits over the samples after the ${WARMUP_MIN}-minute warm-up (one every ${SAMPLE_S} s; heap after GC = heap used after two forced full GCs).`,
       '',
       report.table,
       '',

@@ -14,7 +14,7 @@
 // BENCH_SYNC=1: Node-RED with runtimeSyncDelivery (what-if: the cost of its asynchronous delivery).
 const path = require('path');
 const { ReplayServer, tradeFrames } = require('./lib/replay-server');
-const { spawnChild, spread, median, machine, writeSection, table, sleep, placed } = require('./lib/common');
+const { spawnChild, spread, median, count, machine, writeSection, table, sleep, placed } = require('./lib/common');
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -128,7 +128,7 @@ async function main() {
   const feed = results.get('feed');
   const own = feed && raw ? median(feed.map((r) => r.cpu)) - rawCpu : NaN;
   const body = [
-    `Measured by \`node bench/stream.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). A loopback replay server sends ${TRADES.toLocaleString('en')} trades of ${SYMBOLS.length} symbols, ${PER_FRAME} to a msgpack frame, as fast as the consumer drains its socket (faster than every consumer: the consumer is the bottleneck). Each consumer runs alone, in a process of its own; ${RUNS} runs each, interleaved. Figures are medians (min–max). CPU is the consumer process's user + system time from its first event to the last, per event.${NOTE ? ` ${NOTE}` : ''}`,
+    `Measured by \`node bench/stream.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${where}). A loopback replay server sends ${TRADES.toLocaleString('en')} trades of ${SYMBOLS.length} symbols, ${PER_FRAME} to a msgpack frame, as fast as the consumer drains its socket (faster than every consumer: the consumer is the bottleneck). Each consumer runs alone, in a process of its own; ${count(RUNS, 'run')} each, interleaved. Figures are medians (min–max). CPU is the consumer process's user + system time from its first event to the last, per event.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'events/s', '× raw SDK', 'CPU µs/event', 'CPU µs/event over raw SDK', 'msgs'], rows),
     '',

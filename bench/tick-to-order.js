@@ -24,10 +24,10 @@
 // branch has.
 // Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
 //          [--warmup 0] [--warmup-per-minute 100] [--background 1000] [--only raw,flow,steps]
-//          [--note "what else ran meanwhile"] [--no-write]
+//          [--note "what else ran meanwhile"] [--section "Tick to order on Node 22"] [--no-write]
 const path = require('path');
 const { ReplayServer, trade } = require('./lib/replay-server');
-const { spawnChild, percentile, median, spread, machine, writeSection, table, sleep, placed, orderNode } = require('./lib/common');
+const { spawnChild, percentile, median, count, spread, machine, writeSection, table, sleep, placed, orderNode } = require('./lib/common');
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -41,6 +41,8 @@ const WARMUP_PER_MINUTE = Number(arg('--warmup-per-minute', PER_MINUTE));
 const TOP_RATE = Math.max(PER_MINUTE, WARMUP ? WARMUP_PER_MINUTE : 0);
 const ONLY = arg('--only', 'raw,flow,steps').split(',');
 const WRITE = !args.includes('--no-write');
+// Another section than the default (a run under another Node version, say).
+const SECTION = arg('--section', '');
 const NOTE = arg('--note', '');
 const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'AMD', 'NFLX', 'INTC'];
 const SIGNAL = 'X';
@@ -224,7 +226,7 @@ async function main() {
     where.push(`The stream node sends its msg ${at('steps', 'stream sends')} ms after the trade left the server; the SDK's own handler runs after ${at('raw', 'handler runs')} ms.`);
   }
   const body = [
-    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute)${WARMUP ? `, after ${WARMUP} signals of warm-up in the same process that are not measured (${WARMUP_PER_MINUTE} a minute, ${WARMUP_SYMBOLS.length} symbols),` : ''} among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${RUNS} runs per consumer, each alone in a process of its own, in turn. Percentiles in ms, median over the runs (min–max). The account's budget is never short. The flow with message hooks is there for the step times below; the hooks run for every msg and cost time of their own, so the goal is held against the flow as a user runs it.${NOTE ? ` ${NOTE}` : ''}`,
+    `Measured by \`node bench/tick-to-order.js\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machineLine}). From the moment a signal trade leaves the replay server to the moment the order it triggers arrives there; ${SIGNALS} signals per run (${PER_MINUTE} a minute)${WARMUP ? `, after ${WARMUP} signals of warm-up in the same process that are not measured (${WARMUP_PER_MINUTE} a minute, ${WARMUP_SYMBOLS.length} symbols),` : ''} among ${BACKGROUND} ordinary trades a second of ${SYMBOLS.length} symbols; ${count(RUNS, 'run')} per consumer, each alone in a process of its own, in turn. Percentiles in ms, median over the runs (min–max). The account's budget is never short. The flow with message hooks is there for the step times below; the hooks run for every msg and cost time of their own, so the goal is held against the flow as a user runs it.${NOTE ? ` ${NOTE}` : ''}`,
     '',
     table(['Consumer', 'p50 ms', 'p90 ms', 'p99 ms', 'orders', 'missing'], rows),
     '',
@@ -235,7 +237,7 @@ async function main() {
     sections.join('\n\n'),
   ].join('\n');
   console.log(`\n${body}`);
-  if (WRITE) writeSection(WARMUP ? 'Tick to order after a warm-up' : 'Tick to order', body);
+  if (WRITE) writeSection(SECTION || (WARMUP ? 'Tick to order after a warm-up' : 'Tick to order'), body);
 }
 
 main().then(

@@ -23,6 +23,9 @@ function percentile(values, p) {
 
 const median = (values) => percentile(values, 0.5);
 
+/** "1 run", "3 runs". */
+const count = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** "median (min–max)" of repeated runs, with `digits` decimals. */
 function spread(values, digits = 0) {
   const f = (v) => v.toFixed(digits);
@@ -171,4 +174,4 @@ function table(header, rows) {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-module.exports = { root, wallNow, sleep, percentile, median, spread, slope, machine, spawnChild, childReporter, writeSection, table, placed, orderNode };
+module.exports = { root, wallNow, sleep, percentile, median, count, spread, slope, machine, spawnChild, childReporter, writeSection, table, placed, orderNode };
