@@ -20,8 +20,8 @@
 // buy while a sell of the symbol is open: a wash trade): what a process that has run for a while
 // does, once V8 has optimized the code an order runs through.
 // Replaces the "Tick to order" section of bench/README.md ("Tick to order after a warm-up" with
-// --warmup, the one --section names if given). Run it again after changes to the gate or the breaker: it measures whatever the
-// branch has.
+// --warmup, the one --section names if given). Run it again after changes to the gate or the
+// breaker: it measures whatever the branch has.
 // Usage: npm run build && node bench/tick-to-order.js [--signals 200] [--runs 3] [--per-minute 100]
 //          [--warmup 0] [--warmup-per-minute 100] [--background 1000] [--only raw,flow,steps]
 //          [--note "what else ran meanwhile"] [--section "Tick to order on Node 22"] [--no-write]

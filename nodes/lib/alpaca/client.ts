@@ -41,7 +41,8 @@ export interface ResponseFeedback {
   retryAfterMs?: number;
 }
 
-function headerNumber(headers: Headers, name: string): number | undefined {
+/** A header's value as a number, if it is one. */
+export function headerNumber(headers: Headers, name: string): number | undefined {
   const v = headers.get(name);
   const n = v === null ? NaN : Number(v);
   return Number.isFinite(n) ? n : undefined;

@@ -159,7 +159,7 @@ export class AlpacaConnection implements BrokerConnection {
       tuning: options.streams,
     });
     this.reads = new AlpacaReads(this.transport, this.stockFeed);
-    this.orders = new OrderGateway(new AlpacaOrders(this.transport, options.orders, (ms) => this.brokerClock.toWall(ms)), { policyWaitMs: options.policyWaitMs, journal: new OrderJournal({ now: () => this.brokerClock.now(), ...options.journal }) });
+    this.orders = new OrderGateway(new AlpacaOrders(this.transport, (ms) => this.brokerClock.toWall(ms), options.orders), { policyWaitMs: options.policyWaitMs, journal: new OrderJournal({ now: () => this.brokerClock.now(), ...options.journal }) });
   }
 
   get status(): ConnectionStatus {

@@ -1,6 +1,7 @@
 // Turns the SDK's typed errors into BrokerErrors a person can act on, without any secret.
 import { ApiError, FetchError, RateLimitError } from '@alpacahq/alpaca-trade-api';
 import { BrokerError, type ErrorKind } from '../core/errors';
+import { headerNumber } from './client';
 
 function kindOf(status: number): ErrorKind {
   if (status === 401) return 'auth';
@@ -17,9 +18,8 @@ function kindOf(status: number): ErrorKind {
  * against our wall clock, which can be hours off (see core/broker-clock.ts).
  */
 function retryAfterOf(err: ApiError): number | undefined {
-  const header = err.response?.headers?.get?.('Retry-After');
-  const secs = header ? Number(header) : NaN;
-  return Number.isFinite(secs) && secs >= 0 ? secs * 1000 : undefined;
+  const secs = err.response?.headers ? headerNumber(err.response.headers, 'Retry-After') : undefined;
+  return secs !== undefined && secs >= 0 ? secs * 1000 : undefined;
 }
 
 /** Removes every occurrence of the given secrets from a text. */

@@ -190,8 +190,8 @@ export class AlpacaOrders implements OrderExecutor {
    */
   constructor(
     private readonly transport: Rest,
+    private readonly toWall: (brokerMs: number) => number,
     tuning: OrderTuning = {},
-    private readonly toWall: (brokerMs: number) => number = (ms) => ms,
   ) {
     this.lookupDelaysMs = tuning.lookupDelaysMs ?? [0, 1000, 3000];
     this.rateLimitRetryMs = tuning.rateLimitRetryMs ?? 60_000;
