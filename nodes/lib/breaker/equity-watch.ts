@@ -163,15 +163,10 @@ export class EquityWatch {
     return this.portfolio.position(symbol);
   }
 
-  /**
-   * Whether the marked positions are recent enough for the per-order rules: flat at the last poll
-   * (the fills since say the rest), or reconciled within two of the poll's intervals as it runs
-   * now. Flat by the fills since a poll that saw positions, that is the flat interval: the poll
-   * was slowed on purpose, and a poll it skipped is not one missed.
-   */
+  /** Whether the marked positions are recent enough for the per-order rules. */
   positionsCurrent(): boolean {
     if (!this.watch.exposure) return true;
-    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.pollInterval(true);
+    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.openInterval();
   }
 
   /** The positions as the broker has them now (REDUCING checks every exit against them). */
