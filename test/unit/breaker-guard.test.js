@@ -485,6 +485,46 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.strictEqual(g.connection.calls.account, polls, 'flat: no poll for 60 s, although the last poll saw a position');
   });
 
+  it('flat by the fills since a poll that saw a position, the next order is decided at once: no account read while the poll is not behind its slowest schedule', async function () {
+    g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
+    g.connection.positionsList = [aapl(10, 200)];
+    await g.guard.start();
+    const feed = g.connection.feeds.stocks;
+    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:01Z'));
+    g.connection.positionsList = [];
+    g.connection.update({
+      event: 'fill', timestamp: '2025-03-03T15:00:02Z', price: 200, qty: 10, positionQty: 0,
+      order: { id: 's1', symbol: 'AAPL', side: 'sell', status: 'filled', qty: 10, filledQty: 10 },
+    });
+    // 30 s flat: past two of the open-positions interval (10 s), within two of the flat one (60 s).
+    for (let i = 0; i < 30; i++) {
+      g.real.t += 1_000;
+      g.guard.tick();
+      await new Promise((r) => setImmediate(r));
+    }
+    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:31Z'));
+    const calls = { ...g.connection.calls };
+    assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, true);
+    assert.deepStrictEqual(g.connection.calls, calls, 'no account, position or price read');
+  });
+
+  it('held positions are current until the poll is behind its slowest schedule (two of 60 s here), not two of the fast poll\'s 10 s', async function () {
+    g = setup({ def: { pollFlat: 60, staleSeconds: 300 } });
+    g.connection.positionsList = [aapl(10, 200)];
+    await g.guard.start();
+    const limit = () => {
+      const r = order('buy', 1);
+      return { ...r, change: { ...r.change, order: { ...r.change.order, type: 'limit', limitPrice: 200 } } };
+    };
+    const calls = { ...g.connection.calls };
+    g.real.t += 25_000;
+    assert.strictEqual((await g.guard.decide(limit())).pass, true);
+    assert.deepStrictEqual(g.connection.calls, calls, '25 s after the poll: decided on the marks, no read');
+    g.real.t += 100_000;
+    assert.strictEqual((await g.guard.decide(limit())).pass, true);
+    assert.strictEqual(g.connection.calls.account, calls.account + 1, '125 s after it: the positions are read first');
+  });
+
   it('a flat account follows nothing; a fill opens the position and its symbol is followed at once; trading in and out costs no account read', async function () {
     g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
     await g.guard.start();

@@ -163,10 +163,16 @@ export class EquityWatch {
     return this.portfolio.position(symbol);
   }
 
-  /** Whether the marked positions are recent enough for the per-order rules. */
+  /**
+   * Whether the marked positions are recent enough for the per-order rules: flat at the last poll
+   * (the fills since say the rest), or reconciled within two of the poll's slowest interval. The
+   * fills move the positions at once between polls, and the poll's interval follows the position
+   * and the marking mode, which a flow trading in and out flips every second or so: only a poll
+   * missed even on its slowest schedule makes them stale (three failed polls halt the breaker).
+   */
   positionsCurrent(): boolean {
     if (!this.watch.exposure) return true;
-    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.openInterval();
+    return this.reconciledAt !== undefined && this.options.realNow() - this.reconciledAt <= 2 * this.slowestInterval();
   }
 
   /** The positions as the broker has them now (REDUCING checks every exit against them). */
@@ -225,6 +231,12 @@ export class EquityWatch {
     if (this.options.settings().length === 0) return 60_000;
     const marked = this.current.mode === 'stream';
     return this.fastest((s) => (marked ? s.pollMarkedSeconds : s.pollOpenSeconds)) * 1000;
+  }
+
+  /** The longest the poll's interval can be, whatever is held and however it is marked. */
+  private slowestInterval(): number {
+    if (this.options.settings().length === 0) return 60_000;
+    return this.fastest((s) => Math.max(s.pollOpenSeconds, s.pollMarkedSeconds, s.pollFlatSeconds)) * 1000;
   }
 
   /** The poll's interval: the open-positions one while any are held, else the flat one. */
