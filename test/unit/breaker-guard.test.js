@@ -465,44 +465,40 @@ describe('breaker guard marking positions to market from the stream', function (
     assert.strictEqual((await second).check, 'orderRate');
   });
 
-  it('a fill that closes the last position slows the poll to the flat interval at once', async function () {
+  /** A guard whose first poll sees 10 AAPL, priced by the stream; then a fill sells them all (the poll not told). */
+  async function soldOutSincePoll() {
     g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
     g.connection.positionsList = [aapl(10, 200)];
     await g.guard.start();
-    const feed = g.connection.feeds.stocks;
-    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:01Z'));
+    g.connection.feeds.stocks.trade('AAPL', 200, Date.parse('2025-03-03T15:00:01Z'));
     g.connection.positionsList = [];
     g.connection.update({
       event: 'fill', timestamp: '2025-03-03T15:00:02Z', price: 200, qty: 10, positionQty: 0,
       order: { id: 's1', symbol: 'AAPL', side: 'sell', status: 'filled', qty: 10, filledQty: 10 },
     });
-    const polls = g.connection.calls.account;
-    for (let i = 0; i < 30; i++) {
+  }
+
+  /** `seconds` of real time, the guard's housekeeping running every second. */
+  async function passSeconds(seconds) {
+    for (let i = 0; i < seconds; i++) {
       g.real.t += 1_000;
       g.guard.tick();
       await new Promise((r) => setImmediate(r));
     }
+  }
+
+  it('a fill that closes the last position slows the poll to the flat interval at once', async function () {
+    await soldOutSincePoll();
+    const polls = g.connection.calls.account;
+    await passSeconds(30);
     assert.strictEqual(g.connection.calls.account, polls, 'flat: no poll for 60 s, although the last poll saw a position');
   });
 
   it('flat by the fills since a poll that saw a position, the next order is decided at once: no account read while the poll is not behind its slowest schedule', async function () {
-    g = setup({ def: { pollFlat: 60, staleSeconds: 120 } });
-    g.connection.positionsList = [aapl(10, 200)];
-    await g.guard.start();
-    const feed = g.connection.feeds.stocks;
-    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:01Z'));
-    g.connection.positionsList = [];
-    g.connection.update({
-      event: 'fill', timestamp: '2025-03-03T15:00:02Z', price: 200, qty: 10, positionQty: 0,
-      order: { id: 's1', symbol: 'AAPL', side: 'sell', status: 'filled', qty: 10, filledQty: 10 },
-    });
+    await soldOutSincePoll();
     // 30 s flat: past two of the open-positions interval (10 s), within two of the flat one (60 s).
-    for (let i = 0; i < 30; i++) {
-      g.real.t += 1_000;
-      g.guard.tick();
-      await new Promise((r) => setImmediate(r));
-    }
-    feed.trade('AAPL', 200, Date.parse('2025-03-03T15:00:31Z'));
+    await passSeconds(30);
+    g.connection.feeds.stocks.trade('AAPL', 200, Date.parse('2025-03-03T15:00:31Z'));
     const calls = { ...g.connection.calls };
     assert.strictEqual((await g.guard.decide(order('buy', 1))).pass, true);
     assert.deepStrictEqual(g.connection.calls, calls, 'no account, position or price read');
