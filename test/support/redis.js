@@ -15,7 +15,7 @@ function hasRedis() {
 }
 
 /**
- * Resolves with { url, port, stop(), kill() } once redis-server accepts connections.
+ * Resolves with { url, port, stop(), kill(), freeze(), thaw() } once redis-server accepts connections.
  * options.port: a given port (default a free one); options.password: requirepass.
  */
 async function startRedis(options = {}) {
@@ -52,6 +52,9 @@ async function startRedis(options = {}) {
     stop: () => end('SIGTERM'),
     /** As a power cut would: no goodbye to the clients. */
     kill: () => end('SIGKILL'),
+    /** Stops the server without closing anything (SIGSTOP), as a stalled host would; thaw() goes on. */
+    freeze: () => proc.kill('SIGSTOP'),
+    thaw: () => proc.kill('SIGCONT'),
   };
 }
 

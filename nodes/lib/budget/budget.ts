@@ -24,6 +24,9 @@ function statusOf(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+/** Shared: longest time a waiting instance goes without asking Redis again. */
+const REASK_MS = 1000;
+
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
@@ -53,6 +56,11 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
   private acquiring = false;
   /** Shared: the head could not be granted before `until` at `priority` (no need to ask Redis again). */
   private blocked?: { priority: Priority; until: number };
+  /**
+   * Shared window: the names of grants asked for whose answer never came (a command timed out).
+   * Redis may still have made them; nothing was sent on them, so they go back once Redis is back.
+   */
+  private readonly unanswered = new Set<string>();
   /** Wakes the queue at the next token or deadline; keeps the process alive while something waits for a token. */
   private readonly wake = new EarliestTimer(() => this.pump());
   private resumeTimer?: NodeJS.Timeout;
@@ -331,14 +339,17 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
           else this.giveBack(at, member);
         } else {
           if (r.pausedMs > 0) this.pauseUntil(at + r.pausedMs, `${r.pauseReason || 'paused'} (another instance)`, 429, false);
-          this.blocked = { priority: head.priority, until: at + r.waitMs };
-          this.wake.arm(at + r.waitMs);
+          // Ask again within a second at the latest: another instance may give a token back before its time.
+          const until = at + Math.min(r.waitMs, REASK_MS);
+          this.blocked = { priority: head.priority, until };
+          this.wake.arm(until);
         }
         this.pump();
       },
       (err: Error) => {
         if (this.store !== store) return;
         this.acquiring = false;
+        if (this.shape === 'window') this.unanswered.add(member);
         this.storeFailed(err);
       },
     );
@@ -433,6 +444,7 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     });
     store.on('up', () => {
       this.blocked = undefined;
+      this.releaseUnanswered(store);
       this.emit('store', { ok: true });
       this.pump();
     });
@@ -444,6 +456,16 @@ export class RequestBudgetImpl extends EventEmitter implements RequestBudget {
     store.on('problem', (p: { message: string }) => this.emit('problem', p));
     this.store = store;
     store.open();
+  }
+
+  /** Takes back from Redis the grants it may have made for questions whose answer never came. */
+  private releaseUnanswered(store: SharedStore): void {
+    for (const member of this.unanswered) {
+      store.release(member).then(
+        () => this.unanswered.delete(member),
+        (err: Error) => this.storeFailed(err),
+      );
+    }
   }
 
   private storeFailed(err: Error): void {
