@@ -5,7 +5,8 @@
 const assert = require('assert');
 const { waitFor, sleep } = require('../support/wait');
 const { useRuntime } = require('../support/nodered');
-const { helper, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order } = require('../support/breaker');
+const { helper, flow, nodes, state, sim, equityNow, breakerSees, watch, send, order, collect } = require('../support/breaker');
+const streamNode = require('../../dist/alpaca-stream.js').default;
 
 /** 1% within 30 minutes halts; the other rules stay out of the way. */
 const RULE = { rollingOn: true, rollingPct: '1', rollingMinutes: '30', rateOn: false, pollFlat: '60', staleSeconds: '120' };
@@ -114,6 +115,25 @@ describe('alpaca-breaker marks positions to market from the live stream', functi
     } finally {
       await simulator.faults({ silentStreams: false });
     }
+  });
+
+  it('the first order in a symbol a stream node streams is valued at its last trade on the shared socket: no REST price read', async function () {
+    const ticks = { id: 'msft', type: 'alpaca-stream', z: 'f1', account: 'acct', kind: 'stocks', symbols: 'MSFT', channels: ['trades'], output: 'all', conflateMs: 1000, maxRate: 0, watchdog: 60, alertAfter: 2, pollAfter: 30, wires: [['ticks'], []] };
+    // Concentration values every order: MSFT at 400 x 100 is 40% of the equity, within 50%.
+    await helper.load([...nodes(), streamNode], flow({ ...RULE, concOn: true, concPct: '50' }, [ticks, { id: 'ticks', type: 'helper', z: 'f1' }]));
+    const simulator = await sim();
+    watch();
+    const got = collect(helper.getNode('ticks'));
+    for (let i = 0; !got.some((m) => m.payload.price === 400); i++) {
+      await simulator.price('MSFT', 400 + (i % 2) * 0.01);
+      await simulator.price('MSFT', 400);
+      await sleep(250);
+      assert.ok(i < 40, 'the stream node never had an MSFT trade');
+    }
+    const since = Date.now();
+    assert.strictEqual((await send(order('buy', 100, 'MSFT'))).kind, 'passed');
+    const data = (await simulator.requests(since)).filter((r) => r.api === 'data');
+    assert.deepStrictEqual(data, [], 'no market-data REST request (the last trade came over the socket)');
   });
 
   it('while the stream marks the position: no extra REST request, the equity follows every price, the status says so', async function () {

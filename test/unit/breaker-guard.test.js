@@ -44,6 +44,12 @@ function fakeConnection() {
     calls: { account: 0, positions: 0, latestPrice: 0, cancelAll: 0, closeAll: 0 },
     feeds: { stocks: fakeFeed('stocks'), crypto: fakeFeed('crypto') },
     marketFeed(kind) { return c.feeds[kind]; },
+    /** Last trades a stream node's subscription brought, by symbol: { price, ageMs }. */
+    streamed: new Map(),
+    lastTrade(kind, symbol, maxAgeMs) {
+      const t = c.streamed.get(symbol);
+      return t && t.kind === kind && t.ageMs <= maxAgeMs ? t.price : undefined;
+    },
     events: new EventEmitter(),
     listeners: new Set(),
     users: new Set(),
@@ -448,6 +454,20 @@ describe('breaker guard marking positions to market from the stream', function (
     const blocked = await g.guard.decide(order('buy', 100));
     assert.match(blocked.reason, /would make the AAPL position .* \(42,000\.00 of 101,000\.00\)/, 'valued at 210, the stream price');
     assert.deepStrictEqual(g.connection.calls, calls, 'no account, position or price read');
+  });
+
+  it('the first order in a symbol a stream node streams is valued at its last trade on the shared socket: no REST read', async function () {
+    g = setup({ def: { concPct: 25 } });
+    await g.guard.start();
+    g.connection.streamed.set('MSFT', { kind: 'stocks', price: 400, ageMs: 1000 });
+    const calls = { ...g.connection.calls };
+    const blocked = await g.guard.decide(order('buy', 100, 'MSFT'));
+    assert.match(blocked.reason, /would make the MSFT position .* \(40,000\.00 of/, 'valued at 400, the streamed trade');
+    assert.deepStrictEqual(g.connection.calls, calls, 'no account, position or price read');
+    // A last trade older than a REST price may be: read over REST (200 here).
+    g.connection.streamed.set('AMD', { kind: 'stocks', price: 400, ageMs: 60_000 });
+    assert.strictEqual((await g.guard.decide(order('buy', 100, 'AMD'))).pass, true, 'valued at 200 (20,000.00), the REST price');
+    assert.strictEqual(g.connection.calls.latestPrice, calls.latestPrice + 1);
   });
 
   it('a decision that needs no wait never overtakes one waiting for a REST price', async function () {

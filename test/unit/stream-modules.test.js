@@ -349,6 +349,29 @@ describe('stream modules', () => {
       feed.close();
     });
 
+    it('tells the last trade of a pair some node subscribes, while the stream is up and the trade is recent enough', async () => {
+      const { stream, broker, feed } = await setup();
+      feed.subscribe('a', { trades: ['AAPL'], quotes: ['MSFT'] });
+      const trade = (symbol, price, at) => stream.emit('trade', { symbol, id: 9, price, size: 1, exchange: 'V', conditions: ['@'], tape: 'C', timestamp: new Date(at), timestampRaw: new Date(at).toISOString() });
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), undefined, 'no trade yet');
+      trade('AAPL', 187.5, broker.now - 1000);
+      trade('MSFT', 410, broker.now - 1000);
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), 187.5);
+      assert.strictEqual(feed.lastTrade('AAPL', 500), undefined, 'older than the caller allows');
+      assert.strictEqual(feed.lastTrade('MSFT', 5000), undefined, 'nobody subscribes MSFT trades (its quotes are no trade)');
+      broker.now += 10_000;
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), undefined, '11 s old on the broker clock');
+      trade('AAPL', 188, broker.now);
+      await stream.drop();
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), undefined, 'the stream is down: a trade may be missing');
+      stream.up();
+      await tick();
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), 188);
+      feed.unsubscribe('a', { trades: ['AAPL'] });
+      assert.strictEqual(feed.lastTrade('AAPL', 5000), undefined, 'nobody subscribes AAPL trades any more');
+      feed.close();
+    });
+
     it('asks REST for missed bars only when a bar can have been missed, once per feed, folding reconnects during a fill', async () => {
       const { stream, requests, broker, feed, got } = await setup();
       feed.subscribe('a', { bars: ['AAPL', 'MSFT'] });

@@ -202,6 +202,10 @@ export class AlpacaConnection implements BrokerConnection {
     return feed;
   }
 
+  lastTrade(kind: MarketKind, symbol: string, maxAgeMs: number): number | undefined {
+    return this.marketFeeds.get(kind)?.lastTrade(symbol, maxAgeMs);
+  }
+
   health(): ConnectionHealth {
     const streams: ConnectionHealth['streams'] = {};
     const recoveryRequests: ConnectionHealth['recoveryRequests'] = { orders: this.orders.recoveryRequests };

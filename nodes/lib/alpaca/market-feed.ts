@@ -180,6 +180,8 @@ interface Route {
   /** The subscriptions' generation this list was made for. */
   generation: number;
   time?: number;
+  /** The latest trade's price (a trades route). */
+  price?: number;
 }
 
 /** Each further node holding a pair gets its own copy, so a flow changing its msg cannot change another's. */
@@ -290,6 +292,13 @@ export class AlpacaMarketFeed implements MarketFeed {
 
   subscriptionsOf(id: string): Wanted {
     return this.book.of(id);
+  }
+
+  lastTrade(symbol: string, maxAgeMs: number): number | undefined {
+    if (this.health.status.state !== 'connected') return undefined;
+    const route = this.routeOf('trades', symbol);
+    if (route?.price === undefined || !(route.price > 0) || route.time === undefined) return undefined;
+    return this.brokerNow() - route.time <= maxAgeMs ? route.price : undefined;
   }
 
   close(): void {
@@ -417,6 +426,7 @@ export class AlpacaMarketFeed implements MarketFeed {
     const route = this.routeOf(e.channel, e.symbol);
     if (!route) return;
     route.time = e.payload.time;
+    if (e.channel === 'trades') route.price = e.payload.price as number | undefined;
     this.deliver(event, route.subscribers);
   }
 
@@ -445,7 +455,7 @@ export class AlpacaMarketFeed implements MarketFeed {
       if (sub) subscribers.push(sub);
     }
     if (!bySymbol) this.routes.set(channel, (bySymbol = new Map()));
-    const fresh: Route = { subscribers, generation: this.generation, time: route?.time };
+    const fresh: Route = { subscribers, generation: this.generation, time: route?.time, price: route?.price };
     bySymbol.set(symbol, fresh);
     return fresh;
   }

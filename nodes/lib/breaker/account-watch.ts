@@ -21,7 +21,8 @@ export interface AccountWatchOptions {
   onFetchFailure: (failures: number, message: string) => void;
 }
 
-const PRICE_CACHE_MS = 5_000;
+/** A price at most this old values an order: one read over REST, or the last trade a stream brought. */
+export const PRICE_CACHE_MS = 5_000;
 const CLOCK_CACHE_MS = 3_600_000;
 
 export class AccountWatch {

@@ -5,7 +5,7 @@
 import type { BrokerConnection } from '../core/broker';
 import type { PositionSnapshot, TradeUpdate } from '../core/snapshots';
 import { classifySymbol } from '../core/symbols';
-import { AccountWatch } from './account-watch';
+import { AccountWatch, PRICE_CACHE_MS } from './account-watch';
 import { MarkToMarket, type Marking } from './mark-to-market';
 import { Portfolio, type EquitySource, type PriceMove } from './portfolio';
 import type { BreakerSettings } from './settings';
@@ -14,7 +14,7 @@ import { markingText } from './words';
 export interface EquityWatchOptions {
   /** Subscriber id on the shared market-data feeds. */
   id: string;
-  connection: Pick<BrokerConnection, 'reads' | 'marketFeed'>;
+  connection: Pick<BrokerConnection, 'reads' | 'marketFeed' | 'lastTrade'>;
   /** The rules' clock (sessions). */
   now: () => number;
   /** Real time (polling, freshness). */
@@ -68,6 +68,7 @@ export class EquityWatch {
     this.marks = new MarkToMarket({
       id: options.id,
       feed: (kind) => options.connection.marketFeed(kind),
+      lastTrade: (kind, symbol, maxAgeMs) => options.connection.lastTrade(kind, symbol, maxAgeMs),
       portfolio: this.portfolio,
       realNow: options.realNow,
       onMove: (move) => this.noteMove(move),
@@ -180,9 +181,12 @@ export class EquityWatch {
     return this.watch.readPositions();
   }
 
-  /** A market price without a REST call: the stream's, the marks', or one read a moment ago. */
+  /**
+   * A market price without a REST call: the stream's, the marks', one read a moment ago, or the
+   * last trade of a symbol a stream node subscribes on the account's socket.
+   */
   knownPrice(symbol: string): number | undefined {
-    return this.marks.price(symbol) ?? this.portfolio.price(symbol) ?? this.watch.cachedPrice(symbol);
+    return this.marks.price(symbol) ?? this.portfolio.price(symbol) ?? this.watch.cachedPrice(symbol) ?? this.marks.streamedElsewhere(symbol, PRICE_CACHE_MS);
   }
 
   /** A market price, over REST when none is known. */

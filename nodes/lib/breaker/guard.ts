@@ -32,7 +32,7 @@ import {
 import { SEVERITY, type BreakerSettings, type BreakerState, type RuleId } from './settings';
 
 /** What the guard uses of the account's connection. */
-export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest' | 'marketFeed'>;
+export type GuardConnection = Pick<BrokerConnection, 'status' | 'register' | 'deregister' | 'reads' | 'orders' | 'tradeUpdates' | 'onRequest' | 'marketFeed' | 'lastTrade'>;
 
 export interface StateChange {
   previous: BreakerState;

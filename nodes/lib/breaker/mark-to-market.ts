@@ -26,6 +26,8 @@ export interface MarkToMarketOptions {
   /** The subscriber id on the shared feeds. */
   id: string;
   feed(kind: FollowedKind): MarketFeed;
+  /** The connection's lookup of a feed's last trade (opens nothing). */
+  lastTrade(kind: FollowedKind, symbol: string, maxAgeMs: number): number | undefined;
   portfolio: Portfolio;
   /** Real time (freshness). */
   realNow(): number;
@@ -83,6 +85,12 @@ export class MarkToMarket {
   /** The latest streamed price of a followed symbol, or undefined. */
   price(symbol: string): number | undefined {
     return this.prices.get(positionKey(symbol))?.price;
+  }
+
+  /** The last trade of a symbol the breaker does not follow, where a stream node subscribes it on the same socket. */
+  streamedElsewhere(symbol: string, maxAgeMs: number): number | undefined {
+    const kind = kindOf(symbol);
+    return kind ? this.options.lastTrade(kind, symbol, maxAgeMs) : undefined;
   }
 
   /** Streams followed and their state, for the dialog. */

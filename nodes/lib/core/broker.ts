@@ -80,6 +80,11 @@ export interface MarketFeed {
   unsubscribe(id: string, wanted: Wanted): void;
   replace(id: string, wanted: Wanted): void;
   subscriptionsOf(id: string): Wanted;
+  /**
+   * The price of the latest trade of `symbol` this socket delivered to a node subscribing its
+   * trades, while the stream is up and that trade is at most `maxAgeMs` old (the broker's clock).
+   */
+  lastTrade(symbol: string, maxAgeMs: number): number | undefined;
 }
 
 /** Reconnect tuning of every stream (defaults: 1 s doubling to 60 s, ±20 % jitter, forever). */
@@ -116,6 +121,8 @@ export interface BrokerConnection {
   readonly orders: OrderGateway;
   readonly tradeUpdates: TradeUpdatesFeed;
   marketFeed(kind: MarketKind): MarketFeed;
+  /** MarketFeed.lastTrade of the kind's feed where some node has one; opens nothing. */
+  lastTrade(kind: MarketKind, symbol: string, maxAgeMs: number): number | undefined;
   /** The trading API's request budget, shared by every node of the account. */
   readonly budget: RequestBudget;
   /** The market-data API's request budget (Alpaca limits it apart from trading). */
