@@ -1,11 +1,12 @@
 'use strict';
 // Budgets shared through a real redis-server started here: two connections (as two Node-RED
 // instances would have) on one key against one simulator over real sockets, and Redis failing
-// every way it can: unreachable, wrong password, flushed, killed and restarted empty.
+// every way it can: unreachable, wrong password, stalled, flushed, killed and restarted empty.
 const assert = require('assert');
 const Redis = require('ioredis');
 const { AlpacaConnection } = require('../../dist/lib/alpaca/connection');
 const { RequestBudgetImpl } = require('../../dist/lib/budget/budget');
+const { PRIORITY } = require('../../dist/lib/core/priority');
 const { freePort } = require('../support/nodered-process');
 const { waitFor, sleep } = require('../support/wait');
 const { startSim } = require('../support/sim');
@@ -202,6 +203,58 @@ describe('shared request budget in Redis', function () {
       sockets.forEach((socket) => socket.destroy());
       await new Promise((r) => mute.close(r));
     }
+  });
+
+  /** The names of the grants in a shared window budget's log in Redis. */
+  async function grantsIn(url, key) {
+    const admin = new Redis(url);
+    try {
+      return await admin.zrange(`tradeflow:budget:{${key}}:log`, 0, -1);
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  it('a grant asked for while Redis stalled past the command timeout goes back once Redis answers again', async function () {
+    const own = await startRedis();
+    try {
+      const b = budget({ limit: 10, redis: { url: own.url, key: 'stall' } });
+      await waitFor(() => b.state.storeOk, 5000, 'joined');
+      for (let i = 0; i < 2; i++) await b.schedule(async () => 'sent');
+      own.freeze();
+      // The question times out (Redis never answered), so the call goes out on the instance's local share.
+      assert.strictEqual(await b.schedule(async () => 'sent'), 'sent');
+      own.thaw();
+      await waitFor(() => b.state.storeOk, 8000, 'rejoined');
+      // Redis ran the timed-out question once it woke: that grant was never used and must not count.
+      const log = await waitFor(async () => {
+        const members = await grantsIn(own.url, 'stall');
+        return members.length === 3 && members;
+      }, 5000, 'three grants in Redis, one per call sent');
+      assert.strictEqual(new Set(log).size, 3);
+    } finally {
+      own.thaw();
+      await Promise.all(budgets.splice(0).map((x) => x.stop()));
+      await own.stop();
+    }
+  });
+
+  it('an instance waiting for a token takes one another instance gave back within about a second', async function () {
+    const a = budget({ limit: 4, panicReserve: 0, redis: { url: redis.url, key: 'give-back' } });
+    const b = budget({ limit: 4, panicReserve: 0, redis: { url: redis.url, key: 'give-back' } });
+    await waitFor(() => a.state.storeOk && b.state.storeOk, 5000, 'both joined');
+    const held = await a.requestTicket(PRIORITY.read).promise;
+    await a.schedule(async () => 'sent');
+    for (let i = 0; i < 2; i++) await b.schedule(async () => 'sent');
+    assert.strictEqual((await grantsIn(redis.url, 'give-back')).length, 4, 'the shared budget is spent');
+    let sent = false;
+    const waiting = b.schedule(async () => (sent = true));
+    await sleep(300);
+    assert.strictEqual(sent, false, 'no token for the fifth call');
+    // A's msg went nowhere: its token goes back, and B (told to wait ten minutes) takes it.
+    held.refund();
+    await waitFor(() => sent, 3000, 'the waiting call to take the token given back');
+    await waiting;
   });
 
   it('Redis flushed while in use: every instance puts its grants back, never more than the limit together', async function () {
